@@ -1,0 +1,3 @@
+from armvm_oe.cli import main
+
+raise SystemExit(main())

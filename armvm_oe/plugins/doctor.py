@@ -1,0 +1,15 @@
+"""armvm-oe doctor (placeholder until its issue lands)."""
+
+from armvm_oe.errors import NotImplementedYet
+
+NAME = "doctor"
+HELP = "(not implemented yet)"
+EXAMPLES = "armvm-oe doctor --help"
+
+
+def setup_parser(parser):
+    parser.add_argument("rest", nargs="*", help="arguments")
+
+
+def run(args):
+    raise NotImplementedYet(NAME)
