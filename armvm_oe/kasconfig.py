@@ -1,0 +1,558 @@
+"""Read a kas project configuration the way kas 5.x does.
+
+This is the one reader of kas files in armvm-oe (checkout, lock, status,
+doctor and build import it). It does not invent a format: every file is
+validated against kas's own JSON schema (``kas.configschema.CONFIGSCHEMA``)
+and the header version range kas accepts, includes are resolved and merged
+with kas's rules, and each file's lock file (``<stem>.lock<suffix>`` next to
+it) is loaded right after it, as ``kas.includehandler`` does.
+
+On top of kas's checks it refuses what kas only warns about or lets through
+(a commit that is not a full 40-hex id) and warns about ``git://`` URLs.
+Errors are :class:`armvm_oe.errors.InputError` with the file and line.
+
+Pure functions only: no network, no git writes. The only subprocess is a
+read-only ``git rev-parse --show-toplevel`` to find the repository that holds
+the configuration (kas's include root and the path of ``url``-less repos).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import re
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from armvm_oe.errors import InputError
+
+log = logging.getLogger(__name__)
+
+HEX40 = re.compile(r"^[0-9a-f]{40}$")
+KAS_DOCS = "https://kas.readthedocs.io/en/latest/userguide/project-configuration.html"
+DEFAULT_LAYER_PRIO = 0  # kas: CONFIGSCHEMA $defs.layerPrio.prio.default (read at runtime)
+
+
+# --------------------------------------------------------------------------
+# data model
+
+@dataclass
+class RepoSpec:
+    """One entry of ``repos:`` after includes, defaults and lock overrides."""
+
+    id: str
+    url: str | None
+    path: Path
+    commit: str | None = None
+    branch: str | None = None
+    tag: str | None = None
+    layers: list[str] = field(default_factory=list)
+    is_local: bool = False
+    name: str = ""
+    layer_prio: dict[str, int] = field(default_factory=dict)
+    locked: bool = False             # commit came from a lock file (overrides)
+    config_commit: str | None = None  # commit written in the config itself
+    source: Path | None = None        # file that (last) defined the repo
+
+    @property
+    def pin(self) -> str | None:
+        """What the checkout must end at: the commit (else tag, else branch)."""
+        return self.commit or self.tag or self.branch
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "name": self.name, "url": self.url, "path": str(self.path),
+                "commit": self.commit, "branch": self.branch, "tag": self.tag,
+                "layers": self.layers, "is_local": self.is_local, "locked": self.locked}
+
+
+@dataclass
+class KasProject:
+    config_files: list[Path]
+    lock_file: Path | None
+    header_version: int
+    machine: str | None
+    distro: str | None
+    target: list[str]
+    repos: list[RepoSpec]
+    work_dir: Path
+    build_dir: Path
+    top_repo_path: Path = Path(".")
+    lock_files: list[Path] = field(default_factory=list)
+    missing_includes: list[str] = field(default_factory=list)  # repo ids not on disk
+    config: dict = field(default_factory=dict)                 # merged, as kas sees it
+    warnings: list[str] = field(default_factory=list)
+
+    def repo(self, repo_id: str) -> RepoSpec:
+        for r in self.repos:
+            if r.id == repo_id:
+                return r
+        raise KeyError(repo_id)
+
+    @property
+    def remote_repos(self) -> list[RepoSpec]:
+        """Repos armvm-oe/kas clone (those with a URL)."""
+        return [r for r in self.repos if r.url]
+
+    def bblayers(self) -> list[Path]:
+        """All layer directories, in the order kas writes them to bblayers.conf."""
+        return bblayers(self)
+
+
+# --------------------------------------------------------------------------
+# kas schema and version range
+
+def _schema() -> tuple[dict, int, int]:
+    try:
+        from kas.configschema import CONFIGSCHEMA  # noqa: WPS433
+    except ImportError as exc:  # pragma: no cover - kas is a hard dependency
+        raise InputError("kas is not installed, so kas configurations cannot be validated",
+                         str(exc), "Install armvm-oe with its dependencies: pip install -e .")
+    version = CONFIGSCHEMA["properties"]["header"]["properties"]["version"]["anyOf"][1]
+    return CONFIGSCHEMA, int(version["minimum"]), int(version["maximum"])
+
+
+def kas_version() -> str:
+    from kas import __version__
+    return __version__
+
+
+# --------------------------------------------------------------------------
+# YAML with line numbers
+
+def _line_of(root: yaml.Node | None, path: list) -> int | None:
+    """Line (1-based) of the node at ``path`` (keys / indexes) in a composed tree;
+    the deepest existing ancestor's line if the path is not fully present."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in path:
+        nxt = None
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if k.value == str(key):
+                    nxt = v
+                    line = k.start_mark.line + 1
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) \
+                and key < len(node.value):
+            nxt = node.value[key]
+            line = nxt.start_mark.line + 1
+        if nxt is None:
+            break
+        node = nxt
+    return line
+
+
+@dataclass
+class _File:
+    path: Path
+    data: dict
+    tree: Any
+    is_lockfile: bool = False
+
+    def where(self, *keys) -> str:
+        line = _line_of(self.tree, list(keys))
+        return f"{self.path}:{line}" if line else str(self.path)
+
+
+def _read_file(path: Path, is_lockfile: bool = False) -> _File:
+    what = "lock file" if is_lockfile else "kas configuration"
+    if path.suffix not in (".yml", ".yaml", ".json"):
+        raise InputError(f"{path} is not a kas configuration file",
+                         "kas reads only .yml, .yaml and .json files",
+                         "Pass the path of a kas YAML file, e.g. kas/armvm-aarch64.yml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"The {what} {path} does not exist",
+                         "The path is wrong or the file was not checked out",
+                         "Check the path (configs live in kas/, e.g. kas/armvm-aarch64.yml)")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"The {what} {path} cannot be read", str(exc),
+                         "Check the file's permissions and encoding (UTF-8)")
+    try:
+        tree = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{where}: the {what} is not valid YAML ({problem})",
+                         f"kas would stop with \"Configuration file is not valid YAML: Error in "
+                         f"line {mark.line + 1 if mark else '?'}\"",
+                         "Fix the indentation or quoting on that line (YAML uses spaces, "
+                         "not tabs) and run the command again")
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: the {what} does not contain a mapping",
+                         "A kas file is a YAML mapping with at least 'header: version:'",
+                         f"See {KAS_DOCS} for the format")
+    f = _File(path, data, tree, is_lockfile)
+    _validate(f)
+    return f
+
+
+def _validate(f: _File) -> None:
+    from jsonschema.validators import validator_for
+
+    schema, vmin, vmax = _schema()
+    validator = validator_for(schema)(schema)
+    raw = (f.data.get("header") or {}).get("version") if isinstance(f.data.get("header"), Mapping) else None
+    version = 1 if raw == "0.10" else raw
+    if isinstance(version, int) and not isinstance(version, bool) and not vmin <= version <= vmax:
+        raise InputError(f"{f.where('header', 'version')}: header version {version} is not "
+                         f"supported by kas {kas_version()}",
+                         f"This kas reads format versions {vmin} to {vmax} (kas: \"This version "
+                         f"of kas is compatible with version {vmin} to {vmax}, file has version "
+                         f"{version}\")",
+                         "Use a header version in that range, or install the kas version "
+                         "pinned in pyproject.toml (pip install -e .)")
+    errors = sorted(validator.iter_errors(f.data), key=lambda e: (list(e.absolute_path), str(e)))
+    if errors:
+        err = errors[0]
+        path = list(err.absolute_path)
+        # "Additional properties are not allowed ('x' was unexpected)": point at key x
+        m = re.search(r"\('([^']+)' (?:was|were) unexpected", err.message)
+        if m and err.validator == "additionalProperties":
+            path = path + [m.group(1)]
+            dotted = ".".join(str(p) for p in path)
+            problem = f"unknown key '{dotted}'"
+        elif err.validator == "anyOf" and err.context:
+            best = max(err.context, key=lambda e: len(e.absolute_path))
+            m2 = re.search(r"\('([^']+)' (?:was|were) unexpected", best.message)
+            if m2 and best.validator == "additionalProperties":
+                path = list(best.absolute_path) + [m2.group(1)]
+                problem = f"unknown key '{'.'.join(str(p) for p in path)}'"
+            else:
+                path = list(best.absolute_path)
+                problem = f"{'.'.join(map(str, path)) or 'top level'}: {best.message}"
+        else:
+            problem = f"{'.'.join(map(str, path)) or 'top level'}: {err.message}"
+        more = f" (and {len(errors) - 1} more schema error(s))" if len(errors) > 1 else ""
+        raise InputError(f"{f.where(*path)}: {problem}{more}",
+                         f"The file does not match kas {kas_version()}'s configuration schema "
+                         "(kas would stop with \"Config file validation Error\")",
+                         f"Fix or remove that entry; the allowed keys are listed at {KAS_DOCS}")
+    # commits: kas's schema accepts any string; a pin must be a full id
+    for rid, rc in (f.data.get("repos") or {}).items():
+        if isinstance(rc, Mapping) and rc.get("commit") is not None:
+            _check_commit(f, rc["commit"], ("repos", rid, "commit"), rid)
+    for rid, rc in ((f.data.get("overrides") or {}).get("repos") or {}).items():
+        if isinstance(rc, Mapping) and rc.get("commit") is not None:
+            _check_commit(f, rc["commit"], ("overrides", "repos", rid, "commit"), rid)
+    for rid, rc in (f.data.get("repos") or {}).items():
+        if isinstance(rc, Mapping) and isinstance(rc.get("url"), str):
+            _check_url(f, rc["url"], ("repos", rid, "url"), rid)
+
+
+def _check_commit(f: _File, commit: Any, path: tuple, rid: str) -> None:
+    if isinstance(commit, str) and HEX40.match(commit):
+        return
+    raise InputError(f"{f.where(*path)}: repo '{rid}' has commit '{commit}', which is not a "
+                     "full 40-character lowercase hexadecimal commit id",
+                     "A pin must name exactly one commit; short ids, tags and branch names "
+                     "are ambiguous or mutable",
+                     "Put the full id there (git rev-parse <ref>), put tags/branches under "
+                     "'tag:'/'branch:', or run 'armvm-oe lock --update' to write the lock file")
+
+
+def git_url_warning(url: str) -> str | None:
+    if url.startswith("git://"):
+        https = "https://" + url[len("git://"):]
+        if "git.yoctoproject.org" in url and "/git/" not in url:
+            https = https.replace("git.yoctoproject.org/", "git.yoctoproject.org/git/", 1)
+        return (f"{url} uses the unauthenticated git:// protocol, which GitHub and "
+                f"git.yoctoproject.org have disabled (and firewalls often block port 9418); "
+                f"use {https} instead")
+    return None
+
+
+def _check_url(f: _File, url: str, path: tuple, rid: str) -> None:
+    msg = git_url_warning(url)
+    if msg:
+        log.warning("%s: repo '%s': %s", f.where(*path), rid, msg)
+
+
+# --------------------------------------------------------------------------
+# includes and merge (kas.includehandler semantics)
+
+def lock_file_for(config: Path) -> Path:
+    """``<dir>/<stem>.lock<suffix>``: the lock file kas loads after ``config``."""
+    config = Path(config)
+    return config.parent / (config.stem + ".lock" + config.suffix)
+
+
+def repo_root(path: Path) -> Path:
+    """The git work tree holding ``path`` (superproject for submodules), else ``path``."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel",
+                              "--show-superproject-working-tree"],
+                             cwd=path, capture_output=True, text=True, check=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return Path(path)
+    if out.returncode == 0 and out.stdout.strip():
+        return Path(sorted(out.stdout.strip().split("\n"))[0])
+    return Path(path)
+
+
+def _merge(dest: Mapping, upd: Mapping) -> dict:
+    """kas's recursive dict merge: ``upd`` wins, mappings are merged key by key."""
+    dest = dict(dest)
+    for key, val in upd.items():
+        if isinstance(dest.get(key), Mapping) and isinstance(val, Mapping):
+            dest[key] = _merge(dest[key], val)
+        else:
+            dest[key] = val
+    return dest
+
+
+def _inside(base: Path, include: str) -> Path:
+    cand = (base / include).resolve()
+    if not cand.is_relative_to(base.resolve()):
+        raise InputError(f"The include {include} resolves outside the repository {base}",
+                         "kas only includes files from inside a repository",
+                         "Move the included file into the repository")
+    return cand
+
+
+def _load_tree(path: Path, top_repo: Path, work_dir: Path, repo_paths: dict[str, Path],
+               seen: list[Path], missing: list[str], is_lockfile=False) -> list[_File]:
+    path = Path(path).absolute()
+    if path in seen:
+        raise InputError(f"{path} includes itself (via {' -> '.join(p.name for p in seen)})",
+                         "The include chain loops", "Remove the circular include")
+    seen = seen + [path]
+    cur = _read_file(path, is_lockfile)
+    files: list[_File] = []
+    lock = lock_file_for(path)
+    if lock.exists() and not is_lockfile:
+        files.extend(_load_tree(lock, top_repo, work_dir, repo_paths, seen, missing, True))
+    for n, inc in enumerate(cur.data.get("header", {}).get("includes", []) or []):
+        if isinstance(inc, str):
+            incfile = _inside(top_repo, inc)
+            if not incfile.exists():
+                alt = _inside(path.parent, inc)
+                if alt.exists():
+                    log.info("%s: include '%s' resolved relative to the file (kas warns: use "
+                             "repo-relative paths)", cur.where("header", "includes", n), inc)
+                    incfile = alt
+            if not incfile.exists():
+                raise InputError(f"{cur.where('header', 'includes', n)}: the included file "
+                                 f"'{inc}' does not exist",
+                                 f"kas resolves includes relative to the repository root "
+                                 f"{top_repo}", "Fix the include path")
+            files.extend(_load_tree(incfile, top_repo, work_dir, repo_paths, seen, missing))
+        else:
+            rid = inc["repo"]
+            rdir = repo_paths.get(rid)
+            if rdir is not None and Path(rdir).is_dir():
+                files.extend(_load_tree(_inside(Path(rdir).absolute(), inc["file"]), top_repo,
+                                        work_dir, repo_paths, seen, missing))
+            elif rid not in missing:
+                missing.append(rid)
+    files.append(cur)
+    return files
+
+
+# --------------------------------------------------------------------------
+# public API
+
+def default_work_dir() -> Path:
+    return Path(os.environ.get("KAS_WORK_DIR") or os.getcwd()).absolute()
+
+
+def split_configs(path: str | os.PathLike | list) -> list[Path]:
+    """kas accepts several configs separated by ':' (later ones override)."""
+    if isinstance(path, (list, tuple)):
+        return [Path(p).absolute() for p in path]
+    return [Path(p).absolute() for p in str(path).split(":") if p]
+
+
+def load_config(path: str | os.PathLike | list, work_dir: str | os.PathLike | None = None,
+                use_lock: bool = True) -> KasProject:
+    """Read ``path`` with its includes and lock files into a :class:`KasProject`.
+
+    ``path`` may name several files separated by ':' (or be a list), as on
+    kas's command line; they must live in the same repository.
+
+    ``work_dir`` defaults to ``$KAS_WORK_DIR`` or the current directory, as in
+    kas; the build dir to ``$KAS_BUILD_DIR`` or ``<work_dir>/build``. Includes
+    from other repositories (``repo:``/``file:``) are read when that repo is
+    already checked out in the work dir, else listed in ``missing_includes``.
+    """
+    tops = split_configs(path)
+    if not tops:
+        raise InputError("No kas configuration was given", None,
+                         "Pass one, e.g. kas/armvm-aarch64.yml")
+    path = tops[0]
+    work = Path(work_dir).absolute() if work_dir else default_work_dir()
+    build = Path(os.environ.get("KAS_BUILD_DIR") or work / "build").absolute()
+    top_repo = repo_root(path.parent) if path.parent.exists() else path.parent
+
+    repo_paths: dict[str, Path] = {}
+    missing: list[str] = []
+    for _ in range(4):  # repo includes can define repos that hold further includes
+        missing = []
+        files = []
+        for top in tops:
+            files.extend(_load_tree(top, top_repo, work, repo_paths, [], missing))
+        merged = _merged(files, use_lock)
+        new = False
+        for rid in missing:
+            rc = (merged.get("repos") or {}).get(rid)
+            if rid in (merged.get("repos") or {}):
+                p = _repo_path(rid, rc or {}, top_repo, work)
+                if p.is_dir() and rid not in repo_paths:
+                    repo_paths[rid] = p
+                    new = True
+        if not new:
+            break
+
+    used = [f for f in files if use_lock or not f.is_lockfile]
+    config = merged
+    versions = [1 if f.data["header"]["version"] == "0.10" else int(f.data["header"]["version"])
+                for f in used]
+    defaults = (config.get("defaults") or {}).get("repos") or {}
+    overrides = (config.get("overrides") or {}).get("repos") or {}
+    repos: list[RepoSpec] = []
+    for rid, rc in (config.get("repos") or {}).items():
+        repos.append(_repo_spec(rid, rc or {}, defaults, overrides.get(rid) or {},
+                                top_repo, work, files))
+    unknown = set(overrides) - {r.id for r in repos}
+    warnings = []
+    for rid in sorted(unknown):
+        warnings.append(f"lock/overrides entry '{rid}' names no repo in the configuration")
+        log.warning(warnings[-1])
+
+    target = os.environ.get("KAS_TARGET", "").split() or config.get("target") or \
+        _schema()[0]["properties"]["target"]["default"]
+    if isinstance(target, str):
+        target = [target]
+    lock_files = [f.path for f in files if f.is_lockfile]
+    main_lock = lock_file_for(path)
+    return KasProject(
+        config_files=[f.path for f in files if not f.is_lockfile],
+        lock_file=main_lock if main_lock.exists() else None,
+        header_version=max(versions),
+        machine=os.environ.get("KAS_MACHINE") or config.get("machine"),
+        distro=os.environ.get("KAS_DISTRO") or config.get("distro"),
+        target=list(target),
+        repos=repos, work_dir=work, build_dir=build, top_repo_path=top_repo,
+        lock_files=lock_files, missing_includes=missing, config=config, warnings=warnings)
+
+
+def _merged(files: list[_File], use_lock: bool) -> dict:
+    merged: dict = {}
+    for f in files:
+        if f.is_lockfile and not use_lock:
+            continue
+        merged = _merge(merged, copy.deepcopy(f.data))
+    return merged
+
+
+def _repo_path(rid: str, rc: Mapping, top_repo: Path, work: Path) -> Path:
+    p = rc.get("path")
+    name = rc.get("name", rid)
+    if p is None:
+        return top_repo if rc.get("url") is None else work / name
+    return Path(p) if os.path.isabs(p) else work / p
+
+
+def _repo_spec(rid: str, rc: Mapping, defaults: Mapping, ov: Mapping, top_repo: Path,
+               work: Path, files: list[_File]) -> RepoSpec:
+    url = rc.get("url")
+    commit = rc.get("commit")
+    tag = rc.get("tag", defaults.get("tag"))
+    branch = rc.get("branch", defaults.get("branch"))
+    refspec = rc.get("refspec", defaults.get("refspec"))
+    src = next((f for f in reversed(files) if rid in (f.data.get("repos") or {})), None)
+    where = src.where("repos", rid) if src else rid
+    if refspec is not None:
+        if commit is not None or tag is not None or branch is not None:
+            raise InputError(f"{where}: repo '{rid}' mixes the deprecated 'refspec' with "
+                             "commit/tag/branch", "kas rejects that mixture",
+                             "Replace 'refspec' by 'commit' + 'branch'")
+        if HEX40.match(refspec):
+            commit = refspec
+        else:
+            branch = refspec
+    config_commit = commit
+    locked = refspec is None and bool(ov.get("commit"))
+    if refspec is None:
+        commit = ov.get("commit", commit)
+        branch = ov.get("branch", branch)
+        url = ov.get("url", url)
+        if url and "url" in ov:
+            msg = git_url_warning(url)
+            if msg:
+                log.warning("repo '%s' (overrides): %s", rid, msg)
+    if url is not None and commit is None and tag is None and branch is None:
+        raise InputError(f"{where}: repo '{rid}' has a url but no commit, tag or branch",
+                         "kas refuses this (\"No commit, tag or branch specified\")",
+                         "Add 'branch:' and 'commit:' (full id), then run 'armvm-oe lock'")
+    if tag and branch:
+        raise InputError(f"{where}: repo '{rid}' sets both tag '{tag}' and branch '{branch}'",
+                         "kas refuses this (\"Both tag and branch cannot be specified\")",
+                         "Keep 'branch:' and 'commit:', and name the tag in a comment")
+    path = _repo_path(rid, rc, top_repo, work)
+    layers_cfg = rc.get("layers", {"": None})
+    if layers_cfg is None:
+        layers_cfg = {"": None}
+    layers: list[str] = []
+    prio: dict[str, int] = {}
+    default_prio = _schema()[0]["$defs"]["layerPrio"]["properties"]["prio"]["default"]
+    for lname, prop in layers_cfg.items():
+        if prop is None:
+            layers.append(lname)
+            prio[lname] = default_prio
+        elif isinstance(prop, Mapping):
+            layers.append(lname)
+            prio[lname] = int(prop.get("prio", default_prio))
+        # "disabled" and legacy tokens: excluded
+    return RepoSpec(id=rid, url=url, path=path.absolute(), commit=commit, branch=branch,
+                    tag=tag, layers=layers, is_local=url is None, name=rc.get("name", rid),
+                    layer_prio=prio, locked=locked, config_commit=config_commit,
+                    source=src.path if src else None)
+
+
+def layer_dirs(repo: RepoSpec) -> list[Path]:
+    """The directories of ``repo`` kas puts in bblayers.conf (``''``/``.`` = repo root)."""
+    return [Path(os.path.normpath(repo.path / name)) for name in repo.layers]
+
+
+def bblayers(project: KasProject) -> list[Path]:
+    """All layer dirs sorted as kas sorts them: priority (descending), repo id, layer name."""
+    items = []
+    for r in project.repos:
+        for name in r.layers:
+            items.append(((-r.layer_prio.get(name, 0), r.name, name),
+                          Path(os.path.normpath(r.path / name))))
+    return [p for _, p in sorted(items, key=lambda t: t[0])]
+
+
+def write_lock(lock_path: Path, commits: dict[str, str], header_version: int = 14,
+               comments: dict[str, str] | None = None) -> None:
+    """Write a kas lock file (``overrides: repos: <id>: commit:``), atomically.
+
+    ``comments`` (repo id -> text) become YAML comments above each entry."""
+    from armvm_oe.lib import atomic_write
+
+    for rid, c in commits.items():
+        if not HEX40.match(c):
+            raise InputError(f"Refusing to lock repo '{rid}' to '{c}'",
+                             "Lock files hold full 40-hex commit ids only", "Report this as a bug")
+    lines = ["# Written by 'armvm-oe lock' (kas lock-file format, loaded automatically by",
+             "# kas and armvm-oe after the configuration next to it). Do not edit by hand:",
+             "# run 'armvm-oe lock --update'.",
+             "header:", f"  version: {max(14, int(header_version))}",
+             "overrides:", "  repos:"]
+    for rid in sorted(commits):
+        if comments and comments.get(rid):
+            lines.append(f"    # {comments[rid]}")
+        lines.append(f"    {rid}:")
+        lines.append(f"      commit: {commits[rid]}")
+    atomic_write(Path(lock_path), "\n".join(lines) + "\n")
