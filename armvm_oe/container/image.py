@@ -1,0 +1,249 @@
+"""The build container image: its inputs, their content hash (the tag), and
+building it with the Docker SDK with progress.
+
+The build context is made here, not by the engine: a tar of exactly the
+inputs (containers/Dockerfile, the entrypoint, the pinned Python
+requirements and the armvm-oe package source), with sorted names, one fixed
+mtime (SOURCE_DATE_EPOCH) and root ownership. The tag is a hash of those
+bytes plus the build arguments, so a changed input always gives a new tag and
+a stale image is never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import tarfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from armvm_oe.container.errors import (BaseImageMissing, ImageBuildFailed,
+                                       SourceTreeMissing)
+
+REPOSITORY = "armvm-oe/builder"
+DOCKERFILE = "containers/Dockerfile"
+SOURCE_DATE_EPOCH = 1790467200   # keep equal to the Dockerfile's default
+# Inputs of the image besides the package source, relative to the source root.
+FIXED_INPUTS = ("containers/Dockerfile", "containers/entrypoint.sh",
+                "containers/requirements.txt", "pyproject.toml", "README.md")
+PACKAGE_DIR = "armvm_oe"
+_SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
+_SKIP_SUFFIXES = (".pyc", ".pyo", ".swp", "~")
+
+ENV_BASE = "ARMVM_CONTAINER_BASE_IMAGE"
+ENV_MIRROR = "ARMVM_CONTAINER_MIRROR"
+ENV_SECURITY_MIRROR = "ARMVM_CONTAINER_SECURITY_MIRROR"
+
+
+def source_root() -> Path:
+    """The checkout that holds containers/Dockerfile (editable installs)."""
+    here = Path(__file__).resolve().parent.parent.parent
+    for cand in (Path(os.environ["ARMVM_SOURCE_DIR"]) if os.environ.get("ARMVM_SOURCE_DIR") else None,
+                 here):
+        if cand and (cand / DOCKERFILE).is_file():
+            return cand
+    raise SourceTreeMissing(str(here))
+
+
+def default_security_mirror(mirror: str) -> str:
+    """deb.debian.org/debian -> deb.debian.org/debian-security; else none."""
+    m = mirror.rstrip("/")
+    return m + "-security" if m.endswith("/debian") else ""
+
+
+@dataclass
+class ImageSpec:
+    """What the image is built from. None means the Dockerfile's pinned default."""
+
+    base_image: str | None = None
+    mirror: str | None = None
+    security_mirror: str | None = None
+    root: Path | None = None
+    _files: list[tuple[str, Path]] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, base_image: str | None = None, mirror: str | None = None,
+                 security_mirror: str | None = None, root: Path | None = None) -> "ImageSpec":
+        return cls(base_image or os.environ.get(ENV_BASE) or None,
+                   mirror or os.environ.get(ENV_MIRROR) or None,
+                   security_mirror if security_mirror is not None
+                   else (os.environ.get(ENV_SECURITY_MIRROR) or None),
+                   root)
+
+    @property
+    def source(self) -> Path:
+        if self.root is None:
+            self.root = source_root()
+        return Path(self.root)
+
+    def buildargs(self) -> dict[str, str]:
+        args = {}
+        if self.base_image:
+            args["BASE_IMAGE"] = self.base_image
+        if self.mirror:
+            args["DEBIAN_MIRROR"] = self.mirror
+            sec = self.security_mirror if self.security_mirror is not None \
+                else default_security_mirror(self.mirror)
+            args["DEBIAN_SECURITY_MIRROR"] = sec
+        elif self.security_mirror is not None:
+            args["DEBIAN_SECURITY_MIRROR"] = self.security_mirror
+        return args
+
+    def files(self) -> list[tuple[str, Path]]:
+        """(name in the context, path on disk), sorted by name."""
+        if self._files is None:
+            root = self.source
+            out = []
+            for rel in FIXED_INPUTS:
+                p = root / rel
+                if not p.is_file():
+                    raise SourceTreeMissing(str(p))
+                out.append((rel, p))
+            for dirpath, dirnames, filenames in os.walk(root / PACKAGE_DIR):
+                dirnames[:] = sorted(d for d in dirnames
+                                     if d not in _SKIP_DIRS and not d.startswith(".")
+                                     and not d.endswith(".egg-info"))
+                for fn in filenames:
+                    if fn.startswith(".") or fn.endswith(_SKIP_SUFFIXES):
+                        continue
+                    p = Path(dirpath) / fn
+                    out.append((p.relative_to(root).as_posix(), p))
+            self._files = sorted(out)
+        return self._files
+
+    def input_hash(self) -> str:
+        h = hashlib.sha256()
+        h.update(b"armvm-oe container inputs v1\0")
+        for name, path in self.files():
+            data = path.read_bytes()
+            h.update(f"{name}\0{_mode(path):o}\0{len(data)}\0".encode())
+            h.update(data)
+        h.update(json.dumps(self.buildargs(), sort_keys=True).encode())
+        return h.hexdigest()
+
+    @property
+    def tag(self) -> str:
+        return f"{REPOSITORY}:{self.input_hash()[:16]}"
+
+    def context_tar(self) -> bytes:
+        """The build context: a normalised tar of exactly the inputs."""
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            dirs_done: set[str] = set()
+            for name, path in self.files():
+                parts = name.split("/")[:-1]
+                for i in range(1, len(parts) + 1):
+                    d = "/".join(parts[:i])
+                    if d not in dirs_done:
+                        dirs_done.add(d)
+                        tar.addfile(_info(d, tarfile.DIRTYPE, 0o755, 0))
+                data = path.read_bytes()
+                tar.addfile(_info(name, tarfile.REGTYPE, _mode(path), len(data)),
+                            io.BytesIO(data))
+        return buf.getvalue()
+
+
+def _mode(path: Path) -> int:
+    return 0o755 if os.stat(path).st_mode & 0o100 else 0o644
+
+
+def _info(name: str, kind: bytes, mode: int, size: int) -> tarfile.TarInfo:
+    ti = tarfile.TarInfo(name)
+    ti.type = kind
+    ti.mode = mode
+    ti.size = size
+    ti.mtime = SOURCE_DATE_EPOCH
+    ti.uid = ti.gid = 0
+    ti.uname = ti.gname = "root"
+    return ti
+
+
+@dataclass
+class BuildResult:
+    tag: str
+    image_id: str
+    built: bool          # False: the tag existed already
+    seconds: float
+    steps: int = 0
+
+
+_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)")
+_PULL_FAIL = ("pull access denied", "manifest unknown", "repository does not exist",
+              "no such host", "dial tcp", "i/o timeout", "not found: manifest",
+              "failed to resolve", "toomanyrequests", "connection refused")
+
+
+def image_exists(client, tag: str) -> str | None:
+    import docker
+
+    try:
+        return client.images.get(tag).id
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def build_image(client, spec: ImageSpec, *, nocache: bool = False, tag: str | None = None,
+                on_line: Callable[[str], None] | None = None,
+                on_step: Callable[[int, int, str], None] | None = None) -> BuildResult:
+    """Build the image from ``spec`` (always; see :func:`ensure_image`).
+
+    ``on_line`` gets every output line, ``on_step`` (n, total, instruction)
+    at each Dockerfile step. Raises ImageBuildFailed / BaseImageMissing."""
+    tag = tag or spec.tag
+    t0 = time.monotonic()
+    ctx = spec.context_tar()
+    step_text, steps, last_lines = "", 0, []
+    stream = client.api.build(
+        fileobj=io.BytesIO(ctx), custom_context=True, dockerfile=DOCKERFILE, tag=tag,
+        buildargs=spec.buildargs(), network_mode="host", rm=True, forcerm=True,
+        nocache=nocache, pull=False, decode=True,
+        labels={"org.opencontainers.image.title": "armvm-oe build container",
+                "armvm-oe.inputs": spec.input_hash()})
+    image_id = None
+    for chunk in stream:
+        if "error" in chunk or "errorDetail" in chunk:
+            detail = chunk.get("error") or (chunk.get("errorDetail") or {}).get("message", "")
+            if steps <= 1 and any(k in detail.lower() for k in _PULL_FAIL):
+                raise BaseImageMissing(spec.base_image or "the pinned debian:bookworm-slim", detail)
+            raise ImageBuildFailed(step_text, "\n".join(last_lines[-8:] + [detail]))
+        if "aux" in chunk and isinstance(chunk["aux"], dict) and chunk["aux"].get("ID"):
+            image_id = chunk["aux"]["ID"]
+        text = chunk.get("stream") or chunk.get("status") or ""
+        for line in text.splitlines():
+            line = line.rstrip()
+            if not line:
+                continue
+            m = _STEP.match(line)
+            if m:
+                steps = int(m.group(1))
+                step_text = f"step {m.group(1)}/{m.group(2)} ({m.group(3)[:60]})"
+                if on_step:
+                    on_step(int(m.group(1)), int(m.group(2)), m.group(3))
+            last_lines = (last_lines + [line])[-20:]
+            if on_line:
+                on_line(line)
+    if not image_id:
+        image_id = image_exists(client, tag) or ""
+    if not image_id:
+        raise ImageBuildFailed(step_text, "\n".join(last_lines[-8:]))
+    return BuildResult(tag, image_id, True, time.monotonic() - t0, steps)
+
+
+def ensure_image(client, spec: ImageSpec | None = None, **kwargs) -> BuildResult:
+    """The image for ``spec``: the existing one if its tag exists, else build it."""
+    spec = spec or ImageSpec.from_env()
+    tag = spec.tag
+    existing = image_exists(client, tag)
+    if existing:
+        return BuildResult(tag, existing, False, 0.0)
+    return build_image(client, spec, **kwargs)
+
+
+def builder_images(client) -> Iterable:
+    """All armvm-oe builder images in the engine (for listing / pruning)."""
+    return client.images.list(name=REPOSITORY)

@@ -1,0 +1,274 @@
+"""Run a command (``kas build ...``) inside the build container.
+
+The container gets the project read-only at /repo, the kas work dir at
+/work (KAS_WORK_DIR), DL_DIR at /downloads and SSTATE_DIR at /sstate (shared
+caches on the host that outlive containers) and, opt-in, the SSH agent socket.
+The entrypoint remaps the image's 'builder' user to the build uid/gid, so files
+the build writes on the host belong to the calling user. Output is streamed
+line by line to a callback; Ctrl-C (KeyboardInterrupt, and SIGTERM while it
+runs) stops and removes the container, then re-raises; the return value is
+the container's exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import sys
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+from armvm_oe.container import engine
+from armvm_oe.container.errors import BindMountOwner
+from armvm_oe.errors import UsageError
+from armvm_oe.container.image import ImageSpec, ensure_image
+
+# Where things are inside the container (kas-container uses the same layout).
+PROJECT_MOUNT = "/repo"
+WORK_MOUNT = "/work"
+DL_MOUNT = "/downloads"
+SSTATE_MOUNT = "/sstate"
+SSH_AGENT_MOUNT = "/run/armvm-oe/ssh-agent.sock"
+
+LABEL = "armvm-oe.runner"
+
+# Environment passed through from the caller when set.
+PASSTHROUGH = ("http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy",
+               "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY",
+               "GIT_PROXY_COMMAND", "PARALLEL_MAKE", "SSTATE_MIRRORS", "TERM")
+PASSTHROUGH_PREFIXES = ("BB_", "KAS_")
+# Host paths make no sense inside; the runner sets its own.
+NEVER_PASS = {"KAS_WORK_DIR", "KAS_BUILD_DIR", "KAS_REPO_REF_DIR", "DL_DIR", "SSTATE_DIR",
+              "SSH_AUTH_SOCK", "KAS_CONTAINER_IMAGE"}
+
+
+@dataclass
+class Mounts:
+    """Host directories for the container. ``work_dir`` is required."""
+
+    work_dir: Path
+    project: Path | None = None
+    dl_dir: Path | None = None
+    sstate_dir: Path | None = None
+    ssh_agent: bool = False          # mount $SSH_AUTH_SOCK (opt-in)
+
+    def writable(self) -> list[tuple[str, Path]]:
+        out = [("work dir", Path(self.work_dir))]
+        if self.dl_dir:
+            out.append(("DL_DIR", Path(self.dl_dir)))
+        if self.sstate_dir:
+            out.append(("SSTATE_DIR", Path(self.sstate_dir)))
+        return out
+
+
+def passthrough_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The caller's variables that go into the container: proxies, BB_*/KAS_*
+    scale-out and fetch settings (pure)."""
+    out = {}
+    for k, v in environ.items():
+        if k in NEVER_PASS:
+            continue
+        if k in PASSTHROUGH or k.startswith(PASSTHROUGH_PREFIXES):
+            out[k] = v
+    return out
+
+
+def can_write(st: os.stat_result, uid: int, gid: int) -> bool:
+    """Would uid/gid be allowed to create files in a directory with this stat (pure)."""
+    if uid == 0:
+        return True
+    if st.st_uid == uid:
+        return bool(st.st_mode & stat.S_IWUSR) and bool(st.st_mode & stat.S_IXUSR)
+    if st.st_gid == gid:
+        return bool(st.st_mode & stat.S_IWGRP) and bool(st.st_mode & stat.S_IXGRP)
+    return bool(st.st_mode & stat.S_IWOTH) and bool(st.st_mode & stat.S_IXOTH)
+
+
+def resolve_user(work_dir: Path, uid: int | None = None, gid: int | None = None) -> tuple[int, int]:
+    """The uid/gid the build runs as: given, else the caller's. A root caller
+    builds as the owner of the work dir (never as root)."""
+    if uid is None:
+        uid = os.getuid()
+        gid = os.getgid() if gid is None else gid
+    if gid is None:
+        gid = uid
+    if uid == 0:
+        try:
+            st = os.stat(work_dir)
+        except FileNotFoundError:
+            st = None
+        if st is None or st.st_uid == 0:
+            raise BindMountOwner(str(work_dir), 0, 0, "work dir")
+        uid, gid = st.st_uid, st.st_gid
+    return uid, gid
+
+
+def prepare_mounts(mounts: Mounts, uid: int, gid: int) -> list:
+    """Create missing host directories (as the caller, so the engine does not
+    create them as root), check the build user can write them, and return
+    ``docker.types.Mount`` objects."""
+    from docker.types import Mount
+
+    result = []
+    for role, path in mounts.writable():
+        path = path.absolute()
+        if not path.exists():
+            path.mkdir(parents=True, exist_ok=True)
+            if os.getuid() == 0 and uid != 0:
+                os.chown(path, uid, gid)
+        st = os.stat(path)
+        if not stat.S_ISDIR(st.st_mode):
+            raise UsageError(f"The {role} {path} is not a directory",
+                             "it is bind-mounted into the build container",
+                             "Pass a directory")
+        if not can_write(st, uid, gid):
+            raise BindMountOwner(str(path), st.st_uid, uid, role)
+    result.append(Mount(WORK_MOUNT, str(Path(mounts.work_dir).absolute()), type="bind"))
+    if mounts.project:
+        proj = Path(mounts.project).absolute()
+        if not proj.is_dir():
+            raise UsageError(f"The project directory {proj} does not exist",
+                             "it is mounted read-only at /repo in the build container",
+                             "Pass the directory that holds the kas configuration")
+        result.append(Mount(PROJECT_MOUNT, str(proj), type="bind", read_only=True))
+    if mounts.dl_dir:
+        result.append(Mount(DL_MOUNT, str(Path(mounts.dl_dir).absolute()), type="bind"))
+    if mounts.sstate_dir:
+        result.append(Mount(SSTATE_MOUNT, str(Path(mounts.sstate_dir).absolute()), type="bind"))
+    if mounts.ssh_agent:
+        sock = os.environ.get("SSH_AUTH_SOCK")
+        if not sock or not os.path.exists(sock):
+            raise UsageError("No SSH agent is running",
+                             "the SSH agent socket was requested for the container but "
+                             "SSH_AUTH_SOCK is unset or points nowhere",
+                             "Start one (eval $(ssh-agent); ssh-add) or drop the SSH agent option")
+        result.append(Mount(SSH_AGENT_MOUNT, sock, type="bind"))
+    return result
+
+
+def container_env(mounts: Mounts, uid: int, gid: int, env: Mapping[str, str] | None,
+                  environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    out = passthrough_env(os.environ if environ is None else environ)
+    out.update({"ARMVM_UID": str(uid), "ARMVM_GID": str(gid), "KAS_WORK_DIR": WORK_MOUNT,
+                "ARMVM_IN_CONTAINER": "1"})
+    if mounts.dl_dir:
+        out["DL_DIR"] = DL_MOUNT
+    if mounts.sstate_dir:
+        out["SSTATE_DIR"] = SSTATE_MOUNT
+    if mounts.ssh_agent:
+        out["SSH_AUTH_SOCK"] = SSH_AGENT_MOUNT
+    out.update(env or {})
+    return out
+
+
+def _default_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+class _SigtermAsInterrupt:
+    """While active, SIGTERM raises KeyboardInterrupt (so cleanup runs)."""
+
+    def __enter__(self):
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            def handler(signum, frame):
+                raise KeyboardInterrupt
+            self.old = signal.signal(signal.SIGTERM, handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGTERM, self.old)
+        return False
+
+
+def remove_container(client, name_or_id: str, *, grace: float = 0) -> None:
+    """Stop (SIGINT first, so kas/bitbake shut down cleanly, then SIGKILL
+    after ``grace`` seconds) and remove a container; quiet if it is gone."""
+    import docker
+
+    try:
+        c = client.containers.get(name_or_id)
+    except docker.errors.NotFound:
+        return
+    if grace > 0:
+        try:
+            c.kill(signal="SIGINT")
+            c.wait(timeout=grace)
+        except KeyboardInterrupt:
+            pass    # a second Ctrl-C: no more waiting
+        except Exception:   # noqa: BLE001 - timeout or already stopped
+            pass
+    try:
+        c.remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as err:
+        if "already in progress" not in str(err):
+            raise
+
+
+def run_in_container(argv: Sequence[str], mounts: Mounts, *, image: str | None = None,
+                     client=None, env: Mapping[str, str] | None = None,
+                     on_line: Callable[[str], None] | None = None,
+                     uid: int | None = None, gid: int | None = None,
+                     workdir: str = WORK_MOUNT, shm_size: str = "2g", network: str = "host",
+                     stop_grace: float = 10.0, spec: ImageSpec | None = None,
+                     on_start: Callable[[object], None] | None = None) -> int:
+    """Run ``argv`` in the build container and return its exit code.
+
+    ``image``: a tag; default: :func:`ensure_image` for ``spec`` (or the spec
+    from the environment), built first if missing. ``on_line`` gets each
+    output line (stdout and stderr interleaved, without the newline).
+    On KeyboardInterrupt the container is stopped and removed and the
+    interrupt re-raised; the container is removed in every case."""
+    client = client or engine.connect()
+    info = engine.engine_info(client)
+    if uid is None:
+        uid, gid = resolve_user(Path(mounts.work_dir).absolute(), None, gid)
+    elif gid is None:
+        gid = uid
+    extra = engine.user_mapping(info, uid, gid)
+    docker_mounts = prepare_mounts(mounts, uid, gid)
+    if image is None:
+        image = ensure_image(client, spec or ImageSpec.from_env(), on_line=None).tag
+    on_line = on_line or _default_line
+    name = f"armvm-oe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    started = False
+    with _SigtermAsInterrupt():
+        try:
+            container = client.containers.create(
+                image, command=list(argv), name=name, detach=True,
+                environment=container_env(mounts, uid, gid, env), mounts=docker_mounts,
+                working_dir=workdir, network_mode=network, shm_size=shm_size, init=True,
+                labels={LABEL: "1", "armvm-oe.pid": str(os.getpid())}, **extra)
+            if on_start:
+                on_start(container)
+            container.start()
+            started = True
+            buf = b""
+            for chunk in container.logs(stream=True, follow=True):
+                buf += chunk
+                *lines, buf = buf.split(b"\n")
+                for line in lines:
+                    on_line(line.decode("utf-8", "replace").rstrip("\r"))
+            if buf:
+                on_line(buf.decode("utf-8", "replace").rstrip("\r"))
+            result = container.wait()
+            return int(result.get("StatusCode", 1))
+        except KeyboardInterrupt:
+            remove_container(client, name, grace=stop_grace if started else 0)
+            raise
+        finally:
+            remove_container(client, name)
+
+
+def leftover_containers(client, pid: int | None = None) -> list:
+    """Containers started by the runner (of one process, if ``pid``) that still exist."""
+    flt = {"label": [LABEL] + ([f"armvm-oe.pid={pid}"] if pid else [])}
+    return client.containers.list(all=True, filters=flt)
