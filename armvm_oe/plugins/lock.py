@@ -35,7 +35,7 @@ def setup_parser(parser):
 
 
 def run(args) -> int:
-    from armvm_oe.locking import lock
+    from armvm_oe.gitcheckout import lock
 
     changes = lock(args.config, update=args.update)
     if args.json:
