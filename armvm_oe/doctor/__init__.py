@@ -1,0 +1,22 @@
+"""armvm-oe doctor: diagnose broken Yocto build environments before and after
+a build.
+
+Stable interfaces (documented in docs/doctor.md):
+
+- ``run_checks(context) -> list[Result]``: the preflight. Returns only what
+  fired, worst first; stop on ``[r for r in results if r.fatal]``.
+- ``Context`` (groups, kas_config, work_dir, build_dir, host_root, thresholds...).
+- ``armvm_oe.doctor.logscan.diagnose(text) -> list[Finding]``: after a failed
+  build; the first real cause first, cascade symptoms after it.
+- ``catalogue()``: every check (id, group, title, severity, error_text, fix).
+
+Check ids are dotted, ``<group>.<name>``; the container ids are shared with
+``ArmvmError(check_id=...)`` raised by armvm_oe.container.
+"""
+
+from armvm_oe.doctor.model import (GROUPS, RANK, SEVERITIES, Check, Context, Problem,
+                                   Result, Thresholds)
+from armvm_oe.doctor.registry import catalogue, run_checks
+
+__all__ = ["GROUPS", "RANK", "SEVERITIES", "Check", "Context", "Problem", "Result",
+           "Thresholds", "catalogue", "run_checks"]

@@ -1,0 +1,5 @@
+import sys
+
+from armvm_oe.doctor.cli import main
+
+sys.exit(main())

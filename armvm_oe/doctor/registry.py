@@ -1,0 +1,76 @@
+"""The check catalogue: every check registers itself here with ``@check``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from armvm_oe.doctor.model import RANK, Check, Context, Result, as_problems
+
+log = logging.getLogger(__name__)
+
+CHECKS: dict[str, Check] = {}
+
+
+def check(id: str, title: str, severity: str, error_text: str, fix: str,
+          network: bool = False) -> Callable:
+    """Register the decorated ``detect(ctx)`` as a check. ``detect`` returns
+    nothing when all is well, else a message, a :class:`Problem` or a list."""
+    group = id.split(".", 1)[0]
+
+    def deco(fn: Callable) -> Callable:
+        if id in CHECKS:
+            raise ValueError(f"duplicate doctor check id {id}")
+        if severity not in RANK:
+            raise ValueError(f"{id}: unknown severity {severity}")
+        CHECKS[id] = Check(id, group, title, severity, error_text, fix, fn, network)
+        return fn
+
+    return deco
+
+
+def catalogue() -> list[Check]:
+    _load()
+    from armvm_oe.doctor.model import GROUPS
+    return sorted(CHECKS.values(), key=lambda c: (GROUPS.index(c.group), c.id))
+
+
+def _load() -> None:
+    # importing the group modules registers their checks
+    from armvm_oe.doctor import (builddir, checkout, container, host,  # noqa: F401
+                                 kas)
+
+
+def sort_results(results: list[Result]) -> list[Result]:
+    """Worst first; within a severity, in catalogue (group) order."""
+    from armvm_oe.doctor.model import GROUPS
+    return sorted(results, key=lambda r: (RANK[r.severity], GROUPS.index(r.group), r.id))
+
+
+def run_checks(context: Context | None = None) -> list[Result]:
+    """Run the checks of ``context.groups``; returns only what fired, worst first.
+
+    A healthy environment returns ``[]``. The build preflight stops when any
+    result has ``severity == "fatal"`` (``Result.fatal``)."""
+    ctx = context or Context()
+    results: list[Result] = []
+    for chk in catalogue():
+        if chk.group not in ctx.groups or chk.id in ctx.skip:
+            continue
+        if ctx.only and chk.id not in ctx.only:
+            continue
+        if chk.network and not ctx.network:
+            continue
+        try:
+            problems = as_problems(chk.detect(ctx))
+        except Exception as exc:  # a check must never take the doctor down
+            log.debug("check %s crashed", chk.id, exc_info=True)
+            problems = as_problems(f"the check itself failed: {type(exc).__name__}: {exc}")
+            problems[0].severity = "info"
+        for p in problems:
+            results.append(Result(
+                id=chk.id, group=chk.group, title=chk.title,
+                severity=p.severity or chk.severity, message=p.message,
+                fix=p.fix or chk.fix, error_text=chk.error_text,
+                commands=list(p.commands), path=p.path))
+    return sort_results(results)
