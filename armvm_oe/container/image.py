@@ -69,8 +69,17 @@ class ImageSpec:
     @classmethod
     def from_env(cls, base_image: str | None = None, mirror: str | None = None,
                  security_mirror: str | None = None, root: Path | None = None) -> "ImageSpec":
+        mirror = mirror or os.environ.get(ENV_MIRROR) or None
+        if mirror == "host":
+            found = host_debian_mirror()
+            if not found:
+                from armvm_oe.errors import UsageError
+                raise UsageError("'--mirror host' found no Debian bookworm mirror in /etc/apt",
+                                 "no 'deb' source for bookworm ending in /debian is configured",
+                                 "Pass the mirror URL itself, e.g. --mirror http://deb.debian.org/debian")
+            mirror = found
         return cls(base_image or os.environ.get(ENV_BASE) or None,
-                   mirror or os.environ.get(ENV_MIRROR) or None,
+                   mirror,
                    security_mirror if security_mirror is not None
                    else (os.environ.get(ENV_SECURITY_MIRROR) or None),
                    root)
@@ -247,3 +256,45 @@ def ensure_image(client, spec: ImageSpec | None = None, **kwargs) -> BuildResult
 def builder_images(client) -> Iterable:
     """All armvm-oe builder images in the engine (for listing / pruning)."""
     return client.images.list(name=REPOSITORY)
+
+
+def parse_apt_sources(text: str, deb822: bool) -> list[tuple[str, list[str]]]:
+    """(URI, suites) of the 'deb' entries of an apt sources file (pure)."""
+    out = []
+    if deb822:
+        for stanza in re.split(r"\n\s*\n", text):
+            fields: dict[str, str] = {}
+            for line in stanza.splitlines():
+                if line.startswith("#") or ":" not in line:
+                    continue
+                k, v = line.split(":", 1)
+                fields[k.strip().lower()] = v.strip()
+            if "deb" in fields.get("types", "").split() and fields.get("enabled", "yes") != "no":
+                for uri in fields.get("uris", "").split():
+                    out.append((uri, fields.get("suites", "").split()))
+    else:
+        for line in text.splitlines():
+            line = line.split("#", 1)[0].strip()
+            m = re.match(r"^deb\s+(\[[^\]]*\]\s+)?(\S+)\s+(\S+)", line)
+            if m:
+                out.append((m.group(2), [m.group(3)]))
+    return out
+
+
+def host_debian_mirror(etc: Path = Path("/etc/apt")) -> str | None:
+    """The Debian archive mirror this machine's apt uses for bookworm, if any
+    (what an air-gapped or snapshot-less site can reach)."""
+    files = [(etc / "sources.list", False)]
+    d = etc / "sources.list.d"
+    if d.is_dir():
+        files += [(p, p.suffix == ".sources") for p in sorted(d.iterdir())
+                  if p.suffix in (".list", ".sources")]
+    for path, deb822 in files:
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        for uri, suites in parse_apt_sources(text, deb822):
+            if "bookworm" in suites and uri.rstrip("/").endswith("/debian"):
+                return uri.rstrip("/")
+    return None

@@ -272,3 +272,62 @@ def leftover_containers(client, pid: int | None = None) -> list:
     """Containers started by the runner (of one process, if ``pid``) that still exist."""
     flt = {"label": [LABEL] + ([f"armvm-oe.pid={pid}"] if pid else [])}
     return client.containers.list(all=True, filters=flt)
+
+
+def interactive_shell(mounts: Mounts, *, image: str, client=None, argv: Sequence[str] = ("bash", "-l"),
+                      uid: int | None = None, gid: int | None = None,
+                      env: Mapping[str, str] | None = None, shm_size: str = "2g",
+                      network: str = "host") -> int:
+    """An interactive shell in the container on this terminal (raw TTY
+    forwarded over the engine's attach socket). Returns the shell's exit code."""
+    import select
+    import shutil
+    import termios
+    import tty
+
+    client = client or engine.connect()
+    info = engine.engine_info(client)
+    if uid is None:
+        uid, gid = resolve_user(Path(mounts.work_dir).absolute(), None, gid)
+    elif gid is None:
+        gid = uid
+    extra = engine.user_mapping(info, uid, gid)
+    docker_mounts = prepare_mounts(mounts, uid, gid)
+    name = f"armvm-oe-shell-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    environment = container_env(mounts, uid, gid, env)
+    environment.setdefault("TERM", os.environ.get("TERM", "xterm"))
+    container = client.containers.create(
+        image, command=list(argv), name=name, detach=True, tty=True, stdin_open=True,
+        environment=environment, mounts=docker_mounts, working_dir=WORK_MOUNT,
+        network_mode=network, shm_size=shm_size, init=True,
+        labels={LABEL: "1", "armvm-oe.pid": str(os.getpid())}, **extra)
+    fd = sys.stdin.fileno()
+    old = termios.tcgetattr(fd)
+    try:
+        sock = client.api.attach_socket(container.id, params={
+            "stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+        raw = getattr(sock, "_sock", sock)
+        container.start()
+        cols, rows = shutil.get_terminal_size()
+        try:
+            container.resize(height=rows, width=cols)
+        except Exception:  # noqa: BLE001 - cosmetic
+            pass
+        tty.setraw(fd)
+        while True:
+            ready, _, _ = select.select([raw, fd], [], [], 0.5)
+            if raw in ready:
+                data = raw.recv(65536)
+                if not data:
+                    break
+                os.write(sys.stdout.fileno(), data)
+            if fd in ready:
+                data = os.read(fd, 65536)
+                if not data:
+                    break
+                raw.sendall(data)
+        termios.tcsetattr(fd, termios.TCSADRAIN, old)
+        return int(container.wait().get("StatusCode", 1))
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, old)
+        remove_container(client, name)

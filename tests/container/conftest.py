@@ -1,0 +1,98 @@
+"""Fixtures for the container tests: a real Docker engine, a Debian base image
+made with debootstrap (no registry is reachable on CI machines; cached under
+lib.cache_dir() keyed by its inputs) and the build container built ONCE per
+session from it (the engine's layer cache and the content-hash tag make later
+sessions with unchanged inputs instant)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from armvm_oe import lib
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "make-base-image.sh"
+SUITE = "bookworm"
+
+
+def _mirror() -> str:
+    from armvm_oe.container.image import host_debian_mirror
+
+    return os.environ.get("ARMVM_TEST_DEBIAN_MIRROR") or host_debian_mirror() \
+        or "http://deb.debian.org/debian"
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    from armvm_oe.container import engine
+
+    # .ci/setup.d/20-docker.sh starts the engine; not reaching it is a failure, not a skip
+    return engine.connect()
+
+
+@pytest.fixture(scope="session")
+def debian_mirror() -> str:
+    return _mirror()
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_client, debian_mirror) -> str:
+    """A debootstrap-made bookworm base, imported into the engine."""
+    key = hashlib.sha256(SCRIPT.read_bytes() + f"\0{debian_mirror}\0{SUITE}".encode()).hexdigest()[:16]
+    tag = f"armvm-oe/debian-base:test-{key}"
+    try:
+        docker_client.images.get(tag)
+        return tag
+    except Exception:  # noqa: BLE001 - not there yet
+        pass
+    cache = lib.cache_dir() / "container"
+    cache.mkdir(parents=True, exist_ok=True)
+    tarball = cache / f"debian-base-{SUITE}-{key}.tar"
+    if not tarball.exists():
+        if os.geteuid() != 0:
+            pytest.fail("making the debootstrap base image needs root (CI runs as root)")
+        t0 = time.monotonic()
+        subprocess.run(["bash", str(SCRIPT), "--mirror", debian_mirror, "--suite", SUITE,
+                        "--tarball", str(tarball), "--no-import"], check=True)
+        print(f"\n[container] debootstrap base tarball: {time.monotonic() - t0:.0f} s",
+              file=sys.stderr)
+    repo, _, tg = tag.partition(":")
+    docker_client.api.import_image_from_file(str(tarball), repository=repo, tag=tg,
+                                             changes=['CMD ["bash"]'])
+    return tag
+
+
+@pytest.fixture(scope="session")
+def image_spec(base_image, debian_mirror):
+    from armvm_oe.container.image import ImageSpec
+
+    return ImageSpec(base_image=base_image, mirror=debian_mirror)
+
+
+@pytest.fixture(scope="session")
+def builder_image(docker_client, image_spec) -> str:
+    """The real build container (built once per session, if its tag is missing)."""
+    from armvm_oe.container.image import ensure_image
+
+    res = ensure_image(docker_client, image_spec)
+    if res.built:
+        print(f"\n[container] image {res.tag} built in {res.seconds:.0f} s", file=sys.stderr)
+    return res.tag
+
+
+@pytest.fixture
+def as_uid():
+    """Run a command as another uid (the tests run as root on CI)."""
+    def _wrap(cmd, uid, gid, groups=()):
+        if os.geteuid() != 0:
+            pytest.skip("needs root to switch to another uid (CI runs as root)")
+        g = ["--groups=" + ",".join(str(x) for x in groups)] if groups else ["--clear-groups"]
+        return ["setpriv", f"--reuid={uid}", f"--regid={gid}", *g, "--", *map(str, cmd)]
+    return _wrap
