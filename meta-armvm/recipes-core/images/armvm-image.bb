@@ -1,0 +1,30 @@
+SUMMARY = "Minimal ARM VM System Specification image"
+DESCRIPTION = "A small image that boots through UEFI and GRUB from a GPT disk with \
+a FAT32 EFI System Partition to a login on the console (pl011 or hvc0), with \
+DHCP networking on virtio-net and Xen netfront."
+LICENSE = "MIT"
+
+inherit core-image
+
+IMAGE_INSTALL = "packagegroup-core-boot ${CORE_IMAGE_EXTRA_INSTALL}"
+IMAGE_LINGUAS = ""
+
+# IMG-*: the disk layout is meta-armvm's wks; .wic.bmap for fast flashing.
+IMAGE_FSTYPES = "wic wic.bmap"
+WKS_FILE = "armvm-efi.wks.in"
+# Both wks search paths: <layer>/wic (scarthgap) and <layer>/files/wic
+# (wrynose and later) hold the same file; name the layer explicitly too so
+# the image does not depend on either default.
+WKS_SEARCH_PATH:prepend = "${ARMVM_LAYERDIR}/wic:${ARMVM_LAYERDIR}/files/wic:"
+# The ESP gets the kernel and the EFI boot application from the deploy dir.
+do_image_wic[depends] += "${EFI_PROVIDER}:do_deploy virtual/kernel:do_deploy"
+
+# Networking on virtio-net and Xen netfront: both appear as eth0; bring it up
+# with DHCP at boot (ifupdown + busybox udhcpc from packagegroup-core-boot).
+armvm_network_dhcp() {
+	interfaces=${IMAGE_ROOTFS}${sysconfdir}/network/interfaces
+	if [ -f "$interfaces" ] && ! grep -q '^auto eth0' "$interfaces"; then
+		printf '\n# meta-armvm: virtio-net or Xen netfront\nauto eth0\niface eth0 inet dhcp\n' >> "$interfaces"
+	fi
+}
+ROOTFS_POSTPROCESS_COMMAND:append = " armvm_network_dhcp"
