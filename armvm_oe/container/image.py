@@ -38,6 +38,7 @@ _SKIP_SUFFIXES = (".pyc", ".pyo", ".swp", "~")
 ENV_BASE = "ARMVM_CONTAINER_BASE_IMAGE"
 ENV_MIRROR = "ARMVM_CONTAINER_MIRROR"
 ENV_SECURITY_MIRROR = "ARMVM_CONTAINER_SECURITY_MIRROR"
+ENV_CA_CERTS = "ARMVM_CONTAINER_CA_CERTS"     # os.pathsep-separated PEM files
 
 
 def source_root() -> Path:
@@ -64,11 +65,13 @@ class ImageSpec:
     mirror: str | None = None
     security_mirror: str | None = None
     root: Path | None = None
+    ca_certs: tuple[str, ...] = ()      # paths of extra CA certificates (PEM) for pip
     _files: list[tuple[str, Path]] | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, base_image: str | None = None, mirror: str | None = None,
-                 security_mirror: str | None = None, root: Path | None = None) -> "ImageSpec":
+                 security_mirror: str | None = None, root: Path | None = None,
+                 ca_certs: Iterable[str] | None = None) -> "ImageSpec":
         mirror = mirror or os.environ.get(ENV_MIRROR) or None
         if mirror == "host":
             found = host_debian_mirror()
@@ -82,7 +85,8 @@ class ImageSpec:
                    mirror,
                    security_mirror if security_mirror is not None
                    else (os.environ.get(ENV_SECURITY_MIRROR) or None),
-                   root)
+                   root, tuple(ca_certs) if ca_certs else
+                   tuple(p for p in os.environ.get(ENV_CA_CERTS, "").split(os.pathsep) if p))
 
     @property
     def source(self) -> Path:
@@ -101,6 +105,21 @@ class ImageSpec:
             args["DEBIAN_SECURITY_MIRROR"] = sec
         elif self.security_mirror is not None:
             args["DEBIAN_SECURITY_MIRROR"] = self.security_mirror
+        if self.ca_certs:
+            pems = []
+            for p in self.ca_certs:
+                try:
+                    text = Path(p).read_text().strip()
+                except OSError as err:
+                    from armvm_oe.errors import InputError
+                    raise InputError(f"Cannot read the CA certificate {p}", str(err),
+                                     "Pass a PEM file, e.g. from /usr/local/share/ca-certificates")
+                if "BEGIN CERTIFICATE" not in text:
+                    from armvm_oe.errors import InputError
+                    raise InputError(f"{p} is not a PEM certificate",
+                                     "it has no BEGIN CERTIFICATE line", "Pass a PEM file")
+                pems.append(text)
+            args["EXTRA_CA_CERTS"] = "\n".join(pems)
         return args
 
     def files(self) -> list[tuple[str, Path]]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from armvm_oe.container import engine
+from armvm_oe.container import engine, seccomp
 from armvm_oe.container.errors import BindMountOwner
 from armvm_oe.errors import UsageError
 from armvm_oe.container.image import ImageSpec, ensure_image
@@ -219,14 +219,18 @@ def run_in_container(argv: Sequence[str], mounts: Mounts, *, image: str | None =
                      uid: int | None = None, gid: int | None = None,
                      workdir: str = WORK_MOUNT, shm_size: str = "2g", network: str = "host",
                      stop_grace: float = 10.0, spec: ImageSpec | None = None,
-                     on_start: Callable[[object], None] | None = None) -> int:
+                     on_start: Callable[[object], None] | None = None,
+                     userns_seccomp: bool = True) -> int:
     """Run ``argv`` in the build container and return its exit code.
 
     ``image``: a tag; default: :func:`ensure_image` for ``spec`` (or the spec
     from the environment), built first if missing. ``on_line`` gets each
     output line (stdout and stderr interleaved, without the newline).
     On KeyboardInterrupt the container is stopped and removed and the
-    interrupt re-raised; the container is removed in every case."""
+    interrupt re-raised; the container is removed in every case.
+    ``userns_seccomp``: use armvm-oe's seccomp profile, which lets bitbake
+    create the user namespace it isolates tasks from the network with
+    (:mod:`armvm_oe.container.seccomp`); False keeps the engine's default."""
     client = client or engine.connect()
     info = engine.engine_info(client)
     if uid is None:
@@ -246,7 +250,8 @@ def run_in_container(argv: Sequence[str], mounts: Mounts, *, image: str | None =
                 image, command=list(argv), name=name, detach=True,
                 environment=container_env(mounts, uid, gid, env), mounts=docker_mounts,
                 working_dir=workdir, network_mode=network, shm_size=shm_size, init=True,
-                labels={LABEL: "1", "armvm-oe.pid": str(os.getpid())}, **extra)
+                labels={LABEL: "1", "armvm-oe.pid": str(os.getpid())},
+                security_opt=[seccomp.security_opt()] if userns_seccomp else None, **extra)
             if on_start:
                 on_start(container)
             container.start()
@@ -300,7 +305,8 @@ def interactive_shell(mounts: Mounts, *, image: str, client=None, argv: Sequence
         image, command=list(argv), name=name, detach=True, tty=True, stdin_open=True,
         environment=environment, mounts=docker_mounts, working_dir=WORK_MOUNT,
         network_mode=network, shm_size=shm_size, init=True,
-        labels={LABEL: "1", "armvm-oe.pid": str(os.getpid())}, **extra)
+        labels={LABEL: "1", "armvm-oe.pid": str(os.getpid())},
+        security_opt=[seccomp.security_opt()], **extra)
     fd = sys.stdin.fileno()
     old = termios.tcgetattr(fd)
     try:

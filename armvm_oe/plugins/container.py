@@ -45,6 +45,10 @@ def _image_args(p) -> None:
                         "(env ARMVM_CONTAINER_MIRROR)")
     p.add_argument("--security-mirror", metavar="URL",
                    help="debian-security mirror (default: derived from --mirror; '' for none)")
+    p.add_argument("--ca-cert", metavar="PEM", action="append", default=None,
+                   help="extra CA certificate for reaching PyPI through a TLS-inspecting proxy "
+                        "(repeatable; used only during the build, stored in no layer; "
+                        "env ARMVM_CONTAINER_CA_CERTS, ':'-separated)")
 
 
 def setup_parser(parser) -> None:
@@ -85,7 +89,8 @@ def setup_parser(parser) -> None:
 def _spec(args):
     from armvm_oe.container.image import ImageSpec
 
-    return ImageSpec.from_env(args.base_image, args.mirror, args.security_mirror)
+    return ImageSpec.from_env(args.base_image, args.mirror, args.security_mirror,
+                              ca_certs=args.ca_cert)
 
 
 class _BuildProgress:

@@ -69,11 +69,18 @@ def base_image(docker_client, debian_mirror) -> str:
     return tag
 
 
+def site_ca_certs() -> tuple[str, ...]:
+    """CA certificates the site added (/usr/local/share/ca-certificates), e.g. for a
+    TLS-inspecting proxy in front of PyPI: the build needs them to pip install."""
+    d = Path("/usr/local/share/ca-certificates")
+    return tuple(str(p) for p in sorted(d.rglob("*.crt"))) if d.is_dir() else ()
+
+
 @pytest.fixture(scope="session")
 def image_spec(base_image, debian_mirror):
     from armvm_oe.container.image import ImageSpec
 
-    return ImageSpec(base_image=base_image, mirror=debian_mirror)
+    return ImageSpec(base_image=base_image, mirror=debian_mirror, ca_certs=site_ca_certs())
 
 
 @pytest.fixture(scope="session")

