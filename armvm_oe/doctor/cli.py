@@ -73,7 +73,7 @@ def make_context(args) -> Context:
 
 def run(args, out=None) -> int:
     from armvm_oe.doctor import logscan, report
-    from armvm_oe.doctor.registry import catalogue, run_checks
+    from armvm_oe.doctor.registry import catalogue, run_checks, selected
     from armvm_oe.errors import InputError
     from armvm_oe.ui import emit_json
 
@@ -101,7 +101,7 @@ def run(args, out=None) -> int:
         return 1 if findings else 0
     ctx = make_context(args)
     results = run_checks(ctx)
-    checked = sum(1 for c in catalogue() if c.group in ctx.groups and (ctx.network or not c.network))
+    checked = len(selected(ctx))
     if args.fix_script:
         out.write(report.fix_script(results))
     elif as_json:

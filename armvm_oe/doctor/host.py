@@ -125,43 +125,63 @@ def make_version(ctx: Context):
 # --------------------------------------------------------------------------
 # locale, user, environment
 
+_LOCALE_PROBE = ("import locale,sys\n"
+                 "try:\n locale.setlocale(locale.LC_CTYPE, ('en_US', 'UTF-8')); ok = 1\n"
+                 "except locale.Error:\n ok = 0\n"
+                 "print(ok, sys.getfilesystemencoding())\n")
+
+
+def locale_probe(ctx: Context) -> tuple:
+    """What bitbake's check_system_locale sees when started from this
+    environment: (en_US.UTF-8 usable, filesystem encoding) or None. Runs the
+    python3 on PATH (bitbake's interpreter), else this one."""
+    def _run():
+        exe = facts.which(ctx, "python3") or sys.executable
+        try:
+            p = subprocess.run([exe, "-S", "-c", _LOCALE_PROBE], env=ctx.env,
+                               capture_output=True, text=True, timeout=20)
+            ok, enc = p.stdout.split()
+            return ok == "1", enc.lower()
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            return None
+    return ctx.memo("locale", _run)
+
+
 @check("host.locale", "the en_US.UTF-8 locale is installed", "fatal",
-       "Your system needs to support the en_US.UTF-8 locale.",
+       "Please make sure locale 'en_US.UTF-8' is available on your system / Your system needs "
+       "to support the en_US.UTF-8 locale.",
        "Generate the locale: enable en_US.UTF-8 in /etc/locale.gen and run locale-gen")
 def locale_available(ctx: Context):
-    code = ("import locale,sys\n"
-            "try:\n locale.setlocale(locale.LC_ALL, 'en_US.UTF-8')\n"
-            "except locale.Error:\n sys.exit(3)\n")
-    try:
-        p = subprocess.run([sys.executable, "-S", "-c", code], env=ctx.env,
-                           capture_output=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
+    probe = locale_probe(ctx)
+    if probe is None or probe[0]:
         return None
-    if p.returncode != 3:
-        return None
-    cmds = (["sudo sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' /etc/locale.gen",
-             "sudo locale-gen"] if facts.is_debian_like(ctx) else ["sudo localedef -i en_US -f UTF-8 en_US.UTF-8"])
+    cmds = (["sudo apt-get install -y locales",
+             "sudo sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' /etc/locale.gen",
+             "sudo locale-gen"] if facts.is_debian_like(ctx)
+            else ["sudo localedef -i en_US -f UTF-8 en_US.UTF-8"])
     where = f" (LOCPATH={ctx.env['LOCPATH']})" if ctx.env.get("LOCPATH") else ""
-    return Problem(f"setlocale(LC_ALL, \"en_US.UTF-8\") fails on this host{where}",
-                   commands=(["sudo apt-get install -y locales"] if facts.is_debian_like(ctx) else []) + cmds)
+    return Problem(f"setlocale(LC_CTYPE, en_US.UTF-8) fails on this host{where}",
+                   commands=cmds)
 
 
-@check("host.lang-utf8", "the environment's locale is UTF-8", "fatal",
-       "Please use a locale setting which supports UTF-8 (such as LANG=en_US.UTF-8).",
+@check("host.lang-utf8", "the environment's locale gives Python a UTF-8 filesystem encoding",
+       "fatal",
+       "Please use a locale setting which supports UTF-8 (such as LANG=en_US.UTF-8). Python "
+       "can't change the filesystem locale after loading so we need a UTF-8 when Python "
+       "starts or things won't work.",
        "Export a UTF-8 locale before running bitbake: export LANG=en_US.UTF-8")
 def lang_utf8(ctx: Context):
-    env = ctx.env
-    for var in ("LC_ALL", "LC_CTYPE", "LANG"):
-        val = env.get(var)
-        if val:
-            break
-    else:
-        var, val = "LANG", ""
-    if "utf-8" in val.lower() or "utf8" in val.lower():
+    # LANG=C/POSIX are fine on Python >= 3.7: it coerces them to UTF-8 (PEP 538/540).
+    # What breaks bitbake is a real non-UTF-8 locale, e.g. LANG=en_US.ISO-8859-1.
+    probe = locale_probe(ctx)
+    if probe is None or probe[1].replace("-", "") == "utf8":
         return None
-    shown = f"{var}={val}" if val else "LANG, LC_CTYPE and LC_ALL are unset"
-    return Problem(f"{shown}: Python in bitbake starts with a non-UTF-8 filesystem encoding",
-                   commands=["export LANG=en_US.UTF-8"] + (["unset LC_ALL"] if env.get("LC_ALL") and var == "LC_ALL" else []))
+    env = ctx.env
+    shown = ", ".join(f"{v}={env[v]}" for v in ("LC_ALL", "LC_CTYPE", "LANG") if env.get(v)) \
+        or "no locale variables"
+    return Problem(f"{shown}: python3 starts with filesystem encoding {probe[1]}, bitbake "
+                   "stops at once", commands=["export LANG=en_US.UTF-8"] + (
+                       ["unset LC_ALL"] if env.get("LC_ALL") else []))
 
 
 @check("host.root", "not running as root", "fatal",

@@ -47,6 +47,13 @@ def sort_results(results: list[Result]) -> list[Result]:
     return sorted(results, key=lambda r: (RANK[r.severity], GROUPS.index(r.group), r.id))
 
 
+def selected(ctx: Context) -> list[Check]:
+    """The checks ``ctx`` asks for (groups, only, skip, --network)."""
+    return [c for c in catalogue()
+            if c.group in ctx.groups and c.id not in ctx.skip
+            and (not ctx.only or c.id in ctx.only) and (ctx.network or not c.network)]
+
+
 def run_checks(context: Context | None = None) -> list[Result]:
     """Run the checks of ``context.groups``; returns only what fired, worst first.
 
@@ -54,13 +61,7 @@ def run_checks(context: Context | None = None) -> list[Result]:
     result has ``severity == "fatal"`` (``Result.fatal``)."""
     ctx = context or Context()
     results: list[Result] = []
-    for chk in catalogue():
-        if chk.group not in ctx.groups or chk.id in ctx.skip:
-            continue
-        if ctx.only and chk.id not in ctx.only:
-            continue
-        if chk.network and not ctx.network:
-            continue
+    for chk in selected(ctx):
         try:
             problems = as_problems(chk.detect(ctx))
         except Exception as exc:  # a check must never take the doctor down

@@ -87,15 +87,27 @@ def test_locale_missing():
     env = dict(os.environ, LOCPATH="/nonexistent-locales")
     res = fired(Context(env=env), "host.locale")
     assert res and "en_US.UTF-8" in res[0].message
+    assert not fired(Context(), "host.locale")
 
 
-def test_lang_c():
-    env = {"PATH": SYS_PATH, "LANG": "C"}
+def test_lang_not_utf8(tmp_path):
+    """A real ISO-8859-1 locale (compiled with localedef) in LANG."""
+    if not shutil.which("localedef") or not Path("/usr/share/i18n/locales/en_US").exists():
+        pytest.skip("localedef/locale sources missing: .ci/setup.d/05-doctor.sh installs locales")
+    loc = tmp_path / "locales"
+    loc.mkdir()
+    subprocess.run(["localedef", "-i", "en_US", "-f", "ISO-8859-1",
+                    str(loc / "en_US.ISO-8859-1")], check=True, capture_output=True)
+    env = {"PATH": SYS_PATH, "LOCPATH": str(loc), "LANG": "en_US.ISO-8859-1"}
     res = fired(Context(env=env), "host.lang-utf8")
-    assert res and "LANG=C" in res[0].message
-    assert fired(Context(env={"PATH": SYS_PATH, "LANG": "en_US.UTF-8", "LC_ALL": "POSIX"}),
-                 "host.lang-utf8")
-    assert not fired(Context(env={"PATH": SYS_PATH, "LANG": "en_US.UTF-8"}), "host.lang-utf8")
+    assert res and "iso8859-1" in res[0].message and "LANG=en_US.ISO-8859-1" in res[0].message
+
+
+def test_lang_c_is_coerced_to_utf8():
+    """LANG=C no longer breaks bitbake: Python >= 3.7 coerces the C locale to
+    UTF-8 (PEP 538/540), so bitbake's check passes; the doctor must not cry wolf."""
+    assert not fired(Context(env={"PATH": SYS_PATH, "LANG": "C"}), "host.lang-utf8")
+    assert not fired(Context(env={"PATH": SYS_PATH, "LC_ALL": "POSIX"}), "host.lang-utf8")
 
 
 def test_root():
