@@ -233,3 +233,19 @@ def test_diff_entries_names_the_file_and_field():
     assert diffs["usr/bin/x"].describe() == "usr/bin/x: mtime 1 != 2"
     assert diffs["gone"].change == "only in first" and diffs["new"].change == "only in second"
     assert repro.diff_entries(a, a) == []
+
+
+def test_ci_templates_build_both_machines_with_shared_caches():
+    import yaml
+
+    gh = yaml.safe_load((ROOT / "containers/ci/github-actions.yml").read_text())
+    job = gh["jobs"]["build"]
+    assert job["strategy"]["matrix"]["arch"] == ["aarch64", "arm"]
+    assert {"DL_DIR", "SSTATE_DIR"} <= set(job["env"])
+    steps = " ".join(str(s.get("run", "")) + str(s.get("uses", "")) for s in job["steps"])
+    assert "armvm-oe container build" in steps and "actions/cache" in steps
+    assert "armvm-oe build --arch" in steps
+    gl = yaml.safe_load((ROOT / "containers/ci/gitlab-ci.yml").read_text())
+    assert gl["build"]["parallel"]["matrix"] == [{"ARCH": ["aarch64", "arm"]}]
+    assert "DL_DIR" in gl["variables"] and "SSTATE_DIR" in gl["build"]["variables"]
+    assert any("armvm-oe container build" in s for s in gl["container"]["script"])
