@@ -60,3 +60,17 @@ def resolve(tree: Path, arch: str, fragments: list[Path], out: Path) -> str:
         check=True, env=env, capture_output=True, text=True, cwd=tree)
     subprocess.run(make + ["olddefconfig"], check=True, env=env, capture_output=True, text=True)
     return merge.stdout + merge.stderr
+
+
+def requested_not_final(fragments: list[Path], config_text: str) -> dict[str, tuple[str, str | None]]:
+    """What merge_config.sh (without -m) warns about: every option a fragment
+    asks for whose value is different in the final .config, by name:
+    {name: (requested, final or None when absent)}."""
+    import armvm_kconfig
+    final = armvm_kconfig.parse_config(config_text)
+    out = {}
+    for frag in fragments:
+        for name, value in armvm_kconfig.parse_config(Path(frag).read_text()).items():
+            if final.get(name, "n" if value == "n" else None) != value:
+                out[name] = (value, final.get(name))
+    return out
