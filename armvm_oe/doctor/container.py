@@ -61,24 +61,26 @@ def _request(ctx: Context, path: str):
 
 def probe(ctx: Context) -> dict:
     """{"state": ok|unreachable|permission, "error": str, "info": dict}."""
-    def _p():
-        kind, addr = docker_endpoint(ctx)
-        try:
-            status, body = _request(ctx, "/_ping")
-        except PermissionError as exc:
-            return {"state": "permission", "error": exc.strerror, "addr": addr}
-        except OSError as exc:
-            return {"state": "unreachable", "error": exc.strerror or str(exc), "addr": addr}
-        if status != 200:
-            return {"state": "unreachable", "error": f"HTTP {status} from /_ping", "addr": addr}
-        info = {}
-        try:
-            st, body = _request(ctx, "/info")
-            info = json.loads(body or b"{}") if st == 200 else {}
-        except (OSError, ValueError):
-            pass
-        return {"state": "ok", "error": "", "addr": addr, "info": info}
-    return ctx.memo("docker", _p)
+    return ctx.memo("docker", lambda: probe_now(ctx))
+
+
+def probe_now(ctx: Context) -> dict:
+    kind, addr = docker_endpoint(ctx)
+    try:
+        status, body = _request(ctx, "/_ping")
+    except PermissionError as exc:
+        return {"state": "permission", "error": exc.strerror, "addr": addr}
+    except OSError as exc:
+        return {"state": "unreachable", "error": exc.strerror or str(exc), "addr": addr}
+    if status != 200:
+        return {"state": "unreachable", "error": f"HTTP {status} from /_ping", "addr": addr}
+    info = {}
+    try:
+        st, body = _request(ctx, "/info")
+        info = json.loads(body or b"{}") if st == 200 else {}
+    except (OSError, ValueError):
+        pass
+    return {"state": "ok", "error": "", "addr": addr, "info": info}
 
 
 @check("container.engine-unreachable", "the container engine answers", "fatal",

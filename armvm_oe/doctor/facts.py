@@ -241,8 +241,10 @@ def tool_output(ctx: Context, argv: list[str], timeout: float = 10) -> Optional[
     exe = which(ctx, argv[0])
     if not exe:
         return None
-    key = "out:" + " ".join(argv)
+    return ctx.memo("out:" + " ".join(argv), tool_runner(ctx, exe, argv, timeout))
 
+
+def tool_runner(ctx: Context, exe: str, argv: list[str], timeout: float = 10):
     def _run():
         try:
             p = subprocess.run([exe, *argv[1:]], capture_output=True, text=True,
@@ -250,7 +252,7 @@ def tool_output(ctx: Context, argv: list[str], timeout: float = 10) -> Optional[
         except (OSError, subprocess.TimeoutExpired):
             return None
         return (p.stdout or "") + (p.stderr or "")
-    return ctx.memo(key, _run)
+    return _run
 
 
 def parse_version(text: Optional[str]) -> Optional[tuple]:

@@ -34,6 +34,23 @@ def _apt(ctx: Context, pkgs) -> list[str]:
 # --------------------------------------------------------------------------
 # tools
 
+_VERSION_ARGV = {"host.python-version": ["python3", "--version"],
+                 "host.gcc-version": ["gcc", "-dumpfullversion", "-dumpversion"],
+                 "host.git-version": ["git", "--version"],
+                 "host.tar-version": ["tar", "--version"],
+                 "host.make-version": ["make", "--version"]}
+
+
+def prefetch(ctx: Context, pool, ids: set) -> None:
+    """Run the version and locale probes concurrently (see registry._prefetch)."""
+    for cid, argv in _VERSION_ARGV.items():
+        exe = facts.which(ctx, argv[0]) if cid in ids else None
+        if exe:
+            ctx.prefetch(pool, "out:" + " ".join(argv), facts.tool_runner(ctx, exe, argv))
+    if "host.locale" in ids or "host.lang-utf8" in ids:
+        ctx.prefetch(pool, "locale", lambda: _locale_run(ctx))
+
+
 @check("host.hosttools", "HOSTTOOLS of the release are on PATH", "fatal",
        "The following required tools (as specified by HOSTTOOLS) appear to be unavailable "
        "in PATH, please install them in order to proceed:",
@@ -135,16 +152,18 @@ def locale_probe(ctx: Context) -> tuple:
     """What bitbake's check_system_locale sees when started from this
     environment: (en_US.UTF-8 usable, filesystem encoding) or None. Runs the
     python3 on PATH (bitbake's interpreter), else this one."""
-    def _run():
-        exe = facts.which(ctx, "python3") or sys.executable
-        try:
-            p = subprocess.run([exe, "-S", "-c", _LOCALE_PROBE], env=ctx.env,
-                               capture_output=True, text=True, timeout=20)
-            ok, enc = p.stdout.split()
-            return ok == "1", enc.lower()
-        except (OSError, ValueError, subprocess.TimeoutExpired):
-            return None
-    return ctx.memo("locale", _run)
+    return ctx.memo("locale", lambda: _locale_run(ctx))
+
+
+def _locale_run(ctx: Context):
+    exe = facts.which(ctx, "python3") or sys.executable
+    try:
+        p = subprocess.run([exe, "-S", "-c", _LOCALE_PROBE], env=ctx.env,
+                           capture_output=True, text=True, timeout=20)
+        ok, enc = p.stdout.split()
+        return ok == "1", enc.lower()
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
 
 
 @check("host.locale", "the en_US.UTF-8 locale is installed", "fatal",
@@ -261,6 +280,7 @@ def _try_userns() -> tuple[str, str]:
     forked child, unshare(CLONE_NEWUSER|CLONE_NEWNET) and write the uid map.
     Returns ("ok"|"unshare"|"uidmap", detail)."""
     CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+    libc = ctypes.CDLL(None, use_errno=True)  # dlopen in the parent, not after fork
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: never returns
@@ -268,7 +288,6 @@ def _try_userns() -> tuple[str, str]:
         try:
             os.close(r)
             uid, gid = os.getuid(), os.getgid()
-            libc = ctypes.CDLL(None, use_errno=True)
             if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
                 code, detail = 2, os.strerror(ctypes.get_errno())
             else:

@@ -76,8 +76,14 @@ class Context:
 
     def memo(self, key: str, fn: Callable[[], Any]) -> Any:
         if key not in self.cache:
-            self.cache[key] = fn()
+            pending = self.cache.pop("pending:" + key, None)
+            self.cache[key] = pending.result() if pending is not None else fn()
         return self.cache[key]
+
+    def prefetch(self, pool, key: str, fn: Callable[[], Any]) -> None:
+        """Start computing ``memo(key, fn)`` in ``pool`` (slow subprocesses)."""
+        if key not in self.cache and "pending:" + key not in self.cache:
+            self.cache["pending:" + key] = pool.submit(fn)
 
 
 @dataclass

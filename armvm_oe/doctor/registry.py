@@ -61,17 +61,42 @@ def run_checks(context: Context | None = None) -> list[Result]:
     result has ``severity == "fatal"`` (``Result.fatal``)."""
     ctx = context or Context()
     results: list[Result] = []
-    for chk in selected(ctx):
-        try:
-            problems = as_problems(chk.detect(ctx))
-        except Exception as exc:  # a check must never take the doctor down
-            log.debug("check %s crashed", chk.id, exc_info=True)
-            problems = as_problems(f"the check itself failed: {type(exc).__name__}: {exc}")
-            problems[0].severity = "info"
-        for p in problems:
-            results.append(Result(
-                id=chk.id, group=chk.group, title=chk.title,
-                severity=p.severity or chk.severity, message=p.message,
-                fix=p.fix or chk.fix, error_text=chk.error_text,
-                commands=list(p.commands), path=p.path))
+    checks = selected(ctx)
+    pool = _prefetch(ctx, {c.id for c in checks})
+    try:
+        for chk in checks:
+            results.extend(_run_one(ctx, chk))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     return sort_results(results)
+
+
+def _prefetch(ctx: Context, ids: set):
+    """Start the slow, independent subprocesses (tool versions, the locale
+    probe, the engine ping) in threads; the checks pick up their results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from armvm_oe.doctor import container, host
+    if not any(i.startswith(("host.", "container.")) for i in ids):
+        return None
+    if "host.userns" in ids or "host.userns-unavailable" in ids or "host.apparmor-userns" in ids:
+        host.userns(ctx)  # forks: do it before any thread exists
+    pool = ThreadPoolExecutor(max_workers=6)
+    host.prefetch(ctx, pool, ids)
+    if any(i.startswith("container.") for i in ids):
+        ctx.prefetch(pool, "docker", lambda: container.probe_now(ctx))
+    return pool
+
+
+def _run_one(ctx: Context, chk: Check) -> list[Result]:
+    try:
+        problems = as_problems(chk.detect(ctx))
+    except Exception as exc:  # a check must never take the doctor down
+        log.debug("check %s crashed", chk.id, exc_info=True)
+        problems = as_problems(f"the check itself failed: {type(exc).__name__}: {exc}")
+        problems[0].severity = "info"
+    return [Result(id=chk.id, group=chk.group, title=chk.title,
+                   severity=p.severity or chk.severity, message=p.message,
+                   fix=p.fix or chk.fix, error_text=chk.error_text,
+                   commands=list(p.commands), path=p.path) for p in problems]
