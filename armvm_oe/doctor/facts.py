@@ -73,7 +73,7 @@ DEFAULT_RELEASE = "scarthgap"   # what kas/armvm-*.yml pins
 # Debian/Ubuntu package that provides a HOSTTOOLS command (for the fix).
 DEB_PACKAGE = {
     "chrpath": "chrpath", "diffstat": "diffstat", "lz4c": "lz4", "pzstd": "zstd",
-    "zstd": "zstd", "unzstd": "zstd", "rpcgen": "libc-dev-bin", "file": "file",
+    "zstd": "zstd", "unzstd": "zstd", "rpcgen": "rpcsvc-proto", "file": "file",
     "gawk": "gawk", "cpio": "cpio", "wget": "wget", "g++": "g++", "gcc": "gcc", "cpp": "cpp",
     "make": "make", "git": "git", "python3": "python3", "patch": "patch", "perl": "perl",
     "xz": "xz-utils", "bzip2": "bzip2", "bunzip2": "bzip2", "gzip": "gzip", "gunzip": "gzip",

@@ -146,7 +146,7 @@ PATTERNS: tuple[Pattern, ...] = (
       r"The following required tools \(as specified by HOSTTOOLS\) appear to be unavailable "
       r"in PATH, please install them in order to proceed:\s*(.*)",
       "these HOSTTOOLS are not installed on the build host: {0}",
-      "Install them (chrpath, diffstat, lz4 (lz4c), zstd (pzstd), libc-dev-bin (rpcgen), "
+      "Install them (chrpath, diffstat, lz4 (lz4c), zstd (pzstd), rpcsvc-proto (rpcgen), "
       "file ...), or build in the armvm-oe container",
       "ERROR:  OE-core's config sanity checker detected a potential misconfiguration.\n"
       "The following required tools (as specified by HOSTTOOLS) appear to be unavailable in "
