@@ -43,10 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-import git
 import yaml
-from git.cmd import handle_process_output
-from git.util import RemoteProgress
 
 from armvm_oe import ui
 from armvm_oe.errors import InputError, ProblemFound
@@ -121,7 +118,21 @@ def _objects_dir(repo_dir: Path) -> Path:
 # --------------------------------------------------------------------------
 # progress
 
-class _Progress(RemoteProgress):
+def _git():
+    """gitpython, imported on first use: the warm path never needs it."""
+    import git
+    return git
+
+
+def _progress_cls():
+    from git.util import RemoteProgress
+
+    class _Progress(_ProgressMixin, RemoteProgress):
+        pass
+    return _Progress
+
+
+class _ProgressMixin:
     """gitpython progress -> one tqdm bar per repository (objects, bytes) on a
     TTY; on a non-TTY the caller prints plain lines."""
 
@@ -129,7 +140,7 @@ class _Progress(RemoteProgress):
     UNIT = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 
     def __init__(self, label: str):
-        super().__init__()
+        super().__init__()  # RemoteProgress
         self.label = label
         self.bar = ui.progress(desc=label, unit="obj", total=None)
         self.objects = 0
@@ -183,7 +194,10 @@ class FetchRefused(Exception):
 def _fetch(repo: git.Repo, label: str, args: list[str]) -> tuple[int, int, str]:
     """``git fetch --progress <args>`` with a progress bar; returns (objects,
     bytes, stderr). Raises git.GitCommandError on failure."""
-    prog = _Progress(label)
+    from git.cmd import handle_process_output
+
+    git = _git()
+    prog = _progress_cls()(label)
     stderr_lines: list[str] = []
 
     def on_err(line):
@@ -209,6 +223,7 @@ def _fetch(repo: git.Repo, label: str, args: list[str]) -> tuple[int, int, str]:
 
 
 def _has_commit(repo: git.Repo, sha: str) -> bool:
+    git = _git()
     try:
         repo.git.cat_file("-e", f"{sha}^{{commit}}")
         return True
@@ -217,6 +232,7 @@ def _has_commit(repo: git.Repo, sha: str) -> bool:
 
 
 def _rev(repo: git.Repo, ref: str) -> str | None:
+    git = _git()
     try:
         return repo.git.rev_parse("--verify", "-q", f"{ref}^{{commit}}").strip() or None
     except git.GitCommandError:
@@ -230,6 +246,39 @@ def _object_stats(r: git.Repo) -> tuple[int, int]:
     objs = int(out.get("count", 0)) + int(out.get("in-pack", 0))
     kib = int(out.get("size", 0)) + int(out.get("size-pack", 0))
     return objs, kib * 1024
+
+
+def _read_ref(gitdir: Path, ref: str) -> str | None:
+    try:
+        val = (gitdir / ref).read_text().strip()
+        if HEX40.match(val):
+            return val
+    except (OSError, ValueError):
+        pass
+    try:
+        for line in (gitdir / "packed-refs").read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1] == ref and HEX40.match(parts[0]):
+                return parts[0]
+    except OSError:
+        pass
+    return None
+
+
+def read_head(path: Path) -> str | None:
+    """The commit checked out in the work tree at ``path`` (file reads only)."""
+    gitdir = Path(path) / ".git"
+    if gitdir.is_file():  # worktree / submodule: "gitdir: <path>"
+        txt = gitdir.read_text().strip()
+        if txt.startswith("gitdir:"):
+            gitdir = (Path(path) / txt[7:].strip()).resolve()
+    try:
+        head = (gitdir / "HEAD").read_text().strip()
+    except OSError:
+        return None
+    if head.startswith("ref:"):
+        return _read_ref(gitdir, head[4:].strip())
+    return head if HEX40.match(head) else None
 
 
 def _strip_heads(branch: str) -> str:
@@ -298,11 +347,7 @@ class Checkout:
     def one(self, repo: RepoSpec) -> RepoResult:
         t0 = time.monotonic()
         if repo.is_local:
-            head = None
-            try:
-                head = git.Repo(repo.path, search_parent_directories=False).head.commit.hexsha
-            except Exception:  # noqa: BLE001 - a local layer need not be a git repo
-                pass
+            head = read_head(repo.path)
             action = "local" if repo.path.is_dir() else "missing-local"
             if action == "missing-local":
                 raise InputError(f"Repo '{repo.id}' has no URL and its path {repo.path} "
@@ -310,6 +355,10 @@ class Checkout:
                                  "repos without 'url:' are used in place, never cloned",
                                  "Fix 'path:' in the configuration or add a 'url:'")
             return RepoResult(repo.id, str(repo.path), action, head, None)
+        if self._fast_present(repo):
+            self.say(f"{repo.id}: already at {repo.commit[:12]} in {repo.path}")
+            return RepoResult(repo.id, str(repo.path), "present", repo.commit, repo.pin,
+                              seconds=round(time.monotonic() - t0, 3))
         with _locked(repo.path.parent, repo.path.name):
             for stale in partial_dirs(repo.path):
                 self.say(f"{repo.id}: removing {stale.name} left by an interrupted checkout")
@@ -331,6 +380,25 @@ class Checkout:
         res.seconds = round(time.monotonic() - t0, 3)
         return res
 
+    def _fast_present(self, repo: RepoSpec) -> bool:
+        """Everything in place? Pure file reads (no git process, no gitpython):
+        HEAD at the pinned commit, origin at the URL, origin/<branch> present,
+        and no leftover partial clone to clean up."""
+        if not (repo.commit and (repo.path / ".git").is_dir()) or partial_dirs(repo.path):
+            return False
+        gitdir = repo.path / ".git"
+        if read_head(repo.path) != repo.commit:
+            return False
+        if repo.branch and not _read_ref(gitdir, f"refs/remotes/origin/"
+                                                 f"{_strip_heads(repo.branch)}"):
+            return False
+        try:
+            cfg = (gitdir / "config").read_text()
+        except OSError:
+            return False
+        m = re.search(r'\[remote "origin"\][^\[]*?^\s*url\s*=\s*(\S+)\s*$', cfg, re.M)
+        return bool(m) and m.group(1) == effective_url(repo.url)
+
     def _target_ref(self, repo: RepoSpec) -> str:
         if repo.commit:
             return repo.commit
@@ -339,14 +407,19 @@ class Checkout:
     def _fetch_pin(self, r: git.Repo, repo: RepoSpec, url: str, res: RepoResult,
                    repo_dir: Path) -> str:
         """Get the pinned commit into ``r``; returns its id."""
+        git = _git()
         label = repo.id
         branch = _strip_heads(repo.branch) if repo.branch else None
-        before = _object_stats(r)
-        if repo.commit and _has_commit(r, repo.commit):
+        empty = not any((_objects_dir(repo_dir) / "pack").glob("*.pack"))
+        before = (0, 0) if empty else _object_stats(r)
+        if repo.commit and (res.fetch == "mirror" or not empty) and _has_commit(r, repo.commit):
             res.fetch = "mirror" if res.fetch == "mirror" else "none"
             return repo.commit
         try:
-            if repo.commit:
+            if repo.commit and branch:
+                # straight into the remote-tracking ref kas checks (no update-ref later)
+                args = ["--depth", "1", "origin", f"+{repo.commit}:refs/remotes/origin/{branch}"]
+            elif repo.commit:
                 args = ["--depth", "1", "origin", repo.commit]
             elif repo.tag:
                 args = ["--depth", "1", "origin", f"+refs/tags/{repo.tag}:refs/tags/{repo.tag}"]
@@ -375,11 +448,11 @@ class Checkout:
             except git.GitCommandError as exc2:
                 raise self._fetch_error(repo, url, str(exc2.stderr or exc2).strip())
             res.fetch = "full"
-        after = _object_stats(r)
+        after = _object_stats(r) if not (objs and nbytes) else (0, 0)
         res.objects += max(objs, after[0] - before[0])
         res.bytes += max(nbytes, after[1] - before[1])
         if repo.commit:
-            if not _has_commit(r, repo.commit):
+            if res.fetch == "full" and not _has_commit(r, repo.commit):
                 raise ProblemFound(
                     f"Repo '{repo.id}': commit {repo.commit} is not on the server {url}",
                     "the fetch succeeded but did not bring the pinned commit "
@@ -405,16 +478,15 @@ class Checkout:
             "use --mirror-dir for air-gapped sites, and run 'armvm-oe doctor' to "
             "diagnose the host", check_id=None)
 
-    def _set_refs(self, r: git.Repo, repo: RepoSpec, sha: str, url: str) -> None:
+    def _set_refs(self, r: git.Repo, repo: RepoSpec, sha: str, url: str,
+                  fresh: bool = False) -> None:
         """The refs kas expects, then check out ``sha``."""
-        with r.config_writer() as cw:
-            cw.set_value('remote "origin"', "url", url)
-            if not cw.has_option('remote "origin"', "fetch"):
-                cw.set_value('remote "origin"', "fetch", "+refs/heads/*:refs/remotes/origin/*")
+        if not fresh:
+            self._config_origin(r, url)
         if repo.branch:
             b = _strip_heads(repo.branch)
             rref = f"refs/remotes/origin/{b}"
-            cur = _rev(r, rref)
+            cur = _read_ref(Path(r.git_dir), rref) or _rev(r, rref)
             if cur is None or (cur != sha and not self._is_ancestor(r, sha, cur)):
                 # shallow: the newest commit known to be on the branch is the pin
                 r.git.update_ref(rref, sha)
@@ -425,7 +497,15 @@ class Checkout:
             r.git.checkout("-q", "--detach", f"{sha}^{{commit}}")
 
     @staticmethod
+    def _config_origin(r, url: str) -> None:
+        with r.config_writer() as cw:
+            cw.set_value('remote "origin"', "url", url)
+            if not cw.has_option('remote "origin"', "fetch"):
+                cw.set_value('remote "origin"', "fetch", "+refs/heads/*:refs/remotes/origin/*")
+
+    @staticmethod
     def _is_ancestor(r: git.Repo, a: str, b: str) -> bool:
+        git = _git()
         try:
             r.git.merge_base("--is-ancestor", a, b)
             return True
@@ -433,13 +513,16 @@ class Checkout:
             return False
 
     def _clone(self, repo: RepoSpec) -> RepoResult:
+        git = _git()
         url = effective_url(repo.url)
         res = RepoResult(repo.id, str(repo.path), "cloned", pinned=repo.pin)
         tmp = repo.path.parent / f".{repo.path.name}{PARTIAL}{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         try:
             r = git.Repo.init(tmp)
-            r.create_remote("origin", url)
+            with r.config_writer() as cw:
+                cw.set_value('remote "origin"', "url", url)
+                cw.set_value('remote "origin"', "fetch", "+refs/heads/*:refs/remotes/origin/*")
             mirror = find_mirror(repo, self.mirror_dirs)
             if mirror:
                 alt = _objects_dir(tmp) / "info" / "alternates"
@@ -448,8 +531,8 @@ class Checkout:
                 res.fetch = "mirror"
                 self.say(f"{repo.id}: using mirror {mirror}")
             sha = self._fetch_pin(r, repo, url, res, tmp)
-            self._set_refs(r, repo, sha, url)
-            if r.head.commit.hexsha != sha:  # pragma: no cover - git guarantees it
+            self._set_refs(r, repo, sha, url, fresh=True)
+            if read_head(tmp) != sha:  # pragma: no cover - git guarantees it
                 raise ProblemFound(f"Repo '{repo.id}': HEAD is not {sha} after checkout")
             r.close()
             os.rename(tmp, repo.path)   # the only step that makes it visible
@@ -464,13 +547,11 @@ class Checkout:
         return res
 
     def _existing(self, repo: RepoSpec) -> RepoResult:
+        git = _git()
         url = effective_url(repo.url)
         res = RepoResult(repo.id, str(repo.path), "present", pinned=repo.pin)
         r = git.Repo(repo.path)
-        try:
-            head = r.head.commit.hexsha
-        except ValueError:
-            head = None
+        head = read_head(repo.path)
         want = repo.commit
         if want and head == want:
             self._ensure_kas_refs(r, repo, want, url)
@@ -509,7 +590,7 @@ class Checkout:
                      f"'{label}' (git -C {repo.path} stash list)")
         self._set_refs(r, repo, sha, url)
         res.action = "updated"
-        res.commit = r.head.commit.hexsha
+        res.commit = read_head(repo.path)
         self.say(f"{repo.id}: moved {head[:12] if head else '?'} -> {sha[:12]} in {repo.path}")
         return res
 
@@ -568,6 +649,7 @@ class RepoStatus:
 
 
 def status(project: KasProject) -> list[RepoStatus]:
+    git = _git()
     out = []
     for repo in project.repos:
         st = RepoStatus(repo.id, str(repo.path), repo.url, repo.commit or repo.tag or repo.branch,
@@ -580,7 +662,7 @@ def status(project: KasProject) -> list[RepoStatus]:
         else:
             try:
                 r = git.Repo(repo.path, search_parent_directories=repo.is_local)
-                st.actual = r.head.commit.hexsha
+                st.actual = read_head(Path(r.working_tree_dir))
                 st.dirty_files = dirty_files(r)
                 st.dirty = bool(st.dirty_files)
                 if repo.is_local:
@@ -620,6 +702,7 @@ class LockChange:
 
 def remote_commit(repo: RepoSpec) -> str:
     """The commit the repo's branch (or tag) points at on its server."""
+    git = _git()
     url = effective_url(repo.url)
     if repo.branch:
         b = repo.branch[len("refs/heads/"):] if repo.branch.startswith("refs/heads/") \

@@ -154,6 +154,7 @@ class _File:
     data: dict
     tree: Any
     is_lockfile: bool = False
+    text: str = ""
 
     def where(self, *keys) -> str:
         line = _line_of(self.tree, list(keys))
@@ -191,15 +192,34 @@ def _read_file(path: Path, is_lockfile: bool = False) -> _File:
         raise InputError(f"{path}: the {what} does not contain a mapping",
                          "A kas file is a YAML mapping with at least 'header: version:'",
                          f"See {KAS_DOCS} for the format")
-    f = _File(path, data, tree, is_lockfile)
+    f = _File(path, data, tree, is_lockfile, text)
     _validate(f)
     return f
 
 
+def _schema_cache_key(text: str) -> Path | None:
+    """A marker file for "this exact text passed kas <version>'s schema".
+
+    jsonschema is the slowest import on the warm ``checkout`` path; a file that
+    validated before (same bytes, same kas) need not be validated again. Our
+    own checks (commit ids, URLs) always run."""
+    try:
+        from armvm_oe.lib import cache_dir
+        import hashlib
+        h = hashlib.sha256(f"{kas_version()}\0{text}".encode()).hexdigest()
+        return cache_dir() / "kas-schema-ok" / h
+    except Exception:  # noqa: BLE001 - a cache is optional
+        return None
+
+
 def _validate(f: _File) -> None:
+    schema, vmin, vmax = _schema()
+    marker = _schema_cache_key(f.text)
+    if marker is not None and marker.exists():
+        _own_checks(f)
+        return
     from jsonschema.validators import validator_for
 
-    schema, vmin, vmax = _schema()
     validator = validator_for(schema)(schema)
     raw = (f.data.get("header") or {}).get("version") if isinstance(f.data.get("header"), Mapping) else None
     version = 1 if raw == "0.10" else raw
@@ -237,6 +257,16 @@ def _validate(f: _File) -> None:
                          f"The file does not match kas {kas_version()}'s configuration schema "
                          "(kas would stop with \"Config file validation Error\")",
                          f"Fix or remove that entry; the allowed keys are listed at {KAS_DOCS}")
+    _own_checks(f)
+    if marker is not None:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:
+            pass
+
+
+def _own_checks(f: _File) -> None:
     # commits: kas's schema accepts any string; a pin must be a full id
     for rid, rc in (f.data.get("repos") or {}).items():
         if isinstance(rc, Mapping) and rc.get("commit") is not None:
