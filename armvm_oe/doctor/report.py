@@ -66,7 +66,8 @@ def render_findings(findings: list, source: str = "log",
     first = True
     for f in findings:
         label = "first cause" if first and not f.cascade else (
-            "consequence" if f.cascade and not first else "first error")
+            "consequence" if f.cascade and not first else
+            "first error; a symptom, its cause is not in this log")
         first = False
         out.append(f"  {badge(f.severity, stream=stream):<5}  {style(f.id, 'bold', stream=stream)}"
                    f"  line {f.line_no} ({label})")
