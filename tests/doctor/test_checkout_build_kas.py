@@ -20,8 +20,14 @@ from tests.doctor.conftest import fired, git, have_user
 
 
 def test_healthy_project_is_quiet(project):
+    from armvm_oe.doctor import facts
     ctx = project.context(groups=("checkout", "build", "kas"))
     assert run_checks(ctx) == []
+    # it was really checked: the project loaded, with both repos and the core found
+    proj = facts.project(ctx)
+    assert proj is not None and {r.id for r in proj.repos} == {"poky", "meta-extra"}
+    assert facts.core_dir(ctx) == project.work / "poky"
+    assert facts.release_of(ctx).name == "scarthgap"
 
 
 # ---------------------------------------------------------------- checkout

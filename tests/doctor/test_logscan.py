@@ -109,3 +109,46 @@ def test_clean_log_has_no_findings():
 def test_ansi_and_crlf_are_ignored():
     found = diagnose("\x1b[31mERROR:\x1b[0m Nothing PROVIDES 'python3-foo'\r\n")
     assert found[0].id == "log.nothing-provides" and "python3-foo" in found[0].cause
+
+
+@pytest.mark.poky
+def test_real_bitbake_hosttools_error(tmp_path):
+    """bitbake itself (as builder, PATH without chrpath): its error is
+    recognised by the log scanner and predicted by host.hosttools."""
+    import os
+    import pwd
+    import shutil
+    import tempfile
+
+    from armvm_oe.doctor import Context, facts
+    from tests.doctor.conftest import fired, have_user
+
+    poky = Path(os.environ.get("ARMVM_POKY_DIR", "/work/poky"))
+    if not (poky / "bitbake" / "bin" / "bitbake").exists():
+        pytest.skip("no poky checkout (set ARMVM_POKY_DIR)")
+    if not have_user("builder"):
+        pytest.skip("no builder user (.ci/setup.d/20-doctor.sh creates it)")
+    tools, _ = facts.hosttools(Context(core_dir=poky))
+    base = Path(tempfile.mkdtemp(prefix="doctor-bb-", dir="/tmp"))
+    try:
+        bindir = base / "bin"
+        bindir.mkdir(parents=True)
+        for t in tools:
+            exe = shutil.which(t, path="/usr/sbin:/usr/bin:/sbin:/bin")
+            if exe and t != "chrpath":
+                (bindir / t).symlink_to(exe)
+        uid = pwd.getpwnam("builder").pw_uid
+        os.chown(base, uid, uid)
+        base.chmod(0o755)
+        env = {"PATH": str(bindir), "LANG": "en_US.UTF-8", "HOME": str(base)}
+        assert fired(Context(env=env, core_dir=poky), "host.hosttools")
+        script = f"cd {poky} && . ./oe-init-build-env {base}/build >/dev/null && bitbake -p"
+        p = subprocess.run(["runuser", "-u", "builder", "--", "env", "-i",
+                            *[f"{k}={v}" for k, v in env.items()], "bash", "-c", script],
+                           capture_output=True, text=True, timeout=600)
+        log = p.stdout + p.stderr
+        found = diagnose(log)
+        assert found and found[0].id == "log.hosttools", log
+        assert "chrpath" in found[0].cause
+    finally:
+        subprocess.run(["rm", "-rf", str(base)])
