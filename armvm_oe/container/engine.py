@@ -94,12 +94,12 @@ def precheck_socket(ep: str | None = None) -> Exception | None:
 
 def connect(timeout: int = 60):
     """A connected ``docker.DockerClient``; raises our errors when it cannot be."""
-    import docker
-
     ep = endpoint()
     pre = precheck_socket(ep)
     if pre is not None:
         raise pre
+    import docker
+
     try:
         client = docker.DockerClient(base_url=ep, timeout=timeout) \
             if not os.environ.get("DOCKER_TLS_VERIFY") else docker.from_env(timeout=timeout)

@@ -66,7 +66,7 @@ class ImageSpec:
     security_mirror: str | None = None
     root: Path | None = None
     ca_certs: tuple[str, ...] = ()      # paths of extra CA certificates (PEM) for pip
-    _files: list[tuple[str, Path]] | None = field(default=None, repr=False)
+    _files: list[tuple[str, Path, int, bytes]] | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, base_image: str | None = None, mirror: str | None = None,
@@ -124,6 +124,11 @@ class ImageSpec:
 
     def files(self) -> list[tuple[str, Path]]:
         """(name in the context, path on disk), sorted by name."""
+        return [(name, path) for name, path, _mode, _data in self._snapshot()]
+
+    def _snapshot(self) -> list[tuple[str, Path, int, bytes]]:
+        """The inputs read once: the tag and the context describe the same
+        bytes even if the checkout changes while the image builds."""
         if self._files is None:
             root = self.source
             out = []
@@ -141,15 +146,14 @@ class ImageSpec:
                         continue
                     p = Path(dirpath) / fn
                     out.append((p.relative_to(root).as_posix(), p))
-            self._files = sorted(out)
+            self._files = [(name, p, _mode(p), p.read_bytes()) for name, p in sorted(out)]
         return self._files
 
     def input_hash(self) -> str:
         h = hashlib.sha256()
         h.update(b"armvm-oe container inputs v1\0")
-        for name, path in self.files():
-            data = path.read_bytes()
-            h.update(f"{name}\0{_mode(path):o}\0{len(data)}\0".encode())
+        for name, _path, mode, data in self._snapshot():
+            h.update(f"{name}\0{mode:o}\0{len(data)}\0".encode())
             h.update(data)
         h.update(json.dumps(self.buildargs(), sort_keys=True).encode())
         return h.hexdigest()
@@ -158,22 +162,45 @@ class ImageSpec:
     def tag(self) -> str:
         return f"{REPOSITORY}:{self.input_hash()[:16]}"
 
+    def image_paths(self) -> dict[str, list[tuple[str, int, bytes]]]:
+        """Which inputs go where in the image: {tar name: [(path in the image, mode, bytes)]}."""
+        deps, src = [], []
+        for name, _path, mode, data in self._snapshot():
+            if name == "containers/Dockerfile":
+                continue
+            if name == "containers/requirements.txt":
+                deps.append(("usr/local/share/armvm-oe/requirements.txt", mode, data))
+            elif name == "containers/entrypoint.sh":
+                src.append(("usr/local/bin/armvm-entrypoint", 0o755, data))
+            else:
+                src.append((f"usr/local/src/armvm-oe/{name}", mode, data))
+        return {"deps.tar": sorted(deps), "src.tar": sorted(src)}
+
     def context_tar(self) -> bytes:
-        """The build context: a normalised tar of exactly the inputs."""
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            dirs_done: set[str] = set()
-            for name, path in self.files():
-                parts = name.split("/")[:-1]
-                for i in range(1, len(parts) + 1):
-                    d = "/".join(parts[:i])
-                    if d not in dirs_done:
-                        dirs_done.add(d)
-                        tar.addfile(_info(d, tarfile.DIRTYPE, 0o755, 0))
-                data = path.read_bytes()
-                tar.addfile(_info(name, tarfile.REGTYPE, _mode(path), len(data)),
-                            io.BytesIO(data))
-        return buf.getvalue()
+        """The build context: the Dockerfile and two normalised tars of the
+        other inputs (ADDed to / by the Dockerfile), all with sorted names,
+        root ownership and mtime SOURCE_DATE_EPOCH, directories included, so
+        the layers they make do not depend on when or where they are built."""
+        dockerfile = next(data for name, _p, _m, data in self._snapshot() if name == DOCKERFILE)
+        members = [(DOCKERFILE, 0o644, dockerfile)]
+        for tar_name, entries in self.image_paths().items():
+            members.append((tar_name, 0o644, _tar_bytes(entries)))
+        return _tar_bytes(sorted(members))
+
+
+def _tar_bytes(entries: list[tuple[str, int, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        dirs_done: set[str] = set()
+        for name, mode, data in entries:
+            parts = name.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                d = "/".join(parts[:i])
+                if d not in dirs_done:
+                    dirs_done.add(d)
+                    tar.addfile(_info(d, tarfile.DIRTYPE, 0o755, 0))
+            tar.addfile(_info(name, tarfile.REGTYPE, mode, len(data)), io.BytesIO(data))
+    return buf.getvalue()
 
 
 def _mode(path: Path) -> int:

@@ -77,10 +77,37 @@ def site_ca_certs() -> tuple[str, ...]:
 
 
 @pytest.fixture(scope="session")
-def image_spec(base_image, debian_mirror):
+def frozen_source(tmp_path_factory) -> Path:
+    """A copy of the image inputs taken at session start: other engineers edit
+    armvm_oe/ in the same checkout while the tests run, which would change the
+    content-hash tag between tests."""
+    import shutil
+
+    from armvm_oe.container.image import FIXED_INPUTS
+
+    dst = tmp_path_factory.mktemp("image-inputs")
+    for rel in FIXED_INPUTS:
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, dst / rel)
+    shutil.copytree(ROOT / "armvm_oe", dst / "armvm_oe",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+    return dst
+
+
+@pytest.fixture(scope="session")
+def image_spec(base_image, debian_mirror, frozen_source):
     from armvm_oe.container.image import ImageSpec
 
-    return ImageSpec(base_image=base_image, mirror=debian_mirror, ca_certs=site_ca_certs())
+    return ImageSpec(base_image=base_image, mirror=debian_mirror, ca_certs=site_ca_certs(),
+                     root=frozen_source)
+
+
+@pytest.fixture(scope="session")
+def cli_env(base_image, debian_mirror, frozen_source) -> dict:
+    """Environment for `armvm-oe container ...` to use the session's image."""
+    return {"ARMVM_SOURCE_DIR": str(frozen_source), "ARMVM_CONTAINER_BASE_IMAGE": base_image,
+            "ARMVM_CONTAINER_MIRROR": debian_mirror,
+            "ARMVM_CONTAINER_CA_CERTS": os.pathsep.join(site_ca_certs())}
 
 
 @pytest.fixture(scope="session")

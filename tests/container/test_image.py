@@ -39,9 +39,8 @@ def test_image_tag_is_the_input_hash(docker_client, builder_image, image_spec):
     assert labels["armvm-oe.inputs"] == image_spec.input_hash()
 
 
-def test_cli_build_finds_the_image_up_to_date(armvm, builder_image, base_image, debian_mirror):
-    r = armvm("container", "build", "--base-image", base_image, "--mirror", debian_mirror, "--json",
-              cwd=ROOT)
+def test_cli_build_finds_the_image_up_to_date(armvm, builder_image, cli_env):
+    r = armvm("container", "build", "--json", cwd=ROOT, env=cli_env)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["tag"] == builder_image and out["built"] is False
@@ -74,8 +73,6 @@ def test_no_credentials_in_the_image(docker_client, builder_image, work):
     env = attrs["Config"]["Env"]
     assert not [e for e in env if any(k in e.upper() for k in ("TOKEN", "PASSWORD", "SECRET",
                                                                   "PROXY", "KEY="))], env
-    history = " ".join(h.get("CreatedBy", "") for h in docker_client.images.get(builder_image).history())
-    assert "@" not in history.replace("@${SOURCE_DATE_EPOCH}", "").split("BASE_IMAGE")[0] or True
     script = ("for f in /root/.netrc /root/.docker/config.json /root/.git-credentials "
               "/root/.config/pip/pip.conf /etc/pip.conf /root/.pypirc /home/builder/.netrc "
               "/home/builder/.git-credentials; do test -e $f && echo FOUND $f; done; "
@@ -94,9 +91,8 @@ def test_doctor_in_the_container_finds_no_host_problem(docker_client, builder_im
     start = text.find("{")
     assert start >= 0, f"doctor printed no JSON (rc {rc}):\n{text}"
     report = json.loads(text[start:])
-    results = report.get("results") or report.get("checks") or []
-    assert results, report
-    bad = [r for r in results if str(r.get("status", r.get("result", ""))).lower()
-           in ("fail", "error", "fatal")]
-    assert bad == [], json.dumps(bad, indent=1)
-    assert rc == 0, text
+    # doctor lists only the checks that found something; on the host (root, no
+    # locale...) it finds problems, in the container none, not even warnings
+    assert report["checked"] >= 20, report
+    assert report["results"] == [], json.dumps(report["results"], indent=1)
+    assert report["ok"] is True and rc == 0, text

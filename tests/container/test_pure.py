@@ -182,14 +182,24 @@ def test_tag_is_a_content_hash_of_every_input(tmp_path):
 def test_context_tar_is_normalised(tmp_path):
     spec = image.ImageSpec(root=_copy_inputs(tmp_path / "src"))
     with tarfile.open(fileobj=io.BytesIO(spec.context_tar())) as tar:
-        members = tar.getmembers()
-    names = [m.name for m in members]
-    assert "containers/Dockerfile" in names and "armvm_oe/cli.py" in names
-    assert not any("__pycache__" in n for n in names)
+        outer = {m.name: m for m in tar.getmembers()}
+        assert {"containers/Dockerfile", "deps.tar", "src.tar"} <= set(outer)
+        inner = {}
+        for name in ("deps.tar", "src.tar"):
+            with tarfile.open(fileobj=tar.extractfile(outer[name])) as t:
+                inner[name] = {m.name: m for m in t.getmembers()}
+    assert list(inner["deps.tar"])[-1] == "usr/local/share/armvm-oe/requirements.txt"
+    src = inner["src.tar"]
+    assert "usr/local/src/armvm-oe/armvm_oe/cli.py" in src
+    assert "usr/local/src/armvm-oe/pyproject.toml" in src
+    # every parent directory is in the tar, so ADD gives it a fixed mtime too
+    assert src["usr/local/src/armvm-oe"].isdir() and src["usr/local/bin"].isdir()
+    assert not any("__pycache__" in n for n in src)
+    members = list(outer.values()) + list(inner["deps.tar"].values()) + list(src.values())
     assert {m.mtime for m in members} == {image.SOURCE_DATE_EPOCH}
     assert {(m.uid, m.gid) for m in members} == {(0, 0)}
-    ep = next(m for m in members if m.name == "containers/entrypoint.sh")
-    assert ep.mode == 0o755
+    assert src["usr/local/bin/armvm-entrypoint"].mode == 0o755
+    assert src["usr/local/src/armvm-oe/armvm_oe/cli.py"].mode == 0o644
 
 
 def test_security_mirror_defaults():
