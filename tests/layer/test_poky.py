@@ -41,7 +41,9 @@ def test_image_variables(bb, machine):
     assert v["EFI_PROVIDER"] == "grub-efi"
     assert v["IMAGE_FSTYPES"].split() == ["wic", "wic.bmap"]
     assert v["WKS_FILE"] == "armvm-efi.wks.in"
-    assert v["WKS_FULL_PATH"].endswith("/armvm-efi.wks.in") and "meta-armvm/" in v["WKS_FULL_PATH"]
+    # found in the layer (a .wks.in is expanded into WORKDIR at parse time)
+    assert v["WKS_TEMPLATE_PATH"].endswith("meta-armvm/wic/armvm-efi.wks.in"), v["WKS_TEMPLATE_PATH"]
+    assert v["WKS_FULL_PATH"].endswith("/armvm-efi.wks")
     assert v["KERNEL_IMAGETYPE"] == kimage
     assert v["EFI_BOOT_IMAGE"] == efi
     assert {"efi", "pci"} <= set(v["MACHINE_FEATURES"].split())
