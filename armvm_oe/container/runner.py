@@ -213,6 +213,20 @@ def remove_container(client, name_or_id: str, *, grace: float = 0) -> None:
             raise
 
 
+_TAIL_KEEP = 1 << 16
+_TAIL_ENTRIES = 20
+
+
+def missing_tail(seen: bytes, tail: bytes) -> bytes:
+    """What of ``tail`` (the end of the full log) comes after ``seen`` (the end of
+    what was streamed): the largest overlap of the end of ``seen`` with the
+    start of ``tail`` is taken as already received (pure)."""
+    for overlap in range(min(len(tail), len(seen)), -1, -1):
+        if seen.endswith(tail[:overlap]):
+            return tail[overlap:]
+    return tail
+
+
 def run_in_container(argv: Sequence[str], mounts: Mounts, *, image: str | None = None,
                      client=None, env: Mapping[str, str] | None = None,
                      on_line: Callable[[str], None] | None = None,
@@ -256,15 +270,20 @@ def run_in_container(argv: Sequence[str], mounts: Mounts, *, image: str | None =
                 on_start(container)
             container.start()
             started = True
-            buf = b""
+            buf, seen = b"", b""
             for chunk in container.logs(stream=True, follow=True):
                 buf += chunk
+                seen = (seen + chunk)[-_TAIL_KEEP:]
                 *lines, buf = buf.split(b"\n")
                 for line in lines:
                     on_line(line.decode("utf-8", "replace").rstrip("\r"))
-            if buf:
-                on_line(buf.decode("utf-8", "replace").rstrip("\r"))
             result = container.wait()
+            # The engine's follow stream can end before the log driver flushes
+            # a last line without newline (seen with init=True): take what is
+            # missing from the end of the stored log.
+            buf += missing_tail(seen, container.logs(tail=_TAIL_ENTRIES))
+            for line in buf.split(b"\n") if buf else []:
+                on_line(line.decode("utf-8", "replace").rstrip("\r"))
             return int(result.get("StatusCode", 1))
         except KeyboardInterrupt:
             remove_container(client, name, grace=stop_grace if started else 0)

@@ -259,3 +259,10 @@ def test_ci_templates_build_both_machines_with_shared_caches():
     assert gl["build"]["parallel"]["matrix"] == [{"ARCH": ["aarch64", "arm"]}]
     assert "DL_DIR" in gl["variables"] and "SSTATE_DIR" in gl["build"]["variables"]
     assert any("armvm-oe container build" in s for s in gl["container"]["script"])
+
+
+def test_missing_tail():
+    assert runner.missing_tail(b"a\nb\n", b"b\nno newline") == b"no newline"
+    assert runner.missing_tail(b"a\nb\nlast", b"b\nlast") == b""
+    assert runner.missing_tail(b"", b"x") == b"x"
+    assert runner.missing_tail(b"abc\n", b"") == b""
