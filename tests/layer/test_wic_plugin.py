@@ -43,7 +43,7 @@ def _native_sysroot(tmp: Path) -> Path:
 
 def _make_disk(tmp: Path, arch: str, wks_text: str, **extra_vars) -> tuple[subprocess.CompletedProcess, Path]:
     poky = poky_dir()
-    kernel_name, efi_name, efi_arch = ARCH[arch]
+    kernel_name, efi_name, _efi_arch = ARCH[arch]
     deploy = tmp / "deploy"
     deploy.mkdir()
     (deploy / kernel_name).write_bytes(b"MZ fake kernel for the layout test\n" * 64)
@@ -61,8 +61,6 @@ def _make_disk(tmp: Path, arch: str, wks_text: str, **extra_vars) -> tuple[subpr
         "STAGING_DATADIR": str(staging),
         "KERNEL_IMAGETYPE": kernel_name,
         "EFI_PROVIDER": "grub-efi",
-        "EFI_BOOT_IMAGE": efi_name,
-        "EFI_ARCH": efi_arch,
         "IMAGE_LINK_NAME": "armvm-image",
         "TARGET_SYS": f"{arch}-poky-linux",
         "HOSTTOOLS_DIR": str(tmp / "native" / "usr" / "bin"),
@@ -148,6 +146,7 @@ def test_plugin_refuses_console_argument(tmp_path):
 
 
 def test_plugin_fails_without_the_boot_application(tmp_path):
-    r, _disk = _make_disk(tmp_path, "arm", WKS.read_text(), EFI_BOOT_IMAGE="bootaa64.efi")
+    # an aarch64 target whose deploy dir only has the arm GRUB
+    r, _disk = _make_disk(tmp_path, "arm", WKS.read_text(), TARGET_SYS="aarch64-poky-linux")
     assert r.returncode != 0
     assert "EFI/BOOT/BOOTAA64.EFI is missing" in r.stdout + r.stderr

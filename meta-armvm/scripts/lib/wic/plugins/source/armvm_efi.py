@@ -78,6 +78,18 @@ def fat_type(image_path):
     return 'FAT32', clusters
 
 
+def removable_name(target_sys):
+    """The UEFI removable-media file name for an Arm TARGET_SYS (IMG-REMOVABLE-PATH).
+
+    TARGET_SYS is one of the variables wic receives (WICVARS); EFI_BOOT_IMAGE
+    is not defined for image recipes."""
+    if target_sys.startswith('aarch64'):
+        return 'BOOTAA64.EFI'
+    if target_sys.startswith('arm'):
+        return 'BOOTARM.EFI'
+    return ''
+
+
 def check_grub_cfg(text):
     """Problems with a grub.cfg for a portable VM image ([] when fine)."""
     problems = []
@@ -132,8 +144,11 @@ class ArmvmEfiPlugin(SourcePlugin):
             base = os.path.basename(path)
             if re.fullmatch(r'boot[a-z0-9]+\.efi', base, re.IGNORECASE) and base != base.upper():
                 os.rename(path, os.path.join(bootdir, base.upper()))
-        expected = (get_bitbake_var('EFI_BOOT_IMAGE') or '').upper()
-        if expected and not os.path.exists(os.path.join(bootdir, expected)):
+        expected = removable_name(get_bitbake_var('TARGET_SYS') or '')
+        if not expected:
+            raise WicError("armvm_efi: TARGET_SYS %r is not an Arm target"
+                           % get_bitbake_var('TARGET_SYS'))
+        if not os.path.exists(os.path.join(bootdir, expected)):
             raise WicError("armvm_efi: EFI/BOOT/%s is missing (is %s deployed in %s?)"
                            % (expected, get_bitbake_var('EFI_PROVIDER') or 'the EFI provider',
                               kernel_dir))
