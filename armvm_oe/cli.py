@@ -49,7 +49,15 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     del d
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_in(argv: list[str] | None) -> str | None:
+    """The subcommand named on the command line, if any (first non-option)."""
+    for arg in argv or []:
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="armvm-oe",
         description="Build, verify and boot portable Arm VM images "
@@ -58,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"armvm-oe {__version__}")
     _common(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for mod in plugins.discover():
+    for mod in plugins.discover(only):
         examples = textwrap.dedent(getattr(mod, "EXAMPLES", "")).strip()
         p = sub.add_parser(
             mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
@@ -76,7 +84,8 @@ def _setup_logging(verbose: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
     if not getattr(args, "_plugin", None):

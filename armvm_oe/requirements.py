@@ -136,3 +136,32 @@ def kernel_options(arch: str) -> list[str]:
     for _, o in kernel_requirements(arch):
         seen.setdefault(o.name, None)
     return list(seen)
+
+
+def markdown() -> str:
+    """docs/requirements.md, generated (``python3 -m armvm_oe.requirements``)."""
+    out = ["# ARM VM System Specification: requirement ids",
+           "",
+           "Generated from `armvm_oe/requirements.py` (the one table) by",
+           "`python3 -m armvm_oe.requirements > docs/requirements.md`; a test keeps",
+           "this file in step. \"must\" findings fail `armvm-oe verify`, \"should\"",
+           "findings warn. Kernel options marked (m ok) may be modules when the",
+           "initramfs carries them (spec: \"in the kernel or initial ramdisk\");",
+           "meta-armvm builds every one of them in.",
+           "",
+           "| id | section | level | requirement | proven by | kernel options |",
+           "|---|---|---|---|---|---|"]
+    for r in REQUIREMENTS:
+        opts = []
+        for o in r.kconfig:
+            tag = "" if o.arches == ARCHES else f" ({'/'.join(o.arches)} only)"
+            tag += " (m ok)" if o.module_ok else ""
+            opts.append(f"`CONFIG_{o.name}`{tag}")
+        title = r.title.replace("|", "\\|").replace("\\E", "\\\\E")
+        out.append(f"| {r.id} | {r.section} | {r.level} | {title} | "
+                   f"{', '.join(r.proven_by)} | {', '.join(opts)} |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

@@ -31,3 +31,11 @@ def test_requirement_table_ids_match_reference():
         assert must in ids
     assert "ARM_LPAE" in requirements.kernel_options("arm")
     assert "ARM_LPAE" not in requirements.kernel_options("aarch64")
+
+
+def test_requirements_doc_is_generated_from_the_table():
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parent.parent / "docs" / "requirements.md"
+    assert doc.read_text() == requirements.markdown(), \
+        "regenerate: python3 -m armvm_oe.requirements > docs/requirements.md"

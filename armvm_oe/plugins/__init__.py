@@ -18,12 +18,19 @@ import pkgutil
 from types import ModuleType
 
 
-def discover() -> list[ModuleType]:
-    plugins = []
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):
-            continue
-        mod = importlib.import_module(f"{__name__}.{info.name}")
-        if hasattr(mod, "NAME") and hasattr(mod, "run"):
-            plugins.append(mod)
+def names() -> list[str]:
+    """Module names of the plugins, without importing them (start-up time)."""
+    return sorted(i.name for i in pkgutil.iter_modules(__path__) if not i.name.startswith("_"))
+
+
+def load(name: str) -> ModuleType | None:
+    mod = importlib.import_module(f"{__name__}.{name}")
+    return mod if hasattr(mod, "NAME") and hasattr(mod, "run") else None
+
+
+def discover(only: str | None = None) -> list[ModuleType]:
+    """Import the plugins (just ``only`` when the command is known: a command
+    run should not pay for importing every other command's dependencies)."""
+    wanted = [only] if only in names() else names()
+    plugins = [m for m in (load(n) for n in wanted) if m is not None]
     return sorted(plugins, key=lambda m: getattr(m, "ORDER", 50))
