@@ -157,7 +157,7 @@ def markdown() -> str:
             tag = "" if o.arches == ARCHES else f" ({'/'.join(o.arches)} only)"
             tag += " (m ok)" if o.module_ok else ""
             opts.append(f"`CONFIG_{o.name}`{tag}")
-        title = r.title.replace("|", "\\|").replace("\\E", "\\\\E")
+        title = r.title.replace("|", "\\|")
         out.append(f"| {r.id} | {r.section} | {r.level} | {title} | "
                    f"{', '.join(r.proven_by)} | {', '.join(opts)} |")
     return "\n".join(out) + "\n"
