@@ -13,4 +13,6 @@ if [ -n "$missing" ]; then
     echo "installing:$missing"
     $SUDO apt-get install -y -q --no-install-recommends $missing
 fi
-python3 -m pip install -q --disable-pip-version-check -e ".[test]"
+# PEP 668 system Pythons refuse a plain pip install; CI machines are throwaway
+python3 -m pip install -q --disable-pip-version-check -e ".[test]" 2>/dev/null || \
+    python3 -m pip install -q --disable-pip-version-check --break-system-packages -e ".[test]"
