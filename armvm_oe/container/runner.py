@@ -339,18 +339,20 @@ def interactive_shell(mounts: Mounts, *, image: str, client=None, argv: Sequence
         except Exception:  # noqa: BLE001 - cosmetic
             pass
         tty.setraw(fd)
+        inputs = [raw, fd]
         while True:
-            ready, _, _ = select.select([raw, fd], [], [], 0.5)
+            ready, _, _ = select.select(inputs, [], [], 0.5)
             if raw in ready:
                 data = raw.recv(65536)
                 if not data:
-                    break
+                    break           # the shell exited
                 os.write(sys.stdout.fileno(), data)
             if fd in ready:
                 data = os.read(fd, 65536)
-                if not data:
-                    break
-                raw.sendall(data)
+                if data:
+                    raw.sendall(data)
+                else:
+                    inputs = [raw]  # our stdin ended: keep showing output until the shell exits
         termios.tcsetattr(fd, termios.TCSADRAIN, old)
         return int(container.wait().get("StatusCode", 1))
     finally:

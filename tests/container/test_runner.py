@@ -185,3 +185,26 @@ def test_cli_ctrl_c_returns_130_and_leaves_nothing(docker_client, builder_image,
         for c in docker_client.containers.list(all=True, filters={"label": LABEL}):
             if c.labels.get("armvm-oe.pid") == str(proc.pid):
                 c.remove(force=True)
+
+
+def test_interactive_shell_on_a_terminal(builder_image, cli_env, dirs):
+    """`armvm-oe container shell` on a real pseudo-terminal: prompt, commands, exit code."""
+    import pexpect
+
+    env = dict(os.environ, NO_COLOR="1", **cli_env)
+    child = pexpect.spawn(sys.executable, ["-m", "armvm_oe", "container", "shell",
+                                           "--work-dir", str(dirs["work"])],
+                          cwd=str(ROOT), env=env, encoding="utf-8", timeout=120)
+    try:
+        child.expect(r"builder@[^\r\n]*\$ ")
+        child.sendline("echo hello-$((6*7)) $(id -u) > /work/from-shell; cat /work/from-shell")
+        child.expect(r"hello-42 (\d+)")
+        expect_uid = UID if os.geteuid() == 0 else os.getuid()
+        assert child.match.group(1) == str(expect_uid)
+        child.expect(r"\$ ")
+        child.sendline("exit 3")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 3
+    assert (dirs["work"] / "from-shell").stat().st_uid == expect_uid
