@@ -1,0 +1,139 @@
+"""Read files from an ext2/3/4 partition with e2fsprogs' ``debugfs`` (no
+mount, no root, read-only, catastrophic mode so corrupt bitmaps do not stop it).
+
+A partition of a raw image file is handed to debugfs in place
+(``image?offset=N``, e2fsprogs' unix I/O manager syntax), so nothing is
+copied; a partition of a compressed or converted image is first written to a
+sparse temporary file. Every debugfs call has a timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from armvm_oe.errors import ToolMissing
+from armvm_oe.image.source import FileSource, SliceSource, Source, copy_to_file
+
+EXT_MAGIC = 0xEF53
+
+
+class Ext4Error(Exception):
+    """debugfs could not read the filesystem or the file (message says why)."""
+
+
+def is_ext(src: Source) -> bool:
+    sb = src.read(1024, 1024)
+    return len(sb) >= 58 + 2 and struct.unpack_from("<H", sb, 56)[0] == EXT_MAGIC
+
+
+@dataclass
+class ExtEntry:
+    name: str
+    mode: int
+    size: int
+
+    @property
+    def is_dir(self) -> bool:
+        return (self.mode & 0o170000) == 0o040000
+
+
+class Ext4:
+    """An ext2/3/4 filesystem in ``src`` (a partition slice or a whole source)."""
+
+    def __init__(self, src: Source, timeout: float = 30.0) -> None:
+        self.timeout = timeout
+        self._exe = shutil.which("debugfs") or next(
+            (p for p in ("/sbin/debugfs", "/usr/sbin/debugfs") if os.path.exists(p)), None)
+        if not self._exe:
+            raise ToolMissing("debugfs", "e2fsprogs", "read files from the ext4 root partition")
+        self._tmpdir: str | None = None
+        self._src = src
+        if not is_ext(src):
+            raise Ext4Error("no ext2/3/4 superblock (magic 0xEF53) in the partition")
+        parent, offset = src, 0
+        if isinstance(src, SliceSource):
+            parent, offset = src.parent, src.offset
+        if isinstance(parent, FileSource) and os.path.exists(parent.name) and \
+                not getattr(parent, "_tmpdir", None):
+            self.spec = f"{parent.name}?offset={offset}" if offset else parent.name
+        elif isinstance(parent, FileSource):          # qemu-img converted raw file
+            self.spec = f"{parent._tmpdir}/image.raw?offset={offset}"  # type: ignore[attr-defined]
+        else:
+            self._tmpdir = tempfile.mkdtemp(prefix="armvm-ext4-")
+            path = Path(self._tmpdir) / "root.ext4"
+            with open(path, "wb") as f:
+                copy_to_file(src, f)
+            self.spec = str(path)
+        self.bytes_out = 0
+
+    def _run(self, request: str) -> subprocess.CompletedProcess:
+        try:
+            proc = subprocess.run([self._exe, "-c", "-R", request, self.spec],
+                                  capture_output=True, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            raise Ext4Error(f"debugfs did not finish '{request}' within {self.timeout:.0f} s")
+        self.bytes_out += len(proc.stdout)
+        return proc
+
+    @staticmethod
+    def _quote(path: str) -> str:
+        if any(c in path for c in '"\n'):
+            raise Ext4Error(f"unsupported character in path {path!r}")
+        return f'"{path}"'
+
+    def listdir(self, path: str) -> list[ExtEntry]:
+        proc = self._run(f"ls -p {self._quote(path)}")
+        err = proc.stderr.decode("utf-8", "replace")
+        out: list[ExtEntry] = []
+        for line in proc.stdout.decode("utf-8", "replace").splitlines():
+            f = line.strip().split("/")      # /inode/mode/uid/gid/name/size/
+            if len(f) != 8 or not f[1].isdigit():
+                continue
+            name = f[5]
+            if name in (".", ".."):
+                continue
+            try:
+                out.append(ExtEntry(name, int(f[2], 8), int(f[6] or 0)))
+            except ValueError:
+                continue
+        if not out and ("not found" in err or "File not found" in err):
+            raise FileNotFoundError(path)
+        return out
+
+    def exists(self, path: str) -> bool:
+        proc = self._run(f"stat {self._quote(path)}")
+        return proc.returncode == 0 and b"Inode:" in proc.stdout
+
+    def read(self, path: str, max_bytes: int = 64 << 20) -> bytes:
+        """File content; FileNotFoundError when absent, Ext4Error when over
+        ``max_bytes`` or unreadable."""
+        entries = None
+        parent, _, name = path.rstrip("/").rpartition("/")
+        try:
+            entries = self.listdir(parent or "/")
+        except FileNotFoundError:
+            raise FileNotFoundError(path) from None
+        match = next((e for e in entries if e.name == name), None)
+        if match is None:
+            raise FileNotFoundError(path)
+        if match.size > max_bytes:
+            raise Ext4Error(f"{path} is {match.size} bytes, over the {max_bytes} byte limit")
+        proc = self._run(f"cat {self._quote(path)}")
+        return proc.stdout[:max_bytes]
+
+    def close(self) -> None:
+        if self._tmpdir:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
