@@ -1,0 +1,156 @@
+"""Boot-test results shared by every hypervisor back end.
+
+This module is a stable interface: ``armvm-oe test`` (QEMU/KVM matrix, this
+package) and ``armvm-oe test --hypervisor xen`` (``armvm_oe.xen``) both
+produce :class:`CellResult` objects and hand a list of them to
+:func:`write_junit` and :func:`summary_table`.
+
+    from armvm_oe.boottest.result import CellResult, Check, write_junit, summary_table
+    r = CellResult("xen-aarch64", "pass", 41.2, facts={"gic": "3"})
+    r.add_check("GUEST-CONSOLE", True, "hvc0 is the console")
+    write_junit([r], Path("report.xml"))
+    print(summary_table([r]))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, NamedTuple
+
+STATUSES = ("pass", "fail", "skip", "error")
+
+
+class Check(NamedTuple):
+    """One requirement check inside a cell: (requirement id, ok, message)."""
+
+    req: str
+    ok: bool
+    message: str
+
+
+@dataclass
+class CellResult:
+    """The outcome of booting one matrix cell.
+
+    status: ``pass`` (booted, every check ok), ``fail`` (booted or tried to,
+    a check failed), ``skip`` (not applicable on this host/arch, with the
+    reason in ``message``), ``error`` (the tool could not run the cell).
+    ``requirements`` lists the requirement ids the cell checked (ids from
+    :mod:`armvm_oe.requirements`); ``checks`` the per-check details;
+    ``facts`` the guest's ARMVM-FACT lines (key -> value; ``virtio`` is a
+    list); ``log_path`` the kept serial log (always kept for failing cells)."""
+
+    name: str
+    status: str = "pass"
+    duration_s: float = 0.0
+    requirements: list[str] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    facts: dict = field(default_factory=dict)
+    log_path: Path | None = None
+    message: str = ""
+    params: dict = field(default_factory=dict)   # e.g. arch/gic/virtio/console of the cell
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, not {self.status!r}")
+
+    def add_check(self, req: str, ok: bool, message: str) -> Check:
+        c = Check(req, bool(ok), message)
+        self.checks.append(c)
+        if req not in self.requirements:
+            self.requirements.append(req)
+        return c
+
+    def finish(self) -> "CellResult":
+        """Set status from the checks: fail if any check failed (unless the
+        cell is already error/skip)."""
+        if self.status in ("pass", "fail"):
+            self.status = "fail" if any(not c.ok for c in self.checks) else "pass"
+            if self.status == "fail" and not self.message:
+                bad = [c for c in self.checks if not c.ok]
+                self.message = "; ".join(f"{c.req}: {c.message}" for c in bad)
+        return self
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("pass", "skip")
+
+    def as_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["checks"] = [{"requirement": c.req, "ok": c.ok, "message": c.message}
+                       for c in self.checks]
+        d["log_path"] = str(self.log_path) if self.log_path else None
+        d["duration_s"] = round(self.duration_s, 2)
+        return d
+
+
+def write_junit(results: Iterable[CellResult], path: Path,
+                suite: str = "armvm-oe boot matrix") -> Path:
+    """A JUnit XML report (one testcase per cell) that CI systems read."""
+    results = list(results)
+    ts = ET.Element("testsuite", name=suite, tests=str(len(results)),
+                    failures=str(sum(r.status == "fail" for r in results)),
+                    errors=str(sum(r.status == "error" for r in results)),
+                    skipped=str(sum(r.status == "skip" for r in results)),
+                    time=f"{sum(r.duration_s for r in results):.2f}")
+    for r in results:
+        tc = ET.SubElement(ts, "testcase", classname=suite.replace(" ", "."), name=r.name,
+                           time=f"{r.duration_s:.2f}")
+        details = "\n".join(f"[{'ok' if c.ok else 'FAIL'}] {c.req}: {c.message}"
+                            for c in r.checks)
+        props = ET.SubElement(tc, "properties")      # JUnit schema: properties first
+        ET.SubElement(props, "property", name="requirements", value=" ".join(r.requirements))
+        if r.log_path:
+            ET.SubElement(props, "property", name="serial_log", value=str(r.log_path))
+        if r.status == "fail":
+            el = ET.SubElement(tc, "failure", message=r.message or "check failed")
+            el.text = details
+        elif r.status == "error":
+            el = ET.SubElement(tc, "error", message=r.message or "error")
+            el.text = details
+        elif r.status == "skip":
+            ET.SubElement(tc, "skipped", message=r.message or "skipped")
+        out = ET.SubElement(tc, "system-out")
+        out.text = details
+    root = ET.Element("testsuites")
+    root.append(ts)
+    if hasattr(ET, "indent"):
+        ET.indent(root)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    return path
+
+
+def _fact_summary(r: CellResult) -> str:
+    f = r.facts or {}
+    parts = []
+    if f.get("gic"):
+        parts.append(f"gic={f['gic']}")
+    v = f.get("virtio")
+    if v:
+        buses = sorted({x.rsplit(":", 1)[-1] for x in (v if isinstance(v, list) else [v])})
+        parts.append("virtio=" + "+".join(buses))
+    if f.get("tty"):
+        parts.append(f"tty={f['tty']}")
+    return " ".join(parts)
+
+
+def summary_table(results: Iterable[CellResult], stream=None) -> str:
+    """The human summary: one row per cell plus a totals line."""
+    from armvm_oe.ui import badge, table
+
+    results = list(results)
+    rows = []
+    for r in results:
+        reqs = " ".join(r.requirements)
+        rows.append([r.name, badge(r.status, stream), f"{r.duration_s:5.1f}s",
+                     _fact_summary(r), reqs,
+                     (r.message[:70] if r.status != "pass" else "")])
+    text = table(rows, ["cell", "result", "time", "guest saw", "checked", "note"])
+    counts = {s: sum(r.status == s for r in results) for s in STATUSES}
+    total = " ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
+    return text + f"\n{len(results)} cells: {total}"

@@ -1,0 +1,223 @@
+"""VM instances: the per-instance UEFI variable store and disk overlay.
+
+Layout under ``lib.data_dir()/instances/<name>/`` (XDG data dir)::
+
+    instance.json     arch, image path/size/mtime, firmware, created/last run
+    vars.fd           this instance's copy of the firmware's vars template
+    disk.qcow2        qcow2 overlay backed by the image (the image is never written)
+
+FW-VARSTORE: the variable store belongs to the instance. It is created on
+the first run, reused by every later run, never written into the image, and
+never deleted except by an explicit ``--reset-vars`` (which renews it from
+the template)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from armvm_oe import lib
+from armvm_oe.errors import InputError, ProblemFound, ToolMissing, UsageError
+from armvm_oe.qemu.firmware import Firmware
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def default_root() -> Path:
+    return lib.data_dir() / "instances"
+
+
+def default_name(image: Path) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(image).name)
+    for suffix in (".rootfs.wic", ".wic", ".img", ".raw", ".qcow2"):
+        if stem.endswith(suffix) and len(stem) > len(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    return stem.lstrip("-._")[:64] or "default"
+
+
+def check_image(image: Path) -> Path:
+    """A readable disk image, or a clear InputError."""
+    image = Path(image)
+    if not image.exists():
+        raise InputError(f"the image {image} does not exist", None,
+                         "Give the path of a built image (.wic)")
+    if not image.is_file():
+        raise InputError(f"the image {image} is not a regular file", None,
+                         "Give the path of a built image (.wic)")
+    try:
+        with open(image, "rb") as f:
+            head = f.read(1024)
+    except OSError as e:
+        raise InputError(f"the image {image} cannot be read", e.strerror or str(e),
+                         "Check its permissions (the image is only ever read)")
+    if len(head) < 1024:
+        raise InputError(f"the image {image} is too small to be a disk image",
+                         f"it has {image.stat().st_size} bytes", "Give a built GPT disk image")
+    return image
+
+
+def image_format(image: Path) -> str:
+    with open(image, "rb") as f:
+        return "qcow2" if f.read(4) == b"QFI\xfb" else "raw"
+
+
+def create_overlay(image: Path, overlay: Path) -> Path:
+    exe = shutil.which("qemu-img")
+    if not exe:
+        raise ToolMissing("qemu-img", "qemu-utils", "create the copy-on-write disk of a VM instance")
+    overlay.parent.mkdir(parents=True, exist_ok=True)
+    tmp = overlay.with_name(f".{overlay.name}.tmp-{os.getpid()}")
+    p = subprocess.run([exe, "create", "-q", "-f", "qcow2", "-F", image_format(image),
+                        "-b", str(Path(image).resolve()), str(tmp)],
+                       capture_output=True, text=True)
+    if p.returncode:
+        raise ProblemFound(f"qemu-img could not create the overlay {overlay}",
+                           p.stderr.strip() or f"exit {p.returncode}",
+                           "Check free space and permissions in the instance directory")
+    os.replace(tmp, overlay)
+    return overlay
+
+
+def copy_vars(template: Path, dest: Path) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    shutil.copyfile(template, tmp)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, dest)
+    return dest
+
+
+@dataclass
+class Instance:
+    name: str
+    path: Path
+
+    @property
+    def meta_file(self) -> Path:
+        return self.path / "instance.json"
+
+    @property
+    def vars_file(self) -> Path:
+        return self.path / "vars.fd"
+
+    @property
+    def overlay(self) -> Path:
+        return self.path / "disk.qcow2"
+
+    @property
+    def qmp_socket(self) -> Path:
+        return self.path / "qmp.sock"
+
+    def meta(self) -> dict:
+        try:
+            return json.loads(self.meta_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def save_meta(self, meta: dict) -> None:
+        lib.atomic_write(self.meta_file, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+    def summary(self) -> dict:
+        m = self.meta()
+        return {"name": self.name, "path": str(self.path), "arch": m.get("arch"),
+                "image": m.get("image"), "created": m.get("created"),
+                "last_run": m.get("last_run"), "runs": m.get("runs", 0),
+                "vars_file": str(self.vars_file) if self.vars_file.exists() else None,
+                "vars_created": m.get("vars_created"),
+                "overlay": str(self.overlay) if self.overlay.exists() else None,
+                "overlay_bytes": _allocated(self.overlay),
+                "firmware": m.get("firmware")}
+
+
+def _allocated(p: Path) -> int | None:
+    try:
+        return p.stat().st_blocks * 512
+    except OSError:
+        return None
+
+
+class InstanceStore:
+    """Instances under ``root`` (default: the user's XDG data dir)."""
+
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root else default_root()
+
+    def get(self, name: str) -> Instance:
+        if not NAME_RE.match(name):
+            raise UsageError(f"{name!r} is not a valid instance name",
+                             "names are 1-64 letters, digits, '.', '_' or '-'",
+                             "Choose another --instance name")
+        return Instance(name, self.root / name)
+
+    def list(self) -> list[Instance]:
+        if not self.root.is_dir():
+            return []
+        return [Instance(p.name, p) for p in sorted(self.root.iterdir())
+                if p.is_dir() and (p / "instance.json").exists()]
+
+    def prepare(self, name: str, image: Path, arch: str, firmware: Firmware, *,
+                reset_vars: bool = False, overlay: bool = True,
+                log=None) -> tuple[Instance, dict]:
+        """Create or reuse ``name`` for ``image``: its vars store (copied from
+        the template on first use or on ``reset_vars``) and its overlay.
+        Returns the instance and what happened (``vars``: created|reused|reset,
+        ``overlay``: created|reused|recreated|none)."""
+        inst = self.get(name)
+        image = Path(image).resolve()
+        meta = inst.meta()
+        events = {}
+        if meta and meta.get("image") and meta["image"] != str(image):
+            raise UsageError(
+                f"instance '{name}' belongs to another image ({meta['image']})",
+                "an instance's disk overlay is backed by the image it was created for",
+                f"Use another --instance name, or remove {inst.path} to start over")
+        if meta and meta.get("arch") and meta["arch"] != arch:
+            raise UsageError(f"instance '{name}' is an {meta['arch']} instance, not {arch}",
+                             None, "Use another --instance name")
+        inst.path.mkdir(parents=True, exist_ok=True)
+        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        if not meta:
+            meta = {"name": name, "image": str(image), "arch": arch, "created": now, "runs": 0}
+        fw_meta = firmware.as_dict()
+        if reset_vars or not inst.vars_file.exists():
+            events["vars"] = "reset" if inst.vars_file.exists() else "created"
+            copy_vars(firmware.vars_template, inst.vars_file)
+            meta["vars_created"] = now
+        else:
+            events["vars"] = "reused"
+            old = (meta.get("firmware") or {}).get("vars_template")
+            if old and old != str(firmware.vars_template) and log:
+                log(f"note: instance '{name}' keeps its variable store made from {old}; "
+                    f"use --reset-vars to renew it from {firmware.vars_template}")
+        meta["firmware"] = fw_meta
+        if overlay:
+            st = image.stat()
+            stamp = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+            if not inst.overlay.exists():
+                create_overlay(image, inst.overlay)
+                events["overlay"] = "created"
+            elif meta.get("image_stamp") and meta["image_stamp"] != stamp:
+                # the image was rebuilt under the overlay: the old overlay's
+                # blocks no longer match it, start a fresh one (vars are kept)
+                inst.overlay.unlink()
+                create_overlay(image, inst.overlay)
+                events["overlay"] = "recreated"
+                if log:
+                    log(f"note: {image} changed since instance '{name}' was created; "
+                        "its disk overlay was recreated (the UEFI variables were kept)")
+            else:
+                events["overlay"] = "reused"
+            meta["image_stamp"] = stamp
+        else:
+            events["overlay"] = "none"
+        meta["last_run"] = now
+        meta["runs"] = int(meta.get("runs", 0)) + 1
+        inst.save_meta(meta)
+        return inst, events
