@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build-container benchmark: armvm-oe's image build (Docker SDK, content-hash
-tag) side by side with the reference, the docker CLI building the same
-Dockerfile from the repository as its context.
+tag) side by side with the reference, the docker CLI (legacy builder)
+building the same Dockerfile from the same generated context, unpacked.
 
     python3 benchmarks/container.py --base-image armvm-oe/debian-base:bookworm --mirror host
     python3 benchmarks/container.py ... --cold     # also both no-cache builds (minutes each)
@@ -32,6 +32,16 @@ from armvm_oe.container.image import ImageSpec, build_image, ensure_image  # noq
 
 
 def docker_cli_build(spec: ImageSpec, src: Path, tag: str, nocache: bool = False) -> float:
+    """The reference: the docker CLI (legacy builder) on the same generated context."""
+    import io
+    import tarfile
+
+    ctx = src.parent / ("cli-context-" + tag.replace("/", "_").replace(":", "_"))
+    shutil.rmtree(ctx, ignore_errors=True)
+    ctx.mkdir()
+    with tarfile.open(fileobj=io.BytesIO(spec.context_tar())) as tar:
+        tar.extractall(ctx)
+    src = ctx
     cmd = ["docker", "build", "-q", "--network", "host", "-f", "containers/Dockerfile", "-t", tag]
     for k, v in spec.buildargs().items():
         cmd += ["--build-arg", f"{k}={v}"]
