@@ -8,7 +8,7 @@ if ! _armvm_docker_up; then
     if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
         $SUDO systemctl start docker || true
     fi
-    if ! _armvm_docker_up && ! pgrep -x dockerd >/dev/null 2>&1; then
+    if ! _armvm_docker_up && ! { command -v pgrep >/dev/null && pgrep -x dockerd >/dev/null 2>&1; }; then
         echo "starting dockerd (log: /var/log/dockerd.log)"
         $SUDO sh -c 'nohup dockerd --bridge=none --iptables=false >/var/log/dockerd.log 2>&1 &'
     fi
