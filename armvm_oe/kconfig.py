@@ -218,7 +218,7 @@ def audit(config: Mapping[str, str], arch: str) -> list[OptionFinding]:
                 "can load)", f"Set {name}=y in the kernel configuration (a fragment)"))
         else:
             out.append(OptionFinding(
-                req.id, req.level, name, "n", bad, f"{name} is not set ({req.title})",
+                req.id, req.level, name, "n", bad, f"{name} is not set",
                 f"Enable {name}=y in the kernel configuration (a kernel config fragment; "
                 "meta-armvm's armvm-guest.cfg does this)"))
     return out
