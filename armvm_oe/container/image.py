@@ -252,7 +252,7 @@ def build_image(client, spec: ImageSpec, *, nocache: bool = False, tag: str | No
     tag = tag or spec.tag
     t0 = time.monotonic()
     ctx = spec.context_tar()
-    step_text, steps, last_lines = "", 0, []
+    step_text, steps, last_lines, in_from = "", 0, [], False
     stream = client.api.build(
         fileobj=io.BytesIO(ctx), custom_context=True, dockerfile=DOCKERFILE, tag=tag,
         buildargs=spec.buildargs(), network_mode="host", rm=True, forcerm=True,
@@ -263,7 +263,7 @@ def build_image(client, spec: ImageSpec, *, nocache: bool = False, tag: str | No
     for chunk in stream:
         if "error" in chunk or "errorDetail" in chunk:
             detail = chunk.get("error") or (chunk.get("errorDetail") or {}).get("message", "")
-            if steps <= 1 and any(k in detail.lower() for k in _PULL_FAIL):
+            if in_from and any(k in detail.lower() for k in _PULL_FAIL):
                 raise BaseImageMissing(spec.base_image or "the pinned debian:bookworm-slim", detail)
             raise ImageBuildFailed(step_text, "\n".join(last_lines[-8:] + [detail]))
         if "aux" in chunk and isinstance(chunk["aux"], dict) and chunk["aux"].get("ID"):
@@ -276,6 +276,7 @@ def build_image(client, spec: ImageSpec, *, nocache: bool = False, tag: str | No
             m = _STEP.match(line)
             if m:
                 steps = int(m.group(1))
+                in_from = m.group(3).upper().startswith("FROM ")
                 step_text = f"step {m.group(1)}/{m.group(2)} ({m.group(3)[:60]})"
                 if on_step:
                     on_step(int(m.group(1)), int(m.group(2)), m.group(3))

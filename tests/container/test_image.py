@@ -96,3 +96,11 @@ def test_doctor_in_the_container_finds_no_host_problem(docker_client, builder_im
     assert report["checked"] >= 20, report
     assert report["results"] == [], json.dumps(report["results"], indent=1)
     assert report["ok"] is True and rc == 0, text
+
+
+def test_missing_base_image_names_the_local_base_script(armvm, docker_client, cli_env):
+    env = dict(cli_env, ARMVM_CONTAINER_BASE_IMAGE="armvm-oe/no-such-base:missing")
+    r = armvm("container", "build", cwd=ROOT, env=env, timeout=300)
+    assert r.returncode == 2, r.stderr
+    assert "armvm-oe/no-such-base:missing is not available" in r.stderr
+    assert "scripts/make-base-image.sh" in r.stderr and "Traceback" not in r.stderr
