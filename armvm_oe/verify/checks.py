@@ -610,8 +610,45 @@ def _config_from_root(ctx: Context, release: str | None) -> tuple[str | None, st
         return None, None
 
 
+KERNEL_NAMES = ("Image", "zImage", "vmlinuz", "Image.gz")
+
+
+def _fallback_kernel(ctx: Context) -> None:
+    """No kernel from grub.cfg: take a lone well-known kernel file from the
+    ESP's root directory (arch detection and IKCONFIG only)."""
+    if ctx.esp_fs is None or getattr(ctx, "_kernel_blob", None) is not None:
+        return
+    try:
+        names = [e for e in ctx.esp_fs.listdir("/") if not e.is_dir and
+                 (e.name in KERNEL_NAMES or e.name.startswith("vmlinuz-"))]
+        if len(names) == 1 and names[0].size <= MAX_KERNEL:
+            ctx._kernel_blob = ctx.esp_fs.read(names[0])  # type: ignore[attr-defined]
+            ctx.kernel["path"] = f"esp:/{names[0].name}"
+    except FatError:
+        return
+
+
+def _arch_from_config(cfg: kconfig.KConfig) -> str | None:
+    if cfg.value("ARM64") == "y":
+        return "aarch64"
+    if cfg.value("ARM") == "y":
+        return "arm"
+    return None
+
+
 def load_kernel_config(ctx: Context) -> tuple[kconfig.KConfig | None, str]:
     """The kernel configuration and where it came from, or (None, why not)."""
+    cfg, source = _load_kernel_config(ctx)
+    if cfg is not None and ctx.arch is None:
+        a = _arch_from_config(cfg)
+        if a:
+            ctx.arch, ctx.arch_source = a, "kernel"
+    return cfg, source
+
+
+def _load_kernel_config(ctx: Context) -> tuple[kconfig.KConfig | None, str]:
+    if ctx.grub_cfg is None:
+        _fallback_kernel(ctx)
     blob = getattr(ctx, "_kernel_blob", None)
     release = None
     if blob is not None:
