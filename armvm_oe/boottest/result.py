@@ -52,6 +52,7 @@ class CellResult:
     log_path: Path | None = None
     message: str = ""
     params: dict = field(default_factory=dict)   # e.g. arch/gic/virtio/console of the cell
+    notes: list[str] = field(default_factory=list)  # things not proven (neither pass nor fail)
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -67,11 +68,11 @@ class CellResult:
     def finish(self) -> "CellResult":
         """Set status from the checks: fail if any check failed (unless the
         cell is already error/skip)."""
-        if self.status in ("pass", "fail"):
-            self.status = "fail" if any(not c.ok for c in self.checks) else "pass"
-            if self.status == "fail" and not self.message:
-                bad = [c for c in self.checks if not c.ok]
-                self.message = "; ".join(f"{c.req}: {c.message}" for c in bad)
+        if self.status == "pass" and any(not c.ok for c in self.checks):
+            self.status = "fail"
+        if self.status == "fail" and not self.message:
+            bad = [c for c in self.checks if not c.ok]
+            self.message = "; ".join(f"{c.req}: {c.message}" for c in bad)
         return self
 
     @property
@@ -114,7 +115,7 @@ def write_junit(results: Iterable[CellResult], path: Path,
         elif r.status == "skip":
             ET.SubElement(tc, "skipped", message=r.message or "skipped")
         out = ET.SubElement(tc, "system-out")
-        out.text = details
+        out.text = "\n".join([details] + [f"[note] {n}" for n in r.notes])
     root = ET.Element("testsuites")
     root.append(ts)
     if hasattr(ET, "indent"):
@@ -149,7 +150,8 @@ def summary_table(results: Iterable[CellResult], stream=None) -> str:
         reqs = " ".join(r.requirements)
         rows.append([r.name, badge(r.status, stream), f"{r.duration_s:5.1f}s",
                      _fact_summary(r), reqs,
-                     (r.message[:70] if r.status != "pass" else "")])
+                     (r.message[:70] if r.status != "pass" else
+                      ("note: " + r.notes[0][:64] if r.notes else ""))])
     text = table(rows, ["cell", "result", "time", "guest saw", "checked", "note"])
     counts = {s: sum(r.status == s for r in results) for s in STATUSES}
     total = " ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])

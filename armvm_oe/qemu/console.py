@@ -18,6 +18,7 @@ from pathlib import Path
 import pexpect
 
 FACT_RE = re.compile(r"ARMVM-FACT (\w+)=([^\r\n]*)")
+ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 PROMPT = "armvm# "
 MULTI = ("virtio",)           # facts that appear once per device
 
@@ -64,12 +65,17 @@ class Console:
         idx = self.child.expect(["ARMVM-READY", "ARMVM-ROOT-NOT-FOUND[^\r\n]*",
                                  "ARMVM-ROOT-MOUNT-FAILED[^\r\n]*", "Kernel panic[^\r\n]*",
                                  pexpect.EOF, pexpect.TIMEOUT], timeout=timeout)
-        seen = self.child.before or ""
+        seen = ANSI_RE.sub("", self.child.before or "")
         self.facts = parse_facts(seen)
         if idx == 0:
             self.ready_s = time.monotonic() - self.started
             try:
                 self.child.expect_exact(PROMPT, timeout=60)
+                # no echo: busybox then reads plain lines (no line editing,
+                # no cursor queries), so output is exactly what the command printed
+                # and kernel messages off this console (they would interleave with output)
+                self.child.sendline("stty -echo; dmesg -n 1")
+                self.child.expect_exact(PROMPT, timeout=30)
             except pexpect.TIMEOUT:
                 raise ConsoleError("the guest printed ARMVM-READY but no shell prompt followed")
             return self.facts
@@ -93,13 +99,13 @@ class Console:
         except pexpect.EOF:
             raise ConsoleError(f"QEMU exited while the guest ran '{cmd}'")
         rc = int(self.child.match.group(1))
-        out = self.child.before
-        # drop the echoed command line
+        out = ANSI_RE.sub("", self.child.before).replace("\r", "")
+        # drop an echoed command line (a guest shell that still echoes)
         first, _, rest = out.partition("\n")
-        if cmd[:20] in first or tag in first:
+        if tag in first:
             out = rest
         self.child.expect_exact(PROMPT, timeout=10)
-        return rc, out.replace("\r", "").strip()
+        return rc, out.strip()
 
     def poweroff(self, timeout: float = 60) -> int | None:
         """``poweroff -f`` in the guest and wait for QEMU to exit."""
