@@ -1,15 +1,171 @@
-"""armvm-oe test (placeholder until its issue lands)."""
+"""armvm-oe test: boot an image across the spec's platform variations and
+report what the guest saw (thin CLI over armvm_oe.boottest)."""
 
-from armvm_oe.errors import NotImplementedYet
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from armvm_oe.errors import EXIT_OK, EXIT_PROBLEM, UsageError
 
 NAME = "test"
-HELP = "(not implemented yet)"
-EXAMPLES = "armvm-oe test --help"
+ORDER = 41
+HELP = "boot an image across GIC 2/3 x virtio mmio/pci x console pl011/virtio under QEMU + UEFI"
+DESCRIPTION = (
+    "Boot IMAGE under QEMU with the host's UEFI firmware in every cell of the boot matrix "
+    "(GIC 2/3 x virtio mmio/pci x console pl011/virtio), each a fresh instance with an empty "
+    "UEFI variable store (FW-NO-PRECONFIG), and check what the guest itself reports: "
+    "GIC version, virtio transport, console (GUEST-GIC, GUEST-VIRTIO, GUEST-CONSOLE, HW-ENUM, "
+    "HW-FDT). One PCI cell hot-plugs a disk (GUEST-HOTPLUG); one cell writes a UEFI variable "
+    "and boots again to read it back (FW-VARSTORE). Writes a JUnit XML report; failing cells "
+    "keep their serial log. With --hypervisor xen the image is also booted as a Xen guest.")
+EXAMPLES = """\
+armvm-oe test build/armvm-image-armvm-aarch64.rootfs.wic
+armvm-oe test image.wic --quick --junit report.xml
+armvm-oe test image.wic --gic 3 --virtio pci --jobs 1 --timeout 600
+armvm-oe test image.wic --hypervisor kvm,xen --xen /path/to/xen
+"""
 
 
-def setup_parser(parser):
-    parser.add_argument("rest", nargs="*", help="arguments")
+def _csv(choices, cast=str):
+    def parse(text):
+        vals = [cast(v.strip()) for v in str(text).split(",") if v.strip()]
+        for v in vals:
+            if v not in choices:
+                raise ValueError(v)
+        return vals
+    parse.__name__ = "/".join(map(str, choices))
+    return parse
 
 
-def run(args):
-    raise NotImplementedYet(NAME)
+def setup_parser(p):
+    p.add_argument("image", type=Path, help="the disk image (.wic) to boot; never modified")
+    p.add_argument("--arch", choices=("auto", "aarch64", "arm"), default="auto",
+                   help="guest architecture (auto: from the ESP's BOOTAA64.EFI/BOOTARM.EFI)")
+    p.add_argument("--hypervisor", type=_csv(("kvm", "xen")), default=["kvm"],
+                   metavar="kvm|xen|kvm,xen",
+                   help="kvm: the QEMU/KVM matrix (default); xen: boot as a Xen guest")
+    p.add_argument("--xen", type=Path, metavar="PATH", help="Xen hypervisor binary (xen only)")
+    p.add_argument("--gic", type=_csv((2, 3), int), default=[3, 2], metavar="2,3",
+                   help="GIC versions to test (default both)")
+    p.add_argument("--virtio", type=_csv(("pci", "mmio")), default=["pci", "mmio"],
+                   metavar="pci,mmio", help="virtio transports to test (default both)")
+    p.add_argument("--console", type=_csv(("pl011", "virtio")), default=["pl011", "virtio"],
+                   metavar="pl011,virtio", help="consoles to test (default both)")
+    p.add_argument("--quick", action="store_true",
+                   help="two cells that cover every value once (gic3/pci/pl011, gic2/mmio/virtio)")
+    p.add_argument("--no-hotplug", action="store_true", help="skip the hot-plug check")
+    p.add_argument("--require-hotplug", action="store_true",
+                   help="a guest without a PCIe hot-plug driver fails (default: noted)")
+    p.add_argument("--no-varstore", action="store_true",
+                   help="skip the UEFI variable write/read-back (one boot fewer)")
+    p.add_argument("--smp", type=int, default=2, help="vCPUs per cell (default 2)")
+    p.add_argument("--mem", type=int, default=512, help="MiB per cell (default 512)")
+    p.add_argument("--kvm", choices=("auto", "on", "off"), default="auto",
+                   help="KVM when /dev/kvm works on an arm64 host (auto), or force")
+    p.add_argument("--jobs", "-j", type=int, default=0,
+                   help="cells booted in parallel (default: the core count)")
+    p.add_argument("--timeout", type=float, default=300.0,
+                   help="seconds per cell to reach ARMVM-READY/login (default 300)")
+    p.add_argument("--firmware", metavar="CODE", help="UEFI firmware code file")
+    p.add_argument("--vars-template", metavar="VARS", help="UEFI variable-store template")
+    p.add_argument("--junit", type=Path, default=Path("armvm-test-report.xml"),
+                   help="JUnit XML report path (default ./armvm-test-report.xml)")
+    p.add_argument("--log-dir", type=Path, default=Path("armvm-test-logs"),
+                   help="serial logs of failing cells (default ./armvm-test-logs)")
+    p.add_argument("--keep-logs", action="store_true", help="keep logs of passing cells too")
+
+
+def _xen_cell(args, image: Path, arch: str, firmware, log_dir: Path):
+    try:
+        import armvm_oe.xen as xen
+        run_xen_cell = xen.run_xen_cell
+    except (ImportError, AttributeError) as e:
+        raise UsageError("the Xen boot test is not available in this installation",
+                         f"armvm_oe.xen.run_xen_cell could not be imported ({e})",
+                         "Use --hypervisor kvm, or update armvm-oe")
+    return run_xen_cell(image, arch=arch, xen_path=args.xen, timeout=args.timeout,
+                        log_dir=log_dir, firmware=firmware)
+
+
+def run(args) -> int:
+    from armvm_oe.boottest import matrix as mx
+    from armvm_oe.boottest.detect import guess_arch
+    from armvm_oe.boottest.result import summary_table, write_junit
+    from armvm_oe.qemu import check_image, find_firmware, qemu_binary, resolve_kvm
+    from armvm_oe.qemu.argv import GICV2_MAX_CPUS
+    from armvm_oe.ui import emit_json
+
+    image = check_image(args.image)
+    arch = args.arch
+    if arch == "auto":
+        arch = guess_arch(image)
+        if not arch:
+            raise UsageError(f"cannot tell the architecture of {image}",
+                             "no single \\EFI\\BOOT\\BOOTAA64.EFI or BOOTARM.EFI was found in "
+                             "its EFI System Partition", "Give --arch aarch64 or --arch arm")
+    if args.xen and "xen" not in args.hypervisor:
+        raise UsageError("--xen is only used with --hypervisor xen", None,
+                         "Add --hypervisor xen (or kvm,xen)")
+    if 2 in args.gic and args.smp > GICV2_MAX_CPUS:
+        raise UsageError(f"GICv2 with {args.smp} vCPUs is not possible",
+                         f"a GICv2 interrupt controller addresses at most {GICV2_MAX_CPUS} CPUs",
+                         f"Use --smp {GICV2_MAX_CPUS} or fewer, or --gic 3")
+    firmware = find_firmware(arch, args.firmware, args.vars_template)
+    log_dir = args.log_dir.resolve()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    started = time.monotonic()
+
+    def show(r):
+        if not args.json:
+            from armvm_oe.ui import badge
+            print(f"{badge(r.status, sys.stderr)} {r.name} ({r.duration_s:.1f}s)"
+                  + (f": {r.message}" if r.status not in ('pass',) and r.message else ""),
+                  file=sys.stderr, flush=True)
+
+    if "kvm" in args.hypervisor:
+        qemu_binary(arch)
+        kvm = resolve_kvm(args.kvm)
+        kw = dict(smp=args.smp, mem_mib=args.mem)
+        if args.quick:
+            cells = mx.reduced_matrix(arch, **kw)
+            if args.no_hotplug or args.no_varstore:
+                from dataclasses import replace
+                cells = [replace(c, hotplug=c.hotplug and not args.no_hotplug,
+                                 efivar="absent" if args.no_varstore else c.efivar)
+                         for c in cells]
+        else:
+            cells = mx.matrix(arch, gics=args.gic, virtios=args.virtio, consoles=args.console,
+                              hotplug=not args.no_hotplug, varstore=not args.no_varstore, **kw)
+        st = mx.Settings(image=image, firmware=firmware, timeout=args.timeout, log_dir=log_dir,
+                         keep_logs=args.keep_logs, kvm=kvm,
+                         hotplug_required=args.require_hotplug)
+        jobs = args.jobs or os.cpu_count() or 1
+        if not args.json:
+            print(f"booting {len(cells)} cells of {image.name} ({arch}, "
+                  f"{'KVM' if kvm else 'emulated'}), {min(jobs, len(cells))} at a time",
+                  file=sys.stderr, flush=True)
+        results += mx.run_matrix(cells, st, jobs=jobs, on_result=show)
+    if "xen" in args.hypervisor:
+        r = _xen_cell(args, image, arch, firmware, log_dir)
+        show(r)
+        results.append(r)
+    junit = write_junit(results, args.junit)
+    elapsed = time.monotonic() - started
+    ok = all(r.ok for r in results)
+    if args.json:
+        emit_json({"image": str(image), "arch": arch, "ok": ok, "elapsed_s": round(elapsed, 1),
+                   "junit": str(junit), "firmware": firmware.as_dict(),
+                   "cells": [r.as_dict() for r in results],
+                   "summary": {s: sum(r.status == s for r in results)
+                               for s in ("pass", "fail", "skip", "error")}})
+    else:
+        print(summary_table(results))
+        print(f"wall time {elapsed:.0f}s; JUnit report: {junit}")
+        kept = [r.log_path for r in results if r.log_path]
+        if kept:
+            print("serial logs kept: " + ", ".join(str(p) for p in kept))
+    return EXIT_OK if ok else EXIT_PROBLEM

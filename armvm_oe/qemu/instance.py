@@ -60,6 +60,10 @@ def check_image(image: Path) -> Path:
     if len(head) < 1024:
         raise InputError(f"the image {image} is too small to be a disk image",
                          f"it has {image.stat().st_size} bytes", "Give a built GPT disk image")
+    if head[:4] != b"QFI\xfb" and head[512:520] != b"EFI PART" and head[510:512] != b"\x55\xaa":
+        raise InputError(f"{image} is not a disk image",
+                         "it has neither a partition table nor a qcow2 header",
+                         "Give a built GPT disk image (.wic)")
     return image
 
 
