@@ -222,7 +222,8 @@ class LineSink:
     (TTY) or a plain progress line per 10 % (non-TTY), and, with -v, stderr."""
 
     def __init__(self, log_path: Path, verbose: int, tail: int, say):
-        self.log = open(log_path, "w", encoding="utf-8", errors="replace")
+        self.log = open(log_path, "w", encoding="utf-8", errors="replace",
+                        buffering=1)    # line-buffered: 'tail -f' and Ctrl-C see every line
         self.progress = BuildProgress()
         self.tail = collections.deque(maxlen=max(tail, 1))
         self.verbose = verbose
@@ -407,6 +408,17 @@ def run_build(opts: BuildOptions) -> BuildOutcome:
         return BuildOutcome(base, 1, err, path)
 
     # 4. post-build
+    try:
+        return _post_build(opts, project, build_dir, base, versions, sink, arch, t0)
+    except KeyboardInterrupt:
+        _finish(base, versions, sink, "interrupted", 130, t0, None)
+        rpt.Report(base).write(build_dir)
+        raise
+
+
+def _post_build(opts: BuildOptions, project, build_dir: Path, base: dict, versions: dict,
+                sink: LineSink, arch: Optional[str], t0: float) -> BuildOutcome:
+    say = opts.say
     exit_code, error = 0, None
     deploy = rpt.find_deploy_dir(build_dir, project.machine)
     base["deploy_dir"] = str(deploy) if deploy else None

@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# kas (not on a TTY) forwards every bitbake line through its logger:
+# "2026-01-01 12:00:00 - INFO     - NOTE: Running task 3 of 12 (...)"
+_KAS_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - [A-Z]+\s+- ")
 
 RE_TASK = re.compile(r"^NOTE: Running (noexec task|task) (\d+) of (\d+) \((.+)\)\s*$")
 RE_SETSCENE = re.compile(r"^NOTE: Running setscene task (\d+) of (\d+) \((.+)\)\s*$")
@@ -40,7 +43,7 @@ RE_BUILDCFG = re.compile(r'^([A-Z][A-Z0-9_]+)\s*= "(.*)"\s*$')
 RE_ERROR = re.compile(r"^ERROR: (.*)$")
 RE_TASK_FAILED = re.compile(r"^ERROR: Task \((.+)\) failed with exit code '(\d+)'")
 RE_FAILED_SUMMARY = re.compile(r"^Summary: (\d+) tasks? failed:")
-RE_KAS_VERSION = re.compile(r"kas (\d+\.\d+(?:\.\d+)?) started")
+RE_KAS_VERSION = re.compile(r"^kas (\d+\.\d+(?:\.\d+)?) started")
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,12 @@ class Event:
 
 
 def clean(line: str) -> str:
-    """Strip ANSI colour codes, carriage-return redraws and the newline."""
+    """Strip ANSI colour codes, carriage-return redraws, the newline and
+    kas's logging prefix."""
     line = _ANSI.sub("", line.rstrip("\n"))
     if "\r" in line:
         line = line.rstrip("\r").rsplit("\r", 1)[-1]
-    return line
+    return _KAS_PREFIX.sub("", line, count=1)
 
 
 def parse_line(line: str) -> Optional[Event]:
@@ -119,8 +123,8 @@ def parse_line(line: str) -> Optional[Event]:
         m = RE_BUILDCFG.match(s)
         if m:
             return Event("buildcfg", values=(m.group(1), m.group(2)))
-    m = RE_KAS_VERSION.search(s)
-    if m and " - " in s:
+    m = RE_KAS_VERSION.match(s)
+    if m:
         return Event("kas-version", text=m.group(1))
     return None
 

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Recording stand-in for `bitbake` (test fixture; a real build takes hours).
+
+kas sources the fake poky's oe-init-build-env, writes conf/local.conf and
+conf/bblayers.conf and runs this as `bitbake -c build <target>` in the build
+directory. It records its argv, cwd, the scale-out environment and the conf
+files to standin-bitbake.json, prints knotty's real output formats (copied
+from bitbake 2.8's lib/bb/ui/knotty.py, lib/bb/runqueue.py and oe-core's
+sstate/base classes) and writes a deploy tree from the payload directory.
+
+Mode: STANDIN_MODE = "ok" | "fetch-failure" | "slow" in conf/local.conf.
+"""
+import json
+import os
+import re
+import shutil
+import sys
+import time
+
+PAYLOAD = "@PAYLOAD@"
+CORE = "@CORE@"
+
+
+def out(line=""):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def bmap(image, dest):
+    """A bmap of the image's data ranges (SEEK_DATA/SEEK_HOLE, 4 KiB blocks)."""
+    import hashlib
+    size = os.path.getsize(image)
+    bs = 4096
+    ranges = []
+    with open(image, "rb") as f:
+        fd = f.fileno()
+        pos = 0
+        while pos < size:
+            try:
+                start = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError:
+                break
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+            first, last = start // bs, (end - 1) // bs
+            f.seek(first * bs)
+            h = hashlib.sha256(f.read((last - first + 1) * bs)).hexdigest()
+            ranges.append((first, last, h))
+            pos = end
+    mapped = sum(b - a + 1 for a, b, _ in ranges)
+    lines = ['<?xml version="1.0" ?>', '<bmap version="2.0">',
+             f"    <ImageSize> {size} </ImageSize>", f"    <BlockSize> {bs} </BlockSize>",
+             f"    <BlocksCount> {(size + bs - 1) // bs} </BlocksCount>",
+             f"    <MappedBlocksCount> {mapped} </MappedBlocksCount>",
+             "    <ChecksumType> sha256 </ChecksumType>", "    <BlockMap>"]
+    for a, b, h in ranges:
+        rng = f"{a}-{b}" if b > a else f"{a}"
+        lines.append(f'        <Range chksum="{h}"> {rng} </Range>')
+    lines += ["    </BlockMap>", "</bmap>"]
+    with open(dest, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def main():
+    build = os.getcwd()
+    conf = open(os.path.join(build, "conf", "local.conf")).read()
+    layers = open(os.path.join(build, "conf", "bblayers.conf")).read()
+    m = re.search(r'^STANDIN_MODE\s*=\s*"([^"]*)"', conf, re.M)
+    mode = m.group(1) if m else "ok"
+    machine = re.search(r'^MACHINE\s*\?{0,2}=\s*"([^"]*)"', conf, re.M).group(1)
+    target = [a for a in sys.argv[1:] if not a.startswith("-")][-1]
+    record = {"argv": sys.argv, "cwd": build, "mode": mode, "machine": machine,
+              "pid": os.getpid(), "uid": os.getuid(),
+              "env": {k: v for k, v in os.environ.items()
+                      if k.startswith(("ARMVM_", "BB_", "DL_DIR", "SSTATE", "KAS_"))},
+              "local_conf": conf, "bblayers_conf": layers}
+    with open(os.path.join(build, "standin-bitbake.json"), "w") as f:
+        json.dump(record, f, indent=1)
+    recipe = f"{CORE}/meta/recipes-core/images/core-image-minimal.bb"
+    out("Loading cache...done.")
+    out("Loaded 1880 entries from dependency cache.")
+    out("Parsing recipes...done.")
+    out("Parsing of 921 .bb files complete (918 cached, 3 parsed). 1880 targets, 62 skipped, "
+        "0 masked, 0 errors.")
+    out("NOTE: Resolving any missing task queue dependencies")
+    out("")
+    out("Build Configuration:")
+    for k, v in (("BB_VERSION", "2.8.1"), ("BUILD_SYS", "x86_64-linux"),
+                 ("NATIVELSBSTRING", "universal"), ("TARGET_SYS", "aarch64-poky-linux"),
+                 ("MACHINE", machine), ("DISTRO", "poky"), ("DISTRO_VERSION", "5.0.15"),
+                 ("TUNE_FEATURES", "aarch64 armv8a"), ("TARGET_FPU", "")):
+        out('%-20s = "%s"' % (k, v))
+    out("")
+    out("Sstate summary: Wanted 12 Local 8 Mirrors 0 Missed 4 Current 40 (66% match, 92% complete)")
+    out("Initialising tasks...done.")
+    out("NOTE: Executing SetScene Tasks")
+    for i in range(1, 9):
+        out(f"NOTE: Running setscene task {i} of 8 ({recipe}:do_populate_sysroot_setscene)")
+    out("NOTE: Executing Tasks")
+    total = 12
+    tasks = ["do_fetch", "do_unpack", "do_patch", "do_configure", "do_compile", "do_install",
+             "do_rootfs", "do_image", "do_image_wic", "do_image_complete",
+             "do_populate_lic_deploy", "do_build"]
+    for i, t in enumerate(tasks, 1):
+        kind = "noexec task" if t == "do_build" else "task"
+        out(f"NOTE: Running {kind} {i} of {total} ({CORE}/../armvm-oe/meta-armvm/recipes-core/"
+            f"images/{target}.bb:{t})")
+        if mode == "slow":
+            time.sleep(1.0)
+        if mode == "fetch-failure" and t == "do_fetch":
+            url = "https://downloads.example.invalid/armvm/firmware-1.0.tar.gz"
+            out(f"ERROR: {target}-1.0-r0 do_fetch: Fetcher failure for URL: '{url}'. "
+                "Unable to fetch URL from any source.")
+            out(f"ERROR: Logfile of failure stored in: {build}/tmp/work/{machine}-poky-linux/"
+                f"{target}/1.0/temp/log.do_fetch.4242")
+            out(f"ERROR: Task ({CORE}/../armvm-oe/meta-armvm/recipes-core/images/{target}.bb:"
+                "do_fetch) failed with exit code '1'")
+            out("NOTE: Tasks Summary: Attempted 1 tasks of which 0 didn't need to be rerun "
+                "and 1 failed.")
+            out("")
+            out("Summary: 1 task failed:")
+            out(f"  {CORE}/../armvm-oe/meta-armvm/recipes-core/images/{target}.bb:do_fetch")
+            out("Summary: There were 2 ERROR messages, returning a non-zero exit code.")
+            return 1
+    deploy = os.path.join(build, "tmp", "deploy", "images", machine)
+    os.makedirs(deploy, exist_ok=True)
+    stamp = "20260101120000"
+    wic = f"{target}-{machine}.rootfs-{stamp}.wic"
+    shutil.copyfile(os.path.join(PAYLOAD, "image.wic"), os.path.join(deploy, wic))
+    bmap(os.path.join(deploy, wic), os.path.join(deploy, wic + ".bmap"))
+    for link, dest in ((f"{target}-{machine}.rootfs.wic", wic),
+                       (f"{target}-{machine}.rootfs.wic.bmap", wic + ".bmap")):
+        os.symlink(dest, os.path.join(deploy, link))
+    kname = f"Image--6.6.23+git0+a1b2c3d4e5-r0-{machine}-{stamp}.bin"
+    shutil.copyfile(os.path.join(PAYLOAD, "Image"), os.path.join(deploy, kname))
+    os.symlink(kname, os.path.join(deploy, "Image"))
+    os.symlink(kname, os.path.join(deploy, f"Image-{machine}.bin"))
+    shutil.copyfile(os.path.join(PAYLOAD, "grub-efi-bootaa64.efi"),
+                    os.path.join(deploy, "grub-efi-bootaa64.efi"))
+    if os.path.exists(os.path.join(PAYLOAD, "virt.dtb")):
+        shutil.copyfile(os.path.join(PAYLOAD, "virt.dtb"), os.path.join(deploy, "virt.dtb"))
+    out(f"NOTE: Tasks Summary: Attempted {total} tasks of which 0 didn't need to be rerun and "
+        "all succeeded.")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        out("NOTE: Sending SIGTERM to remaining 1 tasks")
+        sys.exit(1)
