@@ -171,19 +171,23 @@ def _default_line(line: str) -> None:
 
 
 class _SigtermAsInterrupt:
-    """While active, SIGTERM raises KeyboardInterrupt (so cleanup runs)."""
+    """While active, SIGTERM and SIGHUP (terminal closed) raise
+    KeyboardInterrupt, so the container cleanup runs."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
     def __enter__(self):
-        self.old = None
+        self.old = {}
         if threading.current_thread() is threading.main_thread():
             def handler(signum, frame):
                 raise KeyboardInterrupt
-            self.old = signal.signal(signal.SIGTERM, handler)
+            for sig in self.SIGNALS:
+                self.old[sig] = signal.signal(sig, handler)
         return self
 
     def __exit__(self, *exc):
-        if self.old is not None:
-            signal.signal(signal.SIGTERM, self.old)
+        for sig, old in self.old.items():
+            signal.signal(sig, old)
         return False
 
 
@@ -320,15 +324,16 @@ def interactive_shell(mounts: Mounts, *, image: str, client=None, argv: Sequence
     name = f"armvm-oe-shell-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     environment = container_env(mounts, uid, gid, env)
     environment.setdefault("TERM", os.environ.get("TERM", "xterm"))
-    container = client.containers.create(
-        image, command=list(argv), name=name, detach=True, tty=True, stdin_open=True,
-        environment=environment, mounts=docker_mounts, working_dir=WORK_MOUNT,
-        network_mode=network, shm_size=shm_size, init=True,
-        labels={LABEL: "1", "armvm-oe.pid": str(os.getpid())},
-        security_opt=[seccomp.security_opt()], **extra)
     fd = sys.stdin.fileno()
     old = termios.tcgetattr(fd)
+    guard = _SigtermAsInterrupt().__enter__()
     try:
+        container = client.containers.create(
+            image, command=list(argv), name=name, detach=True, tty=True, stdin_open=True,
+            environment=environment, mounts=docker_mounts, working_dir=WORK_MOUNT,
+            network_mode=network, shm_size=shm_size, init=True,
+            labels={LABEL: "1", "armvm-oe.pid": str(os.getpid())},
+            security_opt=[seccomp.security_opt()], **extra)
         sock = client.api.attach_socket(container.id, params={
             "stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
         raw = getattr(sock, "_sock", sock)
@@ -356,5 +361,9 @@ def interactive_shell(mounts: Mounts, *, image: str, client=None, argv: Sequence
         termios.tcsetattr(fd, termios.TCSADRAIN, old)
         return int(container.wait().get("StatusCode", 1))
     finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, old)
+        try:
+            termios.tcsetattr(fd, termios.TCSADRAIN, old)
+        except termios.error:
+            pass    # the terminal is gone (SIGHUP)
         remove_container(client, name)
+        guard.__exit__(None, None, None)

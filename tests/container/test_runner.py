@@ -208,3 +208,26 @@ def test_interactive_shell_on_a_terminal(builder_image, cli_env, dirs):
         child.close(force=True)
     assert child.exitstatus == 3
     assert (dirs["work"] / "from-shell").stat().st_uid == expect_uid
+
+
+def test_closing_the_terminal_of_a_shell_leaves_no_container(docker_client, builder_image, cli_env,
+                                                              dirs):
+    """The terminal goes away (SIGHUP) while the interactive shell runs."""
+    import pexpect
+
+    env = dict(os.environ, NO_COLOR="1", **cli_env)
+    child = pexpect.spawn(sys.executable, ["-m", "armvm_oe", "container", "shell",
+                                           "--work-dir", str(dirs["work"])],
+                          cwd=str(ROOT), env=env, encoding="utf-8", timeout=120)
+    pid = child.pid
+    try:
+        child.expect(r"builder@[^\r\n]*\$ ")
+        assert len(leftover_containers(docker_client, pid)) == 1
+        child.close(force=True)        # SIGHUP, then SIGCONT/SIGINT/SIGKILL if still alive
+        deadline = time.monotonic() + 30
+        while leftover_containers(docker_client, pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert leftover_containers(docker_client, pid) == []
+    finally:
+        for c in leftover_containers(docker_client, pid):
+            c.remove(force=True)
