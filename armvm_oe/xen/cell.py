@@ -1,0 +1,227 @@
+"""``armvm-oe test IMAGE --hypervisor xen``: one boot-matrix cell that
+starts Xen under QEMU (TCG, EL2 emulated) with the image's own kernel as
+dom0 and the image's root filesystem as dom0's root."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from armvm_oe.boottest.result import CellResult
+from armvm_oe.errors import ArmvmError, InputError
+from armvm_oe.lib import require_tool, run
+from armvm_oe.xen import bootcfg, bootdisk, checks, host, source
+
+PROMPT = "armvm# "
+# Short commands, typed slowly: characters typed into Xen's serial console
+# reach dom0 through a small input ring and are dropped when sent in bulk.
+# $((6*7)) makes the answer differ from the echoed command line.
+PROBES = (("type", "cat /sys/hypervisor/type"),
+          ("tty", "readlink /proc/self/fd/0"),
+          ("balloon", "ls -d /sys/devices/system/xen_memory"))
+PROBE_RE = re.compile(rb"XQ42 (\w+)=([^\r\n]*)\r*\n")
+FAILURE_MARKERS = ("ARMVM-ROOT-NOT-FOUND", "ARMVM-ROOT-MOUNT-FAILED", "Kernel panic",
+                   "(XEN) Panic on CPU", "(XEN) Hardware Dom0 crashed")
+
+
+@dataclass
+class XenBootOptions:
+    memory_mib: int = 1024
+    cpus: int = 2
+    xen_args: list[str] = field(default_factory=lambda: list(bootdisk.DEFAULT_XEN_ARGS))
+    dom0_extra: list[str] = field(default_factory=lambda: list(bootdisk.DOM0_CONSOLE))
+    keep_workdir: bool = False
+
+
+def qemu_argv(*, code: Path, vars_: Path, bootdisk_path: Path, image_drive: Path,
+              image_format: str, memory_mib: int, cpus: int,
+              extra: list[str] | None = None) -> list[str]:
+    """QEMU for Xen: EL2 (virtualization=on), GICv3, FDT only (acpi=off),
+    TCG. The boot disk has bootindex 0 so the firmware starts its GRUB."""
+    return [host.QEMU, "-M", host.MACHINE, "-accel", "tcg", "-cpu", host.CPU,
+            "-smp", str(cpus), "-m", str(memory_mib),
+            "-display", "none", "-monitor", "none", "-serial", "stdio", "-parallel", "none",
+            "-no-reboot", "-nic", "none",
+            "-drive", f"if=pflash,format=raw,readonly=on,file={code}",
+            "-drive", f"if=pflash,format=raw,file={vars_}",
+            "-drive", f"if=none,id=xenboot,file={bootdisk_path},format=raw,readonly=on",
+            "-device", "virtio-blk-device,drive=xenboot,bootindex=0",
+            "-drive", f"if=none,id=image,file={image_drive},format={image_format}",
+            "-device", "virtio-blk-device,drive=image",
+            *(extra or [])]
+
+
+def _overlay(image: Path, dest: Path) -> Path:
+    """A qcow2 overlay backed by the image: the guest writes go there and
+    the image is never modified."""
+    require_tool("qemu-img", "qemu-utils", "put a copy-on-write overlay over the image")
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", image.resolve(), dest])
+    return dest
+
+
+def _type(child, text: str, chunk: int = 8, pause: float = 0.05) -> None:
+    for i in range(0, len(text), chunk):
+        child.send(text[i:i + chunk])
+        time.sleep(pause)
+
+
+def boot_and_watch(argv: list[str], log_path: Path, timeout: float) -> tuple[str, dict, float, str]:
+    """Run QEMU, follow the serial console until dom0 is in userspace, probe
+    the shell on hvc0, power off. Returns (log, probe answers, seconds to
+    ARMVM-READY or -1, outcome)."""
+    import pexpect
+
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    logf = open(log_path, "wb")
+    child = pexpect.spawn(argv[0], argv[1:], timeout=None, logfile=logf, echo=False)
+    probe: dict = {}
+    ready_s = -1.0
+    outcome = "timeout"
+    try:
+        def left() -> float:
+            return max(1.0, deadline - time.monotonic())
+
+        i = child.expect(["ARMVM-READY", *map(re.escape, FAILURE_MARKERS), pexpect.EOF,
+                          pexpect.TIMEOUT], timeout=left())
+        if i == 0:
+            ready_s = time.monotonic() - t0
+            outcome = "ready"
+            if child.expect([re.escape(PROMPT), pexpect.EOF, pexpect.TIMEOUT],
+                            timeout=min(30, left())) == 0:
+                for key, cmd in PROBES:
+                    _type(child, f"echo XQ$((6*7)) {key}=$({cmd} 2>/dev/null)\r")
+                    if child.expect([PROBE_RE, pexpect.EOF, pexpect.TIMEOUT],
+                                    timeout=min(20, left())) != 0:
+                        break
+                    probe[child.match.group(1).decode()] = \
+                        child.match.group(2).decode(errors="replace").strip()
+                    child.expect([re.escape(PROMPT), pexpect.TIMEOUT], timeout=min(10, left()))
+            # Xen halts (does not power off) the machine when dom0 powers
+            # off: stop QEMU once Xen says so
+            _type(child, "poweroff -f\r")
+            child.expect([pexpect.EOF, "Hardware Dom0 (halted|shutdown)", pexpect.TIMEOUT],
+                         timeout=min(30, left()))
+        elif i <= len(FAILURE_MARKERS):
+            outcome = FAILURE_MARKERS[i - 1]
+            child.expect([pexpect.EOF, pexpect.TIMEOUT], timeout=min(5, left()))
+        elif i == len(FAILURE_MARKERS) + 1:
+            outcome = "qemu exited"
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+        child.close()
+        logf.close()
+    log = log_path.read_bytes().decode(errors="replace")
+    return log, probe, ready_s, outcome
+
+
+def run_xen_cell(image: Path, *, arch: str, xen_path: Path | None, timeout: float,
+                 log_dir: Path, firmware=None, options: XenBootOptions | None = None
+                 ) -> CellResult:
+    """Boot ``image``'s kernel as Xen dom0 and judge GUEST-XEN and the Xen
+    part of GUEST-CONSOLE. Never raises for user/host problems: they come
+    back as an ``error`` cell whose message says what, why and the fix."""
+    opts = options or XenBootOptions()
+    name = f"xen-{arch}"
+    t0 = time.monotonic()
+    cell = CellResult(name, "pass", params={"arch": arch, "hypervisor": "xen", "gic": "3",
+                                            "console": "hvc0"})
+    if arch != "aarch64":
+        cell.status = "skip"
+        cell.message = (f"Xen boot is aarch64 only: Debian ships Xen for arm64, and the Xen "
+                        f"PV guest support of an {arch} kernel cannot be started as dom0 here")
+        return cell
+    log_dir = Path(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="armvm-xen-", dir=log_dir))
+    try:
+        image = Path(image)
+        if not image.is_file():
+            raise InputError(f"the image {image} does not exist", None,
+                             "Pass the raw disk image (.wic) of an armvm build")
+        xen = host.find_xen(xen_path)
+        code, vars_tmpl = host.firmware_files(firmware)
+        qemu_version = host.probe_qemu(memory_mib=opts.memory_mib)
+        cell.params.update({"xen": xen.version, "xen_from": xen.origin, "qemu": qemu_version})
+
+        boot = source.read_image(image, work)
+        cell.params["kernel"] = f"{boot.kernel_from} ({boot.release or 'release unknown'})"
+        # the kernel configuration decides first: without CONFIG_XEN it cannot
+        # run on Xen at all, so there is nothing to boot
+        if boot.config_text is not None:
+            findings = checks.audit_xen_options(checks.parse_kconfig(boot.config_text), arch)
+            for req, ok, msg in checks.option_messages(findings, boot.config_name):
+                cell.add_check(req, ok, msg)
+            essential = checks.missing_essential(findings)
+            if essential:
+                cell.status = "fail"
+                cell.message = (
+                    f"the image's kernel is built without {', '.join('CONFIG_' + o for o in essential)} "
+                    f"({boot.config_name}), so it cannot run as a Xen domain; not booted. "
+                    + "; ".join(c.message for c in cell.checks if not c.ok))
+                cell.duration_s = time.monotonic() - t0
+                return cell
+        else:
+            cell.add_check(checks.XEN_REQ, True,
+                           "kernel config: the image has no /boot/config-*; the Xen options are "
+                           "judged from the running guest only")
+
+        initrd = None
+        if boot.initrds:
+            initrd = work / "initrd.img"
+            with open(initrd, "wb") as out:       # Linux takes concatenated archives
+                for part in boot.initrds:
+                    out.write(part.read_bytes())
+        args, dropped = bootcfg.dom0_args(boot.entry, opts.dom0_extra)
+        cfg = bootdisk.grub_cfg(opts.xen_args, args, initrd is not None)
+        from armvm_oe.testing import debian
+        disk = bootdisk.build(work / "xenboot.img", grub=bootdisk.grub_efi(
+            debian.grub_modules("aarch64")), xen=xen.path, kernel=boot.kernel,
+            initrd=initrd, cfg=cfg)
+        cell.params["dom0_cmdline"] = " ".join(args)
+        if dropped:
+            cell.params["dropped_args"] = " ".join(dropped)
+        vars_ = work / "AAVMF_VARS.fd"
+        shutil.copyfile(vars_tmpl, vars_)
+        overlay = _overlay(image, work / "image-overlay.qcow2")
+        argv = qemu_argv(code=code, vars_=vars_, bootdisk_path=disk, image_drive=overlay,
+                         image_format="qcow2", memory_mib=opts.memory_mib, cpus=opts.cpus)
+        (log_dir / f"{name}.qemu-cmdline").write_text(" ".join(map(str, argv)) + "\n")
+        (log_dir / f"{name}.grub.cfg").write_text(cfg)
+        log_path = log_dir / f"{name}.serial.log"
+        cell.log_path = log_path
+        build_s = time.monotonic() - t0
+        log, probe, ready_s, outcome = boot_and_watch(argv, log_path,
+                                                      max(30.0, timeout - build_s))
+        cell.facts = checks.parse_facts(log)
+        cell.params.update({"prepare_s": round(build_s, 1), "ready_s": round(ready_s, 1),
+                            "outcome": outcome})
+        if probe.get("version"):
+            cell.facts["xen_version"] = probe["version"]
+        ev = checks.ConsoleEvidence(log, probe,
+                                    boot.root_partition.number if boot.root_partition else None)
+        for req, ok, msg in checks.judge_console(ev):
+            cell.add_check(req, ok, msg)
+        cell.finish()
+        if cell.status == "fail" and outcome not in ("ready",):
+            cell.message = f"boot outcome: {outcome}; " + cell.message
+    except ArmvmError as e:
+        cell.status = "error"
+        cell.message = e.paragraph()
+    except subprocess.CalledProcessError as e:
+        cell.status = "error"
+        cell.message = (f"{Path(str(e.cmd[0])).name} failed while preparing the Xen boot disk: "
+                        f"{(e.stderr or '').strip()[-300:]}")
+    finally:
+        if not opts.keep_workdir:
+            shutil.rmtree(work, ignore_errors=True)
+    cell.duration_s = time.monotonic() - t0
+    return cell
