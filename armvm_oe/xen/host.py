@@ -51,10 +51,13 @@ def check_xen_binary(path: Path, origin: str) -> XenBinary:
                          "GRUB's xen_hypervisor loads an arm64 Image (header magic 'ARM\\x64' "
                          "at byte 56); this file has none (an .efi or x86 Xen will not do)",
                          "Pass xen-<ver>-arm64 (not the .efi) from xen-hypervisor-<ver>-arm64")
-    if b"Xen" not in data:
-        raise InputError(f"{path} is an arm64 Image but not Xen",
-                         "no 'Xen' string in the binary", "Pass the Xen hypervisor binary")
-    return XenBinary(path, xen_version(data), origin)
+    version = xen_version(data)
+    if version is None:
+        raise InputError(f"{path} is an arm64 Image but not the Xen hypervisor",
+                         "it carries no 'xen,xen-X.Y' compatible string (a Linux kernel "
+                         "Image has the same header)",
+                         "Pass xen-<ver>-arm64 from Debian's xen-hypervisor-<ver>-arm64")
+    return XenBinary(path, version, origin)
 
 
 def find_xen(xen_path: Path | None) -> XenBinary:
