@@ -1,0 +1,163 @@
+"""Real boots of the shared fixture images (aarch64 and aarch32) under QEMU
+emulation: the reduced matrix (every GIC/virtio/console value once, the
+hot-plug and the two-boot variable-store checks), `armvm-oe run` on a
+terminal, and (nightly) the full 8-cell matrix per arch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from armvm_oe.lib import sha256_file
+from armvm_oe.qemu import find_firmware
+
+pytestmark = pytest.mark.boot
+ARCHES = ("aarch64", "arm")
+
+
+def _start(image, out_dir: Path, *extra):
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, NO_COLOR="1", ARMVM_DATA_DIR=str(out_dir / "data"))
+    cmd = [sys.executable, "-m", "armvm_oe", "test", str(image), "--json",
+           "--junit", str(out_dir / "report.xml"), "--log-dir", str(out_dir / "logs"), *extra]
+    return subprocess.Popen(cmd, env=env, cwd=out_dir, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc, timeout):
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory, image_aarch64, image_arm):
+    """Both arches' reduced matrices at once (one cell at a time each: the
+    2-core machine runs two guests)."""
+    images = {"aarch64": image_aarch64, "arm": image_arm}
+    before = {a: sha256_file(p) for a, p in images.items()}
+    dirs = {a: tmp_path_factory.mktemp(f"quick-{a}") for a in ARCHES}
+    procs = {a: _start(images[a], dirs[a], "--quick", "--jobs", "1", "--timeout", "400")
+             for a in ARCHES}
+    runs = {}
+    for a, p in procs.items():
+        rc, out, err = _finish(p, 1500)
+        runs[a] = {"rc": rc, "out": out, "err": err, "dir": dirs[a],
+                   "report": json.loads(out) if out.strip().startswith("{") else None,
+                   "unchanged": sha256_file(images[a]) == before[a]}
+    return runs
+
+
+def _cells(run):
+    return {c["name"]: c for c in run["report"]["cells"]}
+
+
+def _check(cell, req):
+    return [c for c in cell["checks"] if c["requirement"] == req]
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_quick_matrix_passes(quick, arch):
+    run = quick[arch]
+    assert run["report"], run["err"][-2000:]
+    assert run["rc"] == 0, run["err"][-2000:]
+    cells = _cells(run)
+    assert set(cells) == {f"{arch}-gic3-pci-pl011", f"{arch}-gic2-mmio-virtio",
+                          f"{arch}-gic3-pci-pl011-reboot"}
+    a, b = cells[f"{arch}-gic3-pci-pl011"], cells[f"{arch}-gic2-mmio-virtio"]
+    for cell, gic, bus, tty in ((a, "3", "pci", "ttyAMA0"), (b, "2", "mmio", "hvc0")):
+        assert cell["status"] == "pass", cell
+        f = cell["facts"]
+        # what the guest itself saw
+        assert f["gic"] == gic and f["tty"] == tty and f["acpi"] == "no" and f["fdt"] == "yes"
+        assert f["virtio"] and all(v.endswith(":" + bus) for v in f["virtio"])
+        for req in ("FW-NO-PRECONFIG", "HW-FDT", "HW-ENUM", "GUEST-GIC", "GUEST-VIRTIO",
+                    "GUEST-CONSOLE", "PLAT-EXEC", "IMG-GRUB", "FW-VARSTORE"):
+            assert _check(cell, req) and all(c["ok"] for c in _check(cell, req)), req
+    # virtio-console cell: the console device itself is on the guest's virtio list
+    assert any(v.split(":")[1] == "0x0003" for v in b["facts"]["virtio"])
+    assert run["unchanged"], "the image must never be modified"
+    # JUnit for CI
+    suite = ET.parse(run["dir"] / "report.xml").getroot().find("testsuite")
+    assert suite.get("tests") == "3" and suite.get("failures") == "0"
+    # passing cells do not keep logs
+    assert not any((run["dir"] / "logs").glob("*.log"))
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_varstore_survives_reboot_only_in_same_instance(quick, arch):
+    cells = _cells(quick[arch])
+    first = cells[f"{arch}-gic3-pci-pl011"]
+    second = cells[f"{arch}-gic3-pci-pl011-reboot"]
+    fresh = cells[f"{arch}-gic2-mmio-virtio"]
+    msgs = [c["message"] for c in _check(first, "FW-VARSTORE")]
+    assert any("absent in a fresh instance" in m for m in msgs)
+    assert any("landed in the instance's own store" in m for m in msgs)
+    (back,) = _check(second, "FW-VARSTORE")
+    assert back["ok"] and "reads back" in back["message"] and "store reused" in back["message"]
+    assert all(c["ok"] for c in _check(fresh, "FW-VARSTORE"))
+    assert "absent in a fresh instance" in _check(fresh, "FW-VARSTORE")[0]["message"]
+
+
+def test_hotplug_aarch64(quick):
+    cell = _cells(quick["aarch64"])["aarch64-gic3-pci-pl011"]
+    (hp,) = _check(cell, "GUEST-HOTPLUG")
+    assert hp["ok"] and "guest found /dev/vd" in hp["message"]
+
+
+def test_hotplug_aarch32_reported_honestly(quick):
+    """Debian's armmp-lpae kernel has CONFIG_HOTPLUG_PCI unset: not a pass."""
+    cell = _cells(quick["arm"])["arm-gic3-pci-pl011"]
+    assert not _check(cell, "GUEST-HOTPLUG")
+    assert any("no PCIe hot-plug driver" in n for n in cell["notes"])
+
+
+def test_run_boots_on_the_terminal(tmp_path, image_aarch64):
+    """`armvm-oe run`: the console is the terminal, the instance's variable
+    store is created in the data dir and reused, the image stays unchanged."""
+    before = sha256_file(image_aarch64)
+    env = dict(os.environ, NO_COLOR="1", ARMVM_DATA_DIR=str(tmp_path / "data"))
+    child = pexpect.spawn(sys.executable, ["-m", "armvm_oe", "run", str(image_aarch64),
+                                           "--instance", "term", "--smp", "1"],
+                          env=env, encoding="utf-8", codec_errors="replace", timeout=400)
+    child.logfile_read = open(tmp_path / "run.log", "w")
+    try:
+        child.expect("UEFI variables .*vars.fd \\(created\\)")
+        child.expect("ARMVM-FACT gic=3")
+        child.expect("ARMVM-READY")
+        child.expect_exact("armvm# ")
+        child.sendline("stty -echo; echo sum-$((40+2))")
+        child.expect("sum-42")
+        child.sendline("poweroff -f")
+        child.expect(pexpect.EOF, timeout=60)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    inst = tmp_path / "data" / "instances" / "term"
+    assert (inst / "vars.fd").stat().st_size == find_firmware("aarch64").vars_template.stat().st_size
+    assert (inst / "disk.qcow2").exists() and not (inst / "qmp.sock").exists()
+    assert sha256_file(image_aarch64) == before
+    p = subprocess.run([sys.executable, "-m", "armvm_oe", "instances", "--json"], env=env,
+                       capture_output=True, text=True)
+    (item,) = json.loads(p.stdout)["instances"]
+    assert item["name"] == "term" and item["runs"] == 1 and item["overlay_bytes"] > 0
+
+
+@pytest.mark.nightly
+@pytest.mark.parametrize("arch", ARCHES)
+def test_full_matrix(tmp_path, image_aarch64, image_arm, arch):
+    image = {"aarch64": image_aarch64, "arm": image_arm}[arch]
+    rc, out, err = _finish(_start(image, tmp_path, "--timeout", "600"), 5400)
+    assert rc == 0, err[-3000:]
+    cells = _cells({"report": json.loads(out)})
+    assert len(cells) == 9                    # 8 cells + the variable-store reboot
+    assert all(c["status"] == "pass" for c in cells.values())
+    gics = {c["facts"]["gic"] for c in cells.values()}
+    ttys = {c["facts"]["tty"] for c in cells.values()}
+    assert gics == {"2", "3"} and ttys == {"ttyAMA0", "hvc0"}
