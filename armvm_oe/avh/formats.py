@@ -140,14 +140,14 @@ def check_dtb(data: bytes) -> DtbInfo:
     """Raise :class:`FormatError` unless ``data`` is a sane flattened device tree;
     return its header and the root node's ``model``/``compatible``."""
     fix = "Pass a compiled .dtb (dtc -O dtb, or the kernel's arch/arm64/boot/dts/...)"
+    if data.lstrip().startswith((b"/dts-v1/", b"/ {", b"/include/")):
+        raise FormatError("the devicetree is DTS source text, not a compiled DTB", fix)
     if len(data) < FDT_HEADER_SIZE:
         raise FormatError(f"the devicetree is {len(data)} bytes, shorter than the 40-byte "
                           "FDT header", fix)
     (magic, totalsize, off_struct, off_strings, off_rsv, version, last_comp,
      boot_cpuid, size_strings, size_struct) = struct.unpack_from(">10I", data, 0)
     if magic != FDT_MAGIC:
-        if data.lstrip().startswith(b"/dts-v1/") or data.lstrip().startswith(b"/"):
-            raise FormatError("the devicetree is DTS source text, not a compiled DTB", fix)
         raise FormatError(f"the devicetree is not a DTB: magic 0x{magic:08x}, expected "
                           "0xd00dfeed", fix)
     problems = []
