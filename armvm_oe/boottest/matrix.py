@@ -268,6 +268,7 @@ def run_cell(cell: Cell, st: Settings, store: InstanceStore) -> list[CellResult]
         boot = _Boot(cell, st, inst, log, hotplug_ports=1 if cell.hotplug else 0)
         try:
             r.facts = boot.con.expect_ready(timeout=st.timeout)
+            r.params["ready_s"] = round(boot.con.ready_s or 0, 2)   # QEMU start -> ARMVM-READY
             _basic_checks(r, cell, r.facts, boot.con)
             present, content, usable = _efivar_present(boot.con)
             r.add_check("FW-VARSTORE", usable and not present,
