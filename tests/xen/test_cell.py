@@ -148,3 +148,17 @@ def test_fixture_image_boots_as_xen_dom0(aarch64_image, tmp_path):
     assert "[ok] GUEST-XEN: Xen frontends registered in the guest: vbd vif" in out
     assert "[ok] GUEST-CONSOLE: the console is the Xen PV console hvc0" in out
     assert sha256_file(aarch64_image) == before         # the image is never modified
+
+
+@pytest.mark.nightly
+@pytest.mark.boot
+def test_dom0less_domu_runs_the_image_kernel(aarch64_image, tmp_path):
+    """Stretch: the image's kernel and initramfs as a dom0less domU (no
+    dom0), console on Xen's vpl011. No disk backend exists without dom0, so
+    the initramfs stops at ARMVM-ROOT-NOT-FOUND (expected)."""
+    from armvm_oe.xen.dom0less import run_dom0less_cell
+    cell = run_dom0less_cell(aarch64_image, timeout=400, log_dir=tmp_path)
+    assert cell.status == "pass", cell.message
+    log = cell.log_path.read_text(errors="replace")
+    assert "Xen dom0less mode detected" in log and "DOM1: ARMVM-INITRAMFS" in log
+    assert cell.params["outcome"] == "initramfs without root disk"
