@@ -146,9 +146,47 @@ def _decompressor(fmt: str, raw: BinaryIO) -> BinaryIO:
     if fmt == "xz":
         return lzma.LZMAFile(raw, mode="rb")
     if fmt == "zstd":
-        import zstandard
-        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+        return _ZstdReader(raw)
     raise ValueError(fmt)
+
+
+class _ZstdReader:
+    """Multi-frame zstd stream reader that, unlike zstandard's stream_reader,
+    reports a truncated last frame as an error."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        import zstandard
+        self._z = zstandard
+        self._raw = raw
+        self._d = zstandard.ZstdDecompressor().decompressobj()
+        self._buf = b""
+        self._in_frame = False
+
+    def read(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            comp = self._raw.read(1 << 18)
+            if not comp:
+                if self._in_frame:
+                    raise EOFError("the zstd stream ends in the middle of a frame")
+                break
+            while comp:
+                try:
+                    out = self._d.decompress(comp)
+                except self._z.ZstdError as err:
+                    raise ValueError(str(err)) from None
+                self._in_frame = True
+                self._buf += out
+                if self._d.eof:
+                    comp = self._d.unused_data
+                    self._d = self._z.ZstdDecompressor().decompressobj()
+                    self._in_frame = False
+                else:
+                    comp = b""
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def close(self) -> None:
+        pass
 
 
 class StreamSource(Source):
