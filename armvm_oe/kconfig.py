@@ -152,7 +152,9 @@ def inspect_kernel(blob: bytes, max_output: int = MAX_OUTPUT) -> KernelInfo:
     m = _RELEASE.search(blob)
     if m:
         info.release = m.group(1).decode("ascii", "replace")
-    if info.config_text or info.release:
+    wrapped = (len(blob) >= 0x28 and blob[0x24:0x28] == b"\x18\x28\x6f\x01") \
+        or blob[4:8] == b"zimg"          # ARM zImage / EFI zboot: the kernel is inside
+    if info.config_text or (info.release and not wrapped):
         return info                     # an uncompressed kernel: nothing more inside
     for pos, fmt in _candidates(blob):
         try:
