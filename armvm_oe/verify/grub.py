@@ -40,10 +40,11 @@ def parse_grub_efi(data: bytes, pe=None) -> GrubImage | None:
     start, end = _mods_region(data, pe)
     pos = data.find(MODULE_MAGIC, start, end)
     while pos >= 0:
-        for off_fmt, size_fmt, first in (("<I", "<I", 4), ("<Q", "<Q", 8)):
-            if first == 4:
-                off, size = struct.unpack_from("<II", data, pos + 4) if pos + 12 <= len(data) \
-                    else (0, 0)
+        for layout in ("info32", "info64"):     # grub_module_info32 / grub_module_info64
+            if layout == "info32":
+                if pos + 12 > len(data):
+                    continue
+                off, size = struct.unpack_from("<II", data, pos + 4)
             else:
                 if pos + 24 > len(data):
                     continue
@@ -165,7 +166,7 @@ def parse_config(text: str, max_lines: int = 20000) -> GrubConfig:
             continue
         cur = stack[-1] if stack else cfg.top
         cmd = w[0]
-        if cmd in ("linux", "linux16", "linuxefi", "chainloader") and cmd != "chainloader":
+        if cmd in ("linux", "linux16", "linuxefi"):
             cur.linux = w[1:]
         elif cmd in ("initrd", "initrd16", "initrdefi"):
             cur.initrd.extend(w[1:])
