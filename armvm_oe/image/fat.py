@@ -20,7 +20,7 @@ from __future__ import annotations
 import struct
 from array import array
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterator
 
 from armvm_oe.image.source import Source
