@@ -145,13 +145,17 @@ GRUB_MODULES = ["part_gpt", "fat", "ext2", "normal", "linux", "configfile", "sea
 
 
 def make_grub_efi(target_arch: str, modules_dir: Path, out: Path,
-                  extra_modules: list[str] | None = None, prefix: str = "/EFI/BOOT") -> Path:
+                  extra_modules: list[str] | None = None, prefix: str = "/EFI/BOOT",
+                  early_cfg: str = EARLY_CFG) -> Path:
     """A removable-media GRUB EFI binary with an embedded early config that
-    finds grub.cfg by searching for the file (no UEFI variables needed)."""
+    finds grub.cfg by searching for the file (no UEFI variables needed).
+
+    ``early_cfg`` replaces that search, e.g. to look for a marker file only
+    one of several attached disks has."""
     require_tool("grub-mkimage", "grub-common", "make the GRUB EFI application")
     with tempfile.TemporaryDirectory() as tmp:
         early = Path(tmp) / "early.cfg"
-        early.write_text(EARLY_CFG)
+        early.write_text(early_cfg)
         mods = GRUB_MODULES + list(extra_modules or [])
         mods = [m for m in mods if (Path(modules_dir) / f"{m}.mod").exists()]
         run(["grub-mkimage", "-d", modules_dir, "-O", GRUB_TARGET[target_arch], "-o", out,
