@@ -87,6 +87,23 @@ class CellResult:
         d["duration_s"] = round(self.duration_s, 2)
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "CellResult":
+        """The inverse of :meth:`as_dict` (e.g. to print a saved ``--json`` report)."""
+        r = cls(d["name"], d.get("status", "pass"), float(d.get("duration_s", 0.0)),
+                list(d.get("requirements", [])), facts=dict(d.get("facts") or {}),
+                log_path=Path(d["log_path"]) if d.get("log_path") else None,
+                message=d.get("message", ""), params=dict(d.get("params") or {}),
+                notes=list(d.get("notes", [])))
+        r.checks = [Check(c["requirement"], bool(c["ok"]), c.get("message", ""))
+                    for c in d.get("checks", [])]
+        return r
+
+    @property
+    def hypervisor(self) -> str:
+        """Where the cell booted: ``qemu-tcg`` (emulated), ``kvm`` or ``xen``."""
+        return str(self.params.get("hypervisor") or "qemu")
+
 
 def write_junit(results: Iterable[CellResult], path: Path,
                 suite: str = "armvm-oe boot matrix") -> Path:
@@ -148,11 +165,12 @@ def summary_table(results: Iterable[CellResult], stream=None) -> str:
     rows = []
     for r in results:
         reqs = " ".join(r.requirements)
-        rows.append([r.name, badge(r.status, stream), f"{r.duration_s:5.1f}s",
+        rows.append([r.name, r.hypervisor, badge(r.status, stream), f"{r.duration_s:5.1f}s",
                      _fact_summary(r), reqs,
                      (r.message[:70] if r.status != "pass" else
                       ("note: " + r.notes[0][:64] if r.notes else ""))])
-    text = table(rows, ["cell", "result", "time", "guest saw", "checked", "note"])
+    text = table(rows, ["cell", "hypervisor", "result", "time", "guest saw", "checked",
+                        "note"])
     counts = {s: sum(r.status == s for r in results) for s in STATUSES}
     total = " ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
     return text + f"\n{len(results)} cells: {total}"

@@ -86,8 +86,19 @@ def _xen_cell(args, image: Path, arch: str, firmware, log_dir: Path):
         raise UsageError("the Xen boot test is not available in this installation",
                          f"armvm_oe.xen.run_xen_cell could not be imported ({e})",
                          "Use --hypervisor kvm, or update armvm-oe")
-    return run_xen_cell(image, arch=arch, xen_path=args.xen, timeout=args.timeout,
-                        log_dir=log_dir, firmware=firmware)
+    from armvm_oe.boottest.result import CellResult
+    from armvm_oe.errors import ArmvmError
+
+    t0 = time.monotonic()
+    try:
+        return run_xen_cell(image, arch=arch, xen_path=args.xen, timeout=args.timeout,
+                            log_dir=log_dir, firmware=firmware)
+    except ArmvmError:
+        raise
+    except Exception as e:   # a bug in the back end: one error row, the matrix report stays
+        return CellResult(f"xen-{arch}", "error", time.monotonic() - t0,
+                          params={"arch": arch, "hypervisor": "xen"},
+                          message=f"the Xen back end failed: {type(e).__name__}: {e}")
 
 
 def run(args) -> int:

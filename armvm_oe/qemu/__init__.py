@@ -8,7 +8,7 @@ Public API (stable; also used by the Xen runner, armvm_oe.xen)::
 
 - ``find_firmware(arch, code=None, vars_template=None) -> Firmware``
 - ``VMConfig(arch, disk, firmware, vars_file, gic=3, virtio="pci", console="pl011",
-  smp=1, mem_mib=1024, kvm=False, qmp_socket=None, hotplug_ports=0,
+  smp=1, mem_mib=1024, kvm=False, virtualization=False, qmp_socket=None, hotplug_ports=0,
   extra_args=[...])`` and ``build_argv(cfg) -> list[str]``
 - ``InstanceStore(root=None).prepare(name, image, arch, firmware, reset_vars=False)``
 - ``Console.spawn(argv, log_path)`` -> ``expect_ready()``, ``run(cmd)``, ``poweroff()``

@@ -92,6 +92,7 @@ class VMConfig:
     smp: int = 1
     mem_mib: int = 1024
     kvm: bool = False
+    virtualization: bool = False     # emulate EL2 (virtualization=on), e.g. to run Xen under TCG
     disk_format: str | None = None
     snapshot: bool = False           # QEMU -snapshot: disk writes discarded at exit
     qmp_socket: Path | None = None
@@ -142,6 +143,8 @@ def build_argv(cfg: VMConfig, binary: str | None = None) -> list[str]:
     cfg.validate()
     exe = binary or qemu_binary(cfg.arch)
     machine = f"virt,gic-version={cfg.gic},acpi=off"
+    if cfg.virtualization:
+        machine += ",virtualization=on"
     if cfg.arch == "arm" and not cfg.kvm:
         machine += ",highmem=off"
     argv = [exe, "-M", machine]

@@ -141,6 +141,10 @@ def test_argv_spec_machine(tmp_path):
     assert sum(d.startswith("pcie-root-port") for d in devs) == 2
     assert _pairs(p, "-serial") == ["chardev:con0"]
     assert _pairs(p, "-qmp")[0].startswith(f"unix:{tmp_path / 'q.sock'}")
+    assert "virtualization" not in _pairs(p, "-M")[0]
+    # EL2 for a hypervisor guest (the Xen back end asks for it)
+    x = build_argv(_cfg(tmp_path, virtualization=True))
+    assert "virtualization=on" in _pairs(x, "-M")[0]
 
 
 def test_argv_aarch32(tmp_path):
@@ -248,12 +252,14 @@ def test_firmware_search_covers_distros():
 
 def test_junit_and_summary(tmp_path):
     ok = CellResult("aarch64-gic3-pci-pl011", duration_s=30.5, facts={"gic": "3", "tty": "ttyAMA0",
-                    "virtio": ["virtio0:0x0002:pci"]})
+                    "virtio": ["virtio0:0x0002:pci"]}, params={"hypervisor": "qemu-tcg"})
     ok.add_check("GUEST-GIC", True, "GICv3")
-    bad = CellResult("aarch64-gic2-mmio-virtio", log_path=tmp_path / "x.log")
+    bad = CellResult("aarch64-gic2-mmio-virtio", log_path=tmp_path / "x.log",
+                     params={"hypervisor": "qemu-tcg"})
     bad.add_check("GUEST-CONSOLE", False, "no prompt on hvc0")
     bad.finish()
-    skip = CellResult("xen-aarch64", status="skip", message="no xen")
+    skip = CellResult("xen-aarch64", status="skip", message="no xen",
+                      params={"hypervisor": "xen"})
     assert ok.finish().status == "pass" and bad.status == "fail"
     path = write_junit([ok, bad, skip], tmp_path / "r.xml")
     suite = ET.parse(path).getroot().find("testsuite")
@@ -264,6 +270,12 @@ def test_junit_and_summary(tmp_path):
     assert cases["aarch64-gic3-pci-pl011"].find("failure") is None
     text = summary_table([ok, bad, skip])
     assert "PASS" in text and "FAIL" in text and "gic=3 virtio=pci" in text
+    header, rows = text.splitlines()[0], text.splitlines()[2:5]
+    assert header.split()[:3] == ["cell", "hypervisor", "result"]
+    assert [r.split()[1] for r in rows] == ["qemu-tcg", "qemu-tcg", "xen"]
+    # a saved --json report prints the same table
+    again = [CellResult.from_dict(json.loads(json.dumps(r.as_dict()))) for r in (ok, bad, skip)]
+    assert summary_table(again) == text
     assert text.splitlines()[-1] == "3 cells: 1 pass 1 fail 1 skip"
     with pytest.raises(ValueError):
         CellResult("x", status="maybe")
