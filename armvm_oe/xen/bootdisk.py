@@ -12,11 +12,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
-import tempfile
 from pathlib import Path
 
 from armvm_oe import diskimage
-from armvm_oe.lib import cache_dir, require_tool, run
+from armvm_oe.lib import cache_dir
 
 MARKER = "EFI/ARMVM-XEN/xen-boot.id"
 EARLY_CFG = f"""search --no-floppy --file --set=root /{MARKER}
@@ -30,31 +29,30 @@ DOM0_CONSOLE = ["console=hvc0"]
 
 
 def grub_efi(modules_dir: Path) -> Path:
-    """GRUB arm64-efi with xen_boot, cached by the module directory
-    (keyed by the grub-efi-arm64-bin version) and the early config."""
-    require_tool("grub-mkimage", "grub-common", "make the GRUB EFI application that loads Xen")
+    """GRUB arm64-efi with xen_boot (``diskimage.make_grub_efi`` with this
+    disk's marker search as early config), cached by the module directory
+    (keyed by the grub-efi-arm64-bin version), the modules and the early
+    config."""
     modules_dir = Path(modules_dir)
     if not (modules_dir / "xen_boot.mod").exists():
         from armvm_oe.xen.host import XenUnavailable
         raise XenUnavailable(f"GRUB's xen_boot module is not in {modules_dir}",
                              "GRUB loads Xen and dom0 with xen_hypervisor/xen_module",
                              "Use Debian's grub-efi-arm64-bin (it ships xen_boot.mod)")
-    mods = [m for m in diskimage.GRUB_MODULES + XEN_GRUB_MODULES
-            if (modules_dir / f"{m}.mod").exists()]
-    key = hashlib.sha256("\n".join([str(modules_dir.resolve()), EARLY_CFG, *mods]).encode()
+    key = hashlib.sha256("\n".join([str(modules_dir.resolve()), EARLY_CFG,
+                                    *diskimage.GRUB_MODULES, *XEN_GRUB_MODULES]).encode()
                          ).hexdigest()[:16]
     out = cache_dir() / "xen" / f"grub-xen-{key}.efi"
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        early = Path(tmp) / "early.cfg"
-        early.write_text(EARLY_CFG)
-        tmp_out = Path(tmp) / "grub.efi"
-        run(["grub-mkimage", "-d", modules_dir, "-O", "arm64-efi", "-o", tmp_out,
-             "-p", "/EFI/BOOT", "-c", early, *mods])
-        os.replace(tmp_out, out) if tmp_out.stat().st_dev == out.parent.stat().st_dev else \
-            out.write_bytes(tmp_out.read_bytes())
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        diskimage.make_grub_efi("aarch64", modules_dir, tmp, extra_modules=XEN_GRUB_MODULES,
+                                early_cfg=EARLY_CFG)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
 
 
@@ -77,22 +75,28 @@ def grub_cfg(xen_args: list[str], dom0_args: list[str], initrd: bool,
     return "\n".join(lines) + "\n"
 
 
+def esp_disk(out: Path, files: dict[str, Path | bytes], label: str = "XENBOOT") -> Path:
+    """A raw GPT disk with one FAT32 ESP holding ``files`` (ESP path ->
+    local file or bytes), sized to fit them."""
+    out = Path(out)
+    need = sum(len(v) if isinstance(v, (bytes, str)) else Path(v).stat().st_size
+               for v in files.values())
+    size = max(64, need // diskimage.MiB + 16)
+    esp = diskimage.make_fat(out.with_suffix(".esp"), size, files, fat_bits=32, label=label)
+    try:
+        diskimage.assemble_gpt(out, [diskimage.Partition(label, diskimage.ESP_TYPE, esp)])
+    finally:
+        esp.unlink(missing_ok=True)
+    return out
+
+
 def build(out: Path, *, grub: Path, xen: Path, kernel: Path, initrd: Path | None,
           cfg: str, extra_files: dict[str, Path | bytes] | None = None) -> Path:
-    """Write the boot disk to ``out`` (raw, GPT + FAT32 ESP)."""
-    out = Path(out)
+    """Write the GRUB + Xen boot disk to ``out`` (raw, GPT + FAT32 ESP)."""
     files: dict[str, Path | bytes] = {
         "EFI/BOOT/BOOTAA64.EFI": grub, "EFI/BOOT/grub.cfg": cfg.encode(),
         MARKER: b"armvm-oe xen boot disk\n", "xen": xen, "Image": kernel}
     if initrd:
         files["initrd.img"] = initrd
     files.update(extra_files or {})
-    need = sum(len(v) if isinstance(v, (bytes, str)) else Path(v).stat().st_size
-               for v in files.values())
-    size = max(64, need // diskimage.MiB + 16)
-    esp = diskimage.make_fat(out.with_suffix(".esp"), size, files, fat_bits=32, label="XENBOOT")
-    try:
-        diskimage.assemble_gpt(out, [diskimage.Partition("XENBOOT", diskimage.ESP_TYPE, esp)])
-    finally:
-        esp.unlink(missing_ok=True)
-    return out
+    return esp_disk(out, files)

@@ -4,7 +4,6 @@ dom0 and the image's root filesystem as dom0's root."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -12,13 +11,15 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
+from armvm_oe import kconfig
 from armvm_oe.boottest.result import CellResult
-from armvm_oe.errors import ArmvmError, InputError
-from armvm_oe.lib import require_tool, run
+from armvm_oe.errors import ArmvmError
+from armvm_oe.qemu import PROMPT, VMConfig, build_argv, create_overlay, find_firmware
+from armvm_oe.qemu.firmware import Firmware
 from armvm_oe.xen import bootcfg, bootdisk, checks, host, source
 
-PROMPT = "armvm# "
 # Short commands, typed slowly: characters typed into Xen's serial console
 # reach dom0 through a small input ring and are dropped when sent in bulk.
 # $((6*7)) makes the answer differ from the echoed command line.
@@ -39,30 +40,77 @@ class XenBootOptions:
     keep_workdir: bool = False
 
 
-def qemu_argv(*, code: Path, vars_: Path, bootdisk_path: Path, image_drive: Path,
-              image_format: str, memory_mib: int, cpus: int,
-              extra: list[str] | None = None) -> list[str]:
-    """QEMU for Xen: EL2 (virtualization=on), GICv3, FDT only (acpi=off),
-    TCG. The boot disk has bootindex 0 so the firmware starts its GRUB."""
-    return [host.QEMU, "-M", host.MACHINE, "-accel", "tcg", "-cpu", host.CPU,
-            "-smp", str(cpus), "-m", str(memory_mib),
-            "-display", "none", "-monitor", "none", "-serial", "stdio", "-parallel", "none",
-            "-no-reboot", "-nic", "none",
-            "-drive", f"if=pflash,format=raw,readonly=on,file={code}",
-            "-drive", f"if=pflash,format=raw,file={vars_}",
-            "-drive", f"if=none,id=xenboot,file={bootdisk_path},format=raw,readonly=on",
-            "-device", "virtio-blk-device,drive=xenboot,bootindex=0",
-            "-drive", f"if=none,id=image,file={image_drive},format={image_format}",
-            "-device", "virtio-blk-device,drive=image",
-            *(extra or [])]
+def vm_config(firmware: Firmware, vars_file: Path, disk: Path, disk_format: str, *,
+              memory_mib: int, cpus: int, extra: list[str] | None = None) -> VMConfig:
+    """The QEMU machine Xen runs on: EL2 emulated (virtualization=on, so
+    TCG), GICv3, FDT only, virtio-mmio, the pl011 (Xen's console) on stdio,
+    no network or balloon device. ``disk`` is the image's overlay; the Xen
+    boot disk comes in ``extra`` (:func:`bootdisk_args`)."""
+    return VMConfig(arch="aarch64", disk=disk, disk_format=disk_format, firmware=firmware,
+                    vars_file=vars_file, gic=3, virtio="mmio", console="pl011", smp=cpus,
+                    mem_mib=memory_mib, kvm=False, virtualization=True, net=False,
+                    balloon=False, extra_args=list(extra or []))
 
 
-def _overlay(image: Path, dest: Path) -> Path:
-    """A qcow2 overlay backed by the image: the guest writes go there and
-    the image is never modified."""
-    require_tool("qemu-img", "qemu-utils", "put a copy-on-write overlay over the image")
-    run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", image.resolve(), dest])
-    return dest
+def bootdisk_args(path: Path) -> list[str]:
+    """The throwaway boot disk, read-only, first in the firmware's boot order."""
+    return ["-drive", f"if=none,id=xenboot,file={path},format=raw,readonly=on",
+            "-device", "virtio-blk-device,drive=xenboot,bootindex=0"]
+
+
+def guest_disk(image: Path, work: Path) -> Path:
+    """A qcow2 overlay in ``work`` backed by the image (or by its
+    decompressed copy in ``work``): the guest writes go there and the image
+    is never modified."""
+    backing, _ = source.attachable(image, work)
+    return create_overlay(backing, work / "image-overlay.qcow2")
+
+
+def firmware_or_default(firmware: Firmware | None) -> Firmware:
+    return firmware if firmware is not None else find_firmware("aarch64")
+
+
+def concat_initrds(boot: source.ImageBoot, work: Path) -> Path | None:
+    """One initrd for Xen's single ramdisk module (Linux takes concatenated archives)."""
+    if not boot.initrds:
+        return None
+    initrd = work / "initrd.img"
+    with open(initrd, "wb") as out:
+        for part in boot.initrds:
+            out.write(part.read_bytes())
+    return initrd
+
+
+def run_cell(name: str, arch: str, log_dir: Path, params: dict,
+             body: Callable[[CellResult, Path], None], keep_workdir: bool = False,
+             prefix: str = "armvm-xen-") -> CellResult:
+    """What every Xen cell shares: the aarch64-only skip, a work dir under
+    ``log_dir`` (removed afterwards), user/host problems turned into an
+    ``error`` cell with what/why/fix, and the duration."""
+    t0 = time.monotonic()
+    cell = CellResult(name, "pass", params={"arch": arch, "hypervisor": "xen", **params})
+    if arch != "aarch64":
+        cell.status = "skip"
+        cell.message = (f"Xen boot is aarch64 only: Debian ships Xen for arm64, and the Xen "
+                        f"PV guest support of an {arch} kernel cannot be started as dom0 here")
+        return cell
+    log_dir = Path(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=log_dir))
+    try:
+        body(cell, work)
+    except ArmvmError as e:
+        cell.status = "error"
+        cell.message = e.paragraph()
+    except subprocess.CalledProcessError as e:
+        cell.status = "error"
+        cell.message = (f"{Path(str(e.cmd[0])).name} failed while preparing the Xen boot disk: "
+                        f"{(e.stderr or '').strip()[-300:]}")
+    finally:
+        if not keep_workdir:
+            shutil.rmtree(work, ignore_errors=True)
+    cell.duration_s = time.monotonic() - t0
+    return cell
 
 
 def _type(child, text: str, chunk: int = 8, pause: float = 0.05) -> None:
@@ -124,78 +172,64 @@ def boot_and_watch(argv: list[str], log_path: Path, timeout: float) -> tuple[str
 
 
 def run_xen_cell(image: Path, *, arch: str, xen_path: Path | None, timeout: float,
-                 log_dir: Path, firmware=None, options: XenBootOptions | None = None
-                 ) -> CellResult:
+                 log_dir: Path, firmware: Firmware | None = None,
+                 options: XenBootOptions | None = None) -> CellResult:
     """Boot ``image``'s kernel as Xen dom0 and judge GUEST-XEN and the Xen
-    part of GUEST-CONSOLE. Never raises for user/host problems: they come
-    back as an ``error`` cell whose message says what, why and the fix."""
+    part of GUEST-CONSOLE. ``image``: raw, .gz/.bz2/.zst/.xz or .qcow2.
+    Never raises for user/host problems: they come back as an ``error``
+    cell whose message says what, why and the fix."""
     opts = options or XenBootOptions()
     name = f"xen-{arch}"
-    t0 = time.monotonic()
-    cell = CellResult(name, "pass", params={"arch": arch, "hypervisor": "xen", "gic": "3",
-                                            "console": "hvc0"})
-    if arch != "aarch64":
-        cell.status = "skip"
-        cell.message = (f"Xen boot is aarch64 only: Debian ships Xen for arm64, and the Xen "
-                        f"PV guest support of an {arch} kernel cannot be started as dom0 here")
-        return cell
     log_dir = Path(log_dir)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="armvm-xen-", dir=log_dir))
-    try:
-        image = Path(image)
-        if not image.is_file():
-            raise InputError(f"the image {image} does not exist", None,
-                             "Pass the raw disk image (.wic) of an armvm build")
+
+    def body(cell: CellResult, work: Path) -> None:
+        t0 = time.monotonic()
         xen = host.find_xen(xen_path)
-        code, vars_tmpl = host.firmware_files(firmware)
-        qemu_version = host.probe_qemu(memory_mib=opts.memory_mib)
+        fw = firmware_or_default(firmware)
+        vars_ = work / "AAVMF_VARS.fd"
+        shutil.copyfile(fw.vars_template, vars_)
+        base = vm_config(fw, vars_, work / "probe.qcow2", "qcow2", memory_mib=opts.memory_mib,
+                         cpus=opts.cpus)
+        qemu_version = host.probe_qemu(base)
         cell.params.update({"xen": xen.version, "xen_from": xen.origin, "qemu": qemu_version})
 
-        boot = source.read_image(image, work)
+        boot = source.read_image(Path(image), work)
         cell.params["kernel"] = f"{boot.kernel_from} ({boot.release or 'release unknown'})"
         # the kernel configuration decides first: without CONFIG_XEN it cannot
         # run on Xen at all, so there is nothing to boot
         if boot.config_text is not None:
-            findings = checks.audit_xen_options(checks.parse_kconfig(boot.config_text), arch)
-            for req, ok, msg in checks.option_messages(findings, boot.config_name):
+            cfg = kconfig.parse_config(boot.config_text, boot.config_name)
+            for req, ok, msg in checks.option_messages(checks.xen_findings(cfg, arch),
+                                                       boot.config_name):
                 cell.add_check(req, ok, msg)
-            essential = checks.missing_essential(findings)
+            essential = checks.missing_essential(cfg, arch)
             if essential:
                 cell.status = "fail"
                 cell.message = (
-                    f"the image's kernel is built without {', '.join('CONFIG_' + o for o in essential)} "
+                    f"the image's kernel is built without {', '.join(essential)} "
                     f"({boot.config_name}), so it cannot run as a Xen domain; not booted. "
                     + "; ".join(c.message for c in cell.checks if not c.ok))
-                cell.duration_s = time.monotonic() - t0
-                return cell
+                return
         else:
             cell.add_check(checks.XEN_REQ, True,
-                           "kernel config: the image has no /boot/config-*; the Xen options are "
-                           "judged from the running guest only")
+                           "kernel config: the image has neither /boot/config-* nor IKCONFIG; "
+                           "the Xen options are judged from the running guest only")
 
-        initrd = None
-        if boot.initrds:
-            initrd = work / "initrd.img"
-            with open(initrd, "wb") as out:       # Linux takes concatenated archives
-                for part in boot.initrds:
-                    out.write(part.read_bytes())
+        initrd = concat_initrds(boot, work)
         args, dropped = bootcfg.dom0_args(boot.entry, opts.dom0_extra)
-        cfg = bootdisk.grub_cfg(opts.xen_args, args, initrd is not None)
+        grub_cfg = bootdisk.grub_cfg(opts.xen_args, args, initrd is not None)
         from armvm_oe.testing import debian
         disk = bootdisk.build(work / "xenboot.img", grub=bootdisk.grub_efi(
             debian.grub_modules("aarch64")), xen=xen.path, kernel=boot.kernel,
-            initrd=initrd, cfg=cfg)
+            initrd=initrd, cfg=grub_cfg)
         cell.params["dom0_cmdline"] = " ".join(args)
         if dropped:
             cell.params["dropped_args"] = " ".join(dropped)
-        vars_ = work / "AAVMF_VARS.fd"
-        shutil.copyfile(vars_tmpl, vars_)
-        overlay = _overlay(image, work / "image-overlay.qcow2")
-        argv = qemu_argv(code=code, vars_=vars_, bootdisk_path=disk, image_drive=overlay,
-                         image_format="qcow2", memory_mib=opts.memory_mib, cpus=opts.cpus)
+        overlay = guest_disk(Path(image), work)
+        argv = build_argv(vm_config(fw, vars_, overlay, "qcow2", memory_mib=opts.memory_mib,
+                                    cpus=opts.cpus, extra=bootdisk_args(disk)))
         (log_dir / f"{name}.qemu-cmdline").write_text(" ".join(map(str, argv)) + "\n")
-        (log_dir / f"{name}.grub.cfg").write_text(cfg)
+        (log_dir / f"{name}.grub.cfg").write_text(grub_cfg)
         log_path = log_dir / f"{name}.serial.log"
         cell.log_path = log_path
         build_s = time.monotonic() - t0
@@ -204,8 +238,6 @@ def run_xen_cell(image: Path, *, arch: str, xen_path: Path | None, timeout: floa
         cell.facts = checks.parse_facts(log)
         cell.params.update({"prepare_s": round(build_s, 1), "ready_s": round(ready_s, 1),
                             "outcome": outcome})
-        if probe.get("version"):
-            cell.facts["xen_version"] = probe["version"]
         ev = checks.ConsoleEvidence(log, probe,
                                     boot.root_partition.number if boot.root_partition else None)
         for req, ok, msg in checks.judge_console(ev):
@@ -213,15 +245,6 @@ def run_xen_cell(image: Path, *, arch: str, xen_path: Path | None, timeout: floa
         cell.finish()
         if cell.status == "fail" and outcome not in ("ready",):
             cell.message = f"boot outcome: {outcome}; " + cell.message
-    except ArmvmError as e:
-        cell.status = "error"
-        cell.message = e.paragraph()
-    except subprocess.CalledProcessError as e:
-        cell.status = "error"
-        cell.message = (f"{Path(str(e.cmd[0])).name} failed while preparing the Xen boot disk: "
-                        f"{(e.stderr or '').strip()[-300:]}")
-    finally:
-        if not opts.keep_workdir:
-            shutil.rmtree(work, ignore_errors=True)
-    cell.duration_s = time.monotonic() - t0
-    return cell
+
+    return run_cell(name, arch, log_dir, {"gic": "3", "console": "hvc0"}, body,
+                    keep_workdir=opts.keep_workdir)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Mapping
 
-from armvm_oe import requirements
+from armvm_oe import kconfig
+from armvm_oe.qemu import parse_facts
 
 XEN_REQ = "GUEST-XEN"
 CONSOLE_REQ = "GUEST-CONSOLE"
@@ -22,93 +24,40 @@ ESSENTIAL = ("XEN",)
 # /sys/bus/xen/drivers names of the frontends GUEST-XEN asks for
 FRONTEND_DRIVERS = {"vbd": "XEN_BLKDEV_FRONTEND", "vif": "XEN_NETDEV_FRONTEND"}
 
-FACT_RE = re.compile(r"ARMVM-FACT ([A-Za-z0-9_]+)=(.*?)\r?$", re.M)
+
+def xen_findings(config: Mapping[str, str], arch: str) -> list[kconfig.OptionFinding]:
+    """The findings of :func:`armvm_oe.kconfig.audit` that belong to this
+    cell: every option GUEST-XEN names, plus the Xen console options of
+    GUEST-CONSOLE."""
+    return [f for f in kconfig.audit(config, arch)
+            if f.req_id == XEN_REQ
+            or (f.req_id == CONSOLE_REQ and f.option.removeprefix("CONFIG_") in XEN_CONSOLE_OPTIONS)]
 
 
-def parse_kconfig(text: str) -> dict[str, str]:
-    """``CONFIG_FOO=y`` -> {"FOO": "y"}; ``# CONFIG_FOO is not set`` -> "n"."""
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        m = re.match(r"CONFIG_([A-Za-z0-9_]+)=(.*)$", line)
-        if m:
-            out[m.group(1)] = m.group(2).strip('"')
-            continue
-        m = re.match(r"# CONFIG_([A-Za-z0-9_]+) is not set$", line)
-        if m:
-            out[m.group(1)] = "n"
-    return out
+def missing_essential(config: Mapping[str, str], arch: str) -> list[str]:
+    """CONFIG_ names without which the kernel cannot run as a Xen domain."""
+    return kconfig.missing(config, arch, *ESSENTIAL)
 
 
-@dataclass
-class OptionFinding:
-    req: str
-    option: str
-    value: str          # y / m / n (absent counts as n)
-    ok: bool
-    note: str = ""
-
-
-def audit_xen_options(config: dict[str, str], arch: str) -> list[OptionFinding]:
-    """Every kernel option GUEST-XEN names, plus the Xen console options of
-    GUEST-CONSOLE, judged the way the table says (``module_ok`` -> =m is
-    enough)."""
-    findings = []
-    for o in requirements.get(XEN_REQ).options(arch):
-        findings.append(_judge(XEN_REQ, o.name, o.module_ok, config))
-    for o in requirements.get(CONSOLE_REQ).options(arch):
-        if o.name in XEN_CONSOLE_OPTIONS:
-            findings.append(_judge(CONSOLE_REQ, o.name, o.module_ok, config))
-    return findings
-
-
-def _judge(req: str, name: str, module_ok: bool, config: dict[str, str]) -> OptionFinding:
-    v = config.get(name, "n")
-    if v == "y":
-        return OptionFinding(req, name, v, True)
-    if v == "m":
-        if module_ok:
-            return OptionFinding(req, name, v, True, "module (allowed: in the initramfs)")
-        return OptionFinding(req, name, v, False, "is a module; must be built in")
-    return OptionFinding(req, name, "n", False, "is not set")
-
-
-def missing_essential(findings: list[OptionFinding]) -> list[str]:
-    return [f.option for f in findings if f.option in ESSENTIAL and not f.ok]
-
-
-def option_messages(findings: list[OptionFinding], config_name: str) -> list[tuple[str, bool, str]]:
-    """One (req, ok, message) per requirement: the missing options named."""
+def option_messages(findings: list[kconfig.OptionFinding], config_name: str
+                    ) -> list[tuple[str, bool, str]]:
+    """One (req, ok, message) per requirement; a failing one names each
+    option that is missing (or a module where it must be built in)."""
     out = []
     for req in (XEN_REQ, CONSOLE_REQ):
-        mine = [f for f in findings if f.req == req]
+        mine = [f for f in findings if f.req_id == req]
         if not mine:
             continue
-        bad = [f for f in mine if not f.ok]
+        bad = [f for f in mine if f.result != "pass"]
         if bad:
-            names = ", ".join(f"CONFIG_{f.option} ({f.note})" for f in bad)
-            out.append((req, False, f"kernel config {config_name}: {names}"))
+            out.append((req, False, f"kernel config {config_name}: "
+                        + "; ".join(f.reason for f in bad)))
         else:
-            mods = [f"CONFIG_{f.option}=m" for f in mine if f.value == "m"]
+            mods = [f"{f.option}=m" for f in mine if f.value == "m"]
             out.append((req, True, f"kernel config {config_name}: "
-                        + " ".join(f"CONFIG_{f.option}={f.value}" for f in mine)
+                        + " ".join(f"{f.option}={f.value}" for f in mine)
                         + (f" ({', '.join(mods)} loaded from the initramfs)" if mods else "")))
     return out
-
-
-def parse_facts(log: str) -> dict:
-    """ARMVM-FACT lines -> dict (``virtio`` is a list); first value wins
-    for the others (each console prints the same facts)."""
-    facts: dict = {}
-    for k, v in FACT_RE.findall(log):
-        v = v.strip()
-        if k == "virtio":
-            facts.setdefault("virtio", [])
-            if v not in facts["virtio"]:
-                facts["virtio"].append(v)
-        else:
-            facts.setdefault(k, v)
-    return facts
 
 
 @dataclass

@@ -18,16 +18,18 @@ or a disk (no backend without dom0), so the initramfs stops at
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from armvm_oe import diskimage
 from armvm_oe.boottest.result import CellResult
-from armvm_oe.errors import ArmvmError, InputError
+from armvm_oe.errors import InputError
 from armvm_oe.lib import require_tool, run
-from armvm_oe.xen import bootcfg, host, source
-from armvm_oe.xen.cell import _overlay, qemu_argv
+from armvm_oe.qemu import build_argv
+from armvm_oe.qemu.firmware import Firmware
+from armvm_oe.xen import bootcfg, bootdisk, host, source
+from armvm_oe.xen.cell import (bootdisk_args, concat_initrds, firmware_or_default, guest_disk,
+                               run_cell, vm_config)
 
 DOMU_MEM_KIB = 256 * 1024
 XEN_ARGS = "console=dtuart loglvl=all guest_loglvl=all"
@@ -68,55 +70,39 @@ def add_domu(dtb: Path, bootargs: list[str], initrd: bool, mem_kib: int = DOMU_M
 
 
 def run_dom0less_cell(image: Path, *, arch: str = "aarch64", xen_path: Path | None = None,
-                      timeout: float = 300, log_dir: Path, firmware=None,
+                      timeout: float = 300, log_dir: Path, firmware: Firmware | None = None,
                       memory_mib: int = 1024) -> CellResult:
     import pexpect
 
     name = f"xen-dom0less-{arch}"
-    t0 = time.monotonic()
-    cell = CellResult(name, "pass", params={"arch": arch, "hypervisor": "xen",
-                                            "mode": "dom0less domU"})
-    if arch != "aarch64":
-        cell.status, cell.message = "skip", "Xen boot is aarch64 only"
-        return cell
     log_dir = Path(log_dir)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="armvm-dom0less-", dir=log_dir))
-    try:
+
+    def body(cell: CellResult, work: Path) -> None:
+        t0 = time.monotonic()
         efi = xen_efi(xen_path)
-        code, vars_tmpl = host.firmware_files(firmware)
-        host.probe_qemu(memory_mib=memory_mib)
+        fw = firmware_or_default(firmware)
+        vars_ = work / "AAVMF_VARS.fd"
+        shutil.copyfile(fw.vars_template, vars_)
+        overlay = guest_disk(Path(image), work)
+        disk = work / "xenboot.img"
+        cfg_vm = vm_config(fw, vars_, overlay, "qcow2", memory_mib=memory_mib, cpus=2,
+                           extra=bootdisk_args(disk))
+        # QEMU's own FDT for exactly this machine
+        dtb = work / "virt.dtb"
+        host.probe_qemu(replace(cfg_vm, extra_args=[]), dtb_out=dtb)
         boot = source.read_image(Path(image), work)
         # Xen 4.17 gives a dom0less domU no stdout-path for its vpl011: without
         # console= its kernel is silent (measured), so the Xen side names it
         args, _ = bootcfg.dom0_args(boot.entry, ["console=ttyAMA0"])
-        initrd = None
-        if boot.initrds:
-            initrd = work / "initrd.img"
-            initrd.write_bytes(b"".join(p.read_bytes() for p in boot.initrds))
-        disk = work / "xenboot.img"
-        vars_ = work / "AAVMF_VARS.fd"
-        shutil.copyfile(vars_tmpl, vars_)
-        overlay = _overlay(Path(image), work / "image-overlay.qcow2")
-        argv = qemu_argv(code=code, vars_=vars_, bootdisk_path=disk, image_drive=overlay,
-                         image_format="qcow2", memory_mib=memory_mib, cpus=2)
-        # QEMU's own FDT for exactly this machine (the disk only has to exist)
-        disk.write_bytes(b"\0" * diskimage.MiB)
-        dtb = work / "virt.dtb"
-        m = argv.index("-M") + 1
-        dump = list(argv)
-        dump[m] = f"{argv[m]},dumpdtb={dtb}"
-        run(dump, timeout=60)
+        initrd = concat_initrds(boot, work)
         add_domu(dtb, args, initrd is not None)
         cfg = (f"[global]\ndefault=xen\n\n[xen]\noptions={XEN_ARGS}\ndtb=virt.dtb\n")
         files = {"EFI/BOOT/BOOTAA64.EFI": efi, "EFI/BOOT/BOOTAA64.cfg": cfg.encode(),
                  "EFI/BOOT/virt.dtb": dtb, "EFI/BOOT/Image": boot.kernel}
         if initrd:
             files["EFI/BOOT/initrd.img"] = initrd
-        need = sum(Path(v).stat().st_size if not isinstance(v, bytes) else len(v)
-                   for v in files.values())
-        esp = diskimage.make_fat(work / "esp.img", max(64, need // diskimage.MiB + 16), files)
-        diskimage.assemble_gpt(disk, [diskimage.Partition("XENBOOT", diskimage.ESP_TYPE, esp)])
+        bootdisk.esp_disk(disk, files)
+        argv = build_argv(cfg_vm)
         (log_dir / f"{name}.xen.cfg").write_text(cfg)
         run(["dtc", "-q", "-I", "dtb", "-O", "dts", "-o", log_dir / f"{name}.dts", dtb],
             check=False)
@@ -148,9 +134,6 @@ def run_dom0less_cell(image: Path, *, arch: str = "aarch64", xen_path: Path | No
                        "(vpl011, '(XEN) DOM1:')" if con else "no domU1 output on the Xen console")
         cell.facts = {"domU_console": "vpl011", "domU_root": "none (no disk backend without dom0)"}
         cell.finish()
-    except ArmvmError as e:
-        cell.status, cell.message = "error", e.paragraph()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    cell.duration_s = time.monotonic() - t0
-    return cell
+
+    return run_cell(name, arch, log_dir, {"mode": "dom0less domU"}, body,
+                    prefix="armvm-dom0less-")

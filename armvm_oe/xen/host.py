@@ -1,23 +1,20 @@
-"""What the host must provide for a Xen boot: the Xen binary, AAVMF
-firmware and a QEMU that emulates EL2. Every failure is an ArmvmError with
-what/why/fix, never a traceback."""
+"""What the host must provide for a Xen boot: the Xen binary and a QEMU
+that emulates EL2 (the UEFI firmware comes from armvm_oe.qemu.find_firmware).
+Every failure is an ArmvmError with what/why/fix, never a traceback."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from armvm_oe.errors import ArmvmError, InputError, ToolMissing, UsageError
-from armvm_oe.lib import require_tool
+from armvm_oe.errors import ArmvmError, InputError, UsageError
+from armvm_oe.qemu import VMConfig, build_argv, qemu_binary
 
 XEN_PACKAGE = "xen-hypervisor-4.17-arm64"
 ARM64_MAGIC = b"ARM\x64"        # arm64 Image header, offset 56
-QEMU = "qemu-system-aarch64"
-AAVMF_CODE = Path("/usr/share/AAVMF/AAVMF_CODE.fd")
-AAVMF_VARS = Path("/usr/share/AAVMF/AAVMF_VARS.fd")
 
 
 class XenUnavailable(UsageError):
@@ -86,60 +83,33 @@ def find_xen(xen_path: Path | None) -> XenBinary:
     return check_xen_binary(found[-1], f"Debian archive ({XEN_PACKAGE})")
 
 
-def firmware_files(firmware=None) -> tuple[Path, Path]:
-    """(code, vars template). ``firmware``: None (Debian's AAVMF), a CODE
-    path (VARS found next to it), a (code, vars) pair, or an object with
-    ``code``/``vars`` attributes."""
-    if firmware is None:
-        code, vars_ = AAVMF_CODE, AAVMF_VARS
-    elif isinstance(firmware, (tuple, list)):
-        code, vars_ = map(Path, firmware)
-    elif hasattr(firmware, "code"):
-        code = Path(firmware.code)
-        vars_ = Path(getattr(firmware, "vars", None) or getattr(firmware, "vars_template"))
-    else:
-        code = Path(firmware)
-        vars_ = code.with_name(code.name.replace("CODE", "VARS"))
-    for p in (code, vars_):
-        if not p.is_file():
-            raise XenUnavailable(f"the aarch64 UEFI firmware file {p} is missing",
-                                 "the Xen boot starts GRUB from AAVMF (edk2 for Arm VMs)",
-                                 "Install it: sudo apt-get install qemu-efi-aarch64")
-    return code, vars_
-
-
-MACHINE = "virt,gic-version=3,virtualization=on,acpi=off"
-CPU = "cortex-a57"
-
-
-def probe_qemu(machine: str = MACHINE, cpu: str = CPU, memory_mib: int = 1024,
-               dtb_out: Path | None = None) -> str:
-    """Ask QEMU to build the machine and dump its device tree: fails the
-    way a boot would if QEMU cannot emulate EL2 (virtualization=on).
-    Returns the QEMU version."""
-    qemu = shutil_which_or_raise()
+def probe_qemu(cfg: VMConfig, dtb_out: Path | None = None) -> str:
+    """Ask QEMU to build exactly the machine of ``cfg`` and dump its device
+    tree (``-M ...,dumpdtb=``; a 1 MiB placeholder stands in for its disk):
+    fails the way a boot would if QEMU cannot emulate EL2
+    (virtualization=on). Returns the QEMU version; the DTB is kept in
+    ``dtb_out`` if given (the dom0less cell edits it)."""
+    qemu = qemu_binary(cfg.arch)
     ver = subprocess.run([qemu, "--version"], capture_output=True, text=True).stdout
     m = re.search(r"version (\S+)", ver)
     version = m.group(1) if m else "unknown"
     with tempfile.TemporaryDirectory() as tmp:
+        placeholder = Path(tmp) / "placeholder.raw"
+        with open(placeholder, "wb") as f:
+            f.truncate(1 << 20)
+        argv = build_argv(replace(cfg, disk=placeholder, disk_format="raw"), binary=qemu)
         dtb = Path(dtb_out) if dtb_out else Path(tmp) / "virt.dtb"
-        r = subprocess.run([qemu, "-M", f"{machine},dumpdtb={dtb}", "-accel", "tcg", "-cpu", cpu,
-                            "-m", str(memory_mib), "-display", "none", "-nodefaults"],
-                           capture_output=True, text=True, timeout=60)
+        i = argv.index("-M") + 1
+        argv[i] += f",dumpdtb={dtb}"
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
         if r.returncode != 0 or not dtb.exists():
             err = (r.stderr or r.stdout).strip().splitlines()
             raise XenUnavailable(
                 f"{qemu} {version} cannot emulate an Arm machine with EL2 "
-                f"(-M {machine} -cpu {cpu})",
+                f"(-M {argv[i].split(',dumpdtb=')[0]} -cpu {argv[argv.index('-cpu') + 1]})",
                 "Xen runs at EL2, so QEMU must emulate the virtualization extensions "
                 f"(QEMU said: {err[-1] if err else 'nothing'})",
                 "Install Debian's qemu-system-arm (QEMU 7.2 in bookworm supports "
                 "virtualization=on with TCG); KVM acceleration cannot provide EL2 here")
     return version
-
-
-def shutil_which_or_raise() -> str:
-    try:
-        return require_tool(QEMU, "qemu-system-arm", "emulate the aarch64 machine Xen runs on")
-    except ToolMissing:
-        raise

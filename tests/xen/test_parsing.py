@@ -7,8 +7,10 @@ import re
 
 import pytest
 
+from armvm_oe import kconfig
+from armvm_oe.qemu import VMConfig, build_argv, find_firmware
 from armvm_oe.testing import debian
-from armvm_oe.xen import bootcfg, bootdisk, checks
+from armvm_oe.xen import bootcfg, bootdisk, cell, checks
 
 pytestmark = pytest.mark.xen
 
@@ -61,13 +63,18 @@ def debian_config():
 
 
 def test_debian_arm64_kernel_config_satisfies_xen_rows(debian_config):
-    findings = checks.audit_xen_options(checks.parse_kconfig(debian_config), "aarch64")
+    cfg = kconfig.parse_config(debian_config)
+    findings = checks.xen_findings(cfg, "aarch64")
     names = {f.option for f in findings}
-    assert {"XEN", "HVC_XEN", "HVC_XEN_FRONTEND", "XEN_BLKDEV_FRONTEND"} <= names
-    assert all(f.ok for f in findings), [f for f in findings if not f.ok]
+    assert {"CONFIG_XEN", "CONFIG_HVC_XEN", "CONFIG_HVC_XEN_FRONTEND",
+            "CONFIG_XEN_BLKDEV_FRONTEND"} <= names
+    assert {f.req_id for f in findings} == {"GUEST-XEN", "GUEST-CONSOLE"}
+    assert "CONFIG_SERIAL_AMBA_PL011" not in names        # not the Xen part of GUEST-CONSOLE
+    assert all(f.result == "pass" for f in findings), [f for f in findings
+                                                       if f.result != "pass"]
     msgs = checks.option_messages(findings, "/boot/config-x")
     assert [m[0] for m in msgs] == ["GUEST-XEN", "GUEST-CONSOLE"] and all(m[1] for m in msgs)
-    assert checks.missing_essential(findings) == []
+    assert checks.missing_essential(cfg, "aarch64") == []
 
 
 @pytest.mark.parametrize("drop,req", [(("XEN",), "GUEST-XEN"),
@@ -77,18 +84,38 @@ def test_unset_option_is_named(debian_config, drop, req):
     text = debian_config
     for o in drop:
         text = re.sub(rf"^CONFIG_{o}=.*$", f"# CONFIG_{o} is not set", text, flags=re.M)
-    findings = checks.audit_xen_options(checks.parse_kconfig(text), "aarch64")
-    bad = [m for m in checks.option_messages(findings, "/boot/config-x") if not m[1]]
+    cfg = kconfig.parse_config(text)
+    bad = [m for m in checks.option_messages(checks.xen_findings(cfg, "aarch64"),
+                                             "/boot/config-x") if not m[1]]
     assert [m[0] for m in bad] == [req]
-    assert f"CONFIG_{drop[0]} (is not set)" in bad[0][2]
-    assert checks.missing_essential(findings) == (["XEN"] if drop == ("XEN",) else [])
+    assert f"CONFIG_{drop[0]} is not set" in bad[0][2]
+    assert checks.missing_essential(cfg, "aarch64") == (["CONFIG_XEN"] if drop == ("XEN",)
+                                                        else [])
 
 
 def test_builtin_only_option_as_module_fails(debian_config):
     text = re.sub(r"^CONFIG_HVC_XEN=y$", "CONFIG_HVC_XEN=m", debian_config, flags=re.M)
-    f = {x.option: x for x in checks.audit_xen_options(checks.parse_kconfig(text), "aarch64")
-         if x.req == "GUEST-XEN"}
-    assert not f["HVC_XEN"].ok and "built in" in f["HVC_XEN"].note
+    f = {x.option: x for x in checks.xen_findings(kconfig.parse_config(text), "aarch64")
+         if x.req_id == "GUEST-XEN"}
+    assert f["CONFIG_HVC_XEN"].result != "pass" and "built in" in f["CONFIG_HVC_XEN"].reason
+    msg = dict((r, m) for r, ok, m in checks.option_messages(list(f.values()), "c"))
+    assert "CONFIG_HVC_XEN=m but GUEST-XEN needs it built in" in msg["GUEST-XEN"]
+
+
+def test_qemu_argv_for_xen(tmp_path):
+    """The generic argv builder with virtualization=on (EL2), GICv3, FDT,
+    TCG, virtio-mmio, the boot disk first in the boot order."""
+    fw = find_firmware("aarch64")
+    cfg = cell.vm_config(fw, tmp_path / "vars.fd", tmp_path / "o.qcow2", "qcow2",
+                         memory_mib=1024, cpus=2, extra=cell.bootdisk_args(tmp_path / "b.img"))
+    argv = build_argv(cfg)
+    assert argv[argv.index("-M") + 1] == "virt,gic-version=3,acpi=off,virtualization=on"
+    assert argv[argv.index("-accel") + 1] == "tcg" and "-nic" in argv
+    assert f"if=none,id=hd0,format=qcow2,file={tmp_path}/o.qcow2,discard=unmap" in argv
+    assert "virtio-blk-device,drive=xenboot,bootindex=0" in argv
+    plain = build_argv(VMConfig(arch="aarch64", disk=tmp_path / "d", firmware=fw,
+                                vars_file=tmp_path / "v"))
+    assert plain[plain.index("-M") + 1] == "virt,gic-version=3,acpi=off"   # off by default
 
 
 LOG_OK = """(XEN) Xen version 4.17.5 (Debian 4.17.5+72-g01140da4e8-1) (pkg-xen)
