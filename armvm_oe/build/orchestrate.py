@@ -26,7 +26,7 @@ from typing import Callable, Optional
 from armvm_oe import __version__, ui
 from armvm_oe.build import report as rpt
 from armvm_oe.build.progress import BuildProgress, short_task
-from armvm_oe.build.scaleout import ScaleOut, overlay_path, validate
+from armvm_oe.build.scaleout import ScaleOut, container_mirror_mount, overlay_path, validate
 from armvm_oe.errors import ArmvmError, ProblemFound, UsageError
 
 ARCHES = ("aarch64", "arm")
@@ -319,6 +319,9 @@ def run_build(opts: BuildOptions) -> BuildOutcome:
     work_dir = Path(opts.work_dir or os.environ.get("KAS_WORK_DIR") or os.getcwd()).absolute()
     so = ScaleOut.from_env(os.environ).merged(opts.scaleout)
     mode, client = pick_mode(opts.mode, say)
+    # a file:// sstate mirror outside the work dir is mounted read-only
+    mirror_mount = container_mirror_mount(so.sstate_mirror, work_dir) \
+        if mode == "container" else None
     so = validate(so, mode == "container", work_dir)
     project = load_config(chain, work_dir=work_dir)
     if so.active:
@@ -344,11 +347,18 @@ def run_build(opts: BuildOptions) -> BuildOutcome:
     preflight(opts, chain, project, mode)
     # 2. checkout at the lock, then the checks that need the trees
     checkout_results = _checkout(opts, project, mode)
+    skip = set(opts.skip_checks)
+    if mode == "container" and os.getuid() == 0:
+        # the checkouts are the build user's, not root's: git in the container
+        # accepts them, git here would not (the doctor check asks the host uid)
+        check_container_ownership(project, skip)
+        skip.add(CHECK_DUBIOUS)
     results = _doctor(dict(groups=("checkout",), kas_config=chain, work_dir=work_dir,
-                           build_dir=build_dir, skip=set(opts.skip_checks)), say)
+                           build_dir=build_dir, skip=skip), say)
     _stop_on_fatal(results, "checkout check", say)
 
     # 3. kas build
+    owner = container_owner(mode, work_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     log_dir = build_dir / LOG_DIR
     log_dir.mkdir(exist_ok=True)
@@ -359,6 +369,7 @@ def run_build(opts: BuildOptions) -> BuildOutcome:
         latest.unlink()
     latest.symlink_to(log_path.name)
     sink = LineSink(log_path, opts.verbose, opts.log_tail, say)
+    hand_over(owner, build_dir, log_dir, log_path, latest)
     base = {"schema": rpt.SCHEMA_VERSION, "started": started, "arch": arch,
             "machine": project.machine, "mode": mode,
             "config": {"files": [str(p) for p in project.config_files],
@@ -378,7 +389,8 @@ def run_build(opts: BuildOptions) -> BuildOutcome:
     status = "failed"
     try:
         if mode == "container":
-            rc = _run_container(client, project, chain, work_dir, opts, so, sink, base)
+            rc = _run_container(client, project, chain, work_dir, opts, so, sink, base,
+                                mirror_mount)
         else:
             versions["kas"] = host_kas_version()
             argv = [shutil.which("kas") or "kas", "build", chain]
@@ -394,7 +406,7 @@ def run_build(opts: BuildOptions) -> BuildOutcome:
         status = "interrupted"
         sink.close()
         _finish(base, versions, sink, status, 130, t0, None)
-        rpt.Report(base).write(build_dir)
+        write_report(base, build_dir, owner)
         raise
     finally:
         sink.close()
@@ -404,20 +416,21 @@ def run_build(opts: BuildOptions) -> BuildOutcome:
     if rc != 0:
         err = _diagnose(log_path, sink, rc, base, say)
         _finish(base, versions, sink, "failed", 1, t0, None)
-        path = rpt.Report(base).write(build_dir)
+        path = write_report(base, build_dir, owner)
         return BuildOutcome(base, 1, err, path)
 
     # 4. post-build
     try:
-        return _post_build(opts, project, build_dir, base, versions, sink, arch, t0)
+        return _post_build(opts, project, build_dir, base, versions, sink, arch, t0, owner)
     except KeyboardInterrupt:
         _finish(base, versions, sink, "interrupted", 130, t0, None)
-        rpt.Report(base).write(build_dir)
+        write_report(base, build_dir, owner)
         raise
 
 
 def _post_build(opts: BuildOptions, project, build_dir: Path, base: dict, versions: dict,
-                sink: LineSink, arch: Optional[str], t0: float) -> BuildOutcome:
+                sink: LineSink, arch: Optional[str], t0: float,
+                owner: Optional[tuple[int, int]] = None) -> BuildOutcome:
     say = opts.say
     exit_code, error = 0, None
     deploy = rpt.find_deploy_dir(build_dir, project.machine)
@@ -447,9 +460,33 @@ def _post_build(opts: BuildOptions, project, build_dir: Path, base: dict, versio
         base["verify"] = {"status": "skipped"}
     if opts.avh_device and wic and error is None:
         base["avh"] = make_avh(opts, artifacts, wic, build_dir, project, target)
+        hand_over(owner, Path(base["avh"]["path"]))
     _finish(base, versions, sink, "succeeded", exit_code, t0, None)
-    path = rpt.Report(base).write(build_dir)
+    path = write_report(base, build_dir, owner)
     return BuildOutcome(base, exit_code, error, path)
+
+
+def container_owner(mode: str, work_dir: Path) -> Optional[tuple[int, int]]:
+    """(uid, gid) the host side must hand what it writes in the work dir to:
+    a root caller's container build runs as the work dir's owner, and kas must
+    be able to write the build dir armvm-oe made (its logs, the report). None
+    when the caller is the build user."""
+    if mode != "container" or os.getuid() != 0:
+        return None
+    from armvm_oe.container.runner import resolve_user
+    return resolve_user(work_dir)
+
+
+def hand_over(owner: Optional[tuple[int, int]], *paths: Path) -> None:
+    if owner:
+        for p in paths:
+            os.lchown(p, *owner)
+
+
+def write_report(base: dict, build_dir: Path, owner: Optional[tuple[int, int]]) -> Path:
+    path = rpt.Report(base).write(build_dir)
+    hand_over(owner, path)
+    return path
 
 
 def _finish(base: dict, versions: dict, sink: LineSink, status: str, code: int, t0: float,
@@ -484,6 +521,7 @@ def _chown_for_container(project, results: list) -> None:
     the trees the checkout just made (git refuses repositories of another
     owner, and kas must update them)."""
     from armvm_oe.container.runner import resolve_user
+    from armvm_oe.gitcheckout import LOCKSUFFIX
     uid, gid = resolve_user(project.work_dir)
     for r in results:
         if r.action in ("cloned", "updated"):
@@ -491,12 +529,59 @@ def _chown_for_container(project, results: list) -> None:
                 for n in dirs + files:
                     os.lchown(os.path.join(root, n), uid, gid)
             os.lchown(r.path, uid, gid)
+        # the checkout's flock file next to the repo (kas never takes it)
+        lock = Path(r.path).parent / f".{Path(r.path).name}{LOCKSUFFIX}"
+        if lock.parent.absolute() == Path(project.work_dir).absolute() and lock.exists() \
+                and lock.stat().st_uid == 0:
+            os.lchown(lock, uid, gid)
+
+
+def kas_argv_trusting_project(argv: list[str]) -> list[str]:
+    """``argv`` wrapped so git in the container trusts the project mount.
+
+    The build runs as the caller (or, for a root caller, the work dir's
+    owner), but the project checkout may belong to someone else (a CI job's
+    root-owned clone): git then refuses it ("detected dubious ownership") and
+    kas silently takes the kas file's directory as the top repository, so the
+    layer paths are wrong. kas runs git with its own HOME and copies only the
+    file named by GITCONFIG_FILE into it, hence both steps (pure)."""
+    from armvm_oe.container import PROJECT_MOUNT
+    script = ('git config --global --add safe.directory "$1" && '
+              'GITCONFIG_FILE="$HOME/.gitconfig" && export GITCONFIG_FILE && shift && '
+              'exec "$@"')
+    return ["sh", "-c", script, "armvm-oe-build", PROJECT_MOUNT, *argv]
+
+
+CHECK_DUBIOUS = "checkout.dubious-ownership"
+
+
+def check_container_ownership(project, skip: set) -> None:
+    """A root caller's container build runs as the work dir's owner: every
+    checked-out repository must belong to that user, or git in the container
+    refuses it ("dubious ownership"). The same check id as the doctor's."""
+    if CHECK_DUBIOUS in skip:
+        return
+    from armvm_oe.container.runner import resolve_user
+    uid, gid = resolve_user(project.work_dir)
+    for r in project.repos:
+        p = Path(r.path)
+        if r.is_local or not p.exists():
+            continue
+        owner = p.stat().st_uid
+        if owner != uid:
+            raise ProblemFound(
+                f"Repo '{r.id}' at {p} is owned by uid {owner}, not by the build user (uid "
+                f"{uid}, the owner of the work dir {project.work_dir})",
+                "the container build runs as the work dir's owner, and git (kas, bitbake's "
+                "fetcher) refuses repositories of another owner",
+                f"Hand it over: sudo chown -R {uid}:{gid} {p}", check_id=CHECK_DUBIOUS)
 
 
 def _run_container(client, project, chain: str, work_dir: Path, opts: BuildOptions,
-                   so: ScaleOut, sink: LineSink, base: dict) -> int:
-    from armvm_oe.container import (PROJECT_MOUNT, ImageSpec, Mounts, ensure_image,
-                                    run_in_container)
+                   so: ScaleOut, sink: LineSink, base: dict,
+                   mirror_mount: Optional[Path] = None) -> int:
+    from armvm_oe.container import (PROJECT_MOUNT, SSTATE_MIRROR_MOUNT, ImageSpec, Mounts,
+                                    ensure_image, run_in_container)
     top = Path(project.top_repo_path)
     rel = []
     for part in chain.split(":"):
@@ -513,9 +598,10 @@ def _run_container(client, project, chain: str, work_dir: Path, opts: BuildOptio
     base["container"] = {"image": img.tag, "image_id": img.image_id}
     dl = Path(opts.dl_dir).absolute() if opts.dl_dir else None
     ss = Path(opts.sstate_dir).absolute() if opts.sstate_dir else None
-    return run_in_container(["kas", "build", ":".join(rel)],
+    extra = [(mirror_mount, SSTATE_MIRROR_MOUNT, "sstate mirror")] if mirror_mount else []
+    return run_in_container(kas_argv_trusting_project(["kas", "build", ":".join(rel)]),
                             Mounts(work_dir=work_dir, project=top, dl_dir=dl, sstate_dir=ss,
-                                   ssh_agent=opts.ssh_agent),
+                                   ssh_agent=opts.ssh_agent, extra_ro=extra),
                             image=img.tag, client=client, env=so.env(), on_line=sink,
                             stop_grace=opts.stop_grace)
 

@@ -98,18 +98,32 @@ def check_mirror(url: str, container: bool, work_dir: Path | None = None) -> str
             raise UsageError(f"The sstate mirror directory {path} does not exist", None,
                              "Mount the shared mirror there or use its http(s) URL")
         if container:
-            wd = Path(work_dir).absolute() if work_dir else None
-            if wd and (path == wd or wd in path.parents):
+            mount = container_mirror_mount(url, work_dir)
+            if mount is None:   # inside the work dir: seen under /work
                 from armvm_oe.container import WORK_MOUNT
+                wd = Path(work_dir).absolute()
                 return "file://" + str(Path(WORK_MOUNT) / path.relative_to(wd))
-            raise UsageError(f"--sstate-mirror {url} is a host directory the build container "
-                             "cannot see",
-                             "the container mounts only the work dir, DL_DIR and SSTATE_DIR",
-                             "Serve the mirror over http(s) (any static web server), put it "
-                             "inside the work dir, or build with --host")
+            from armvm_oe.container import SSTATE_MIRROR_MOUNT
+            return "file://" + SSTATE_MIRROR_MOUNT
         return "file://" + str(path).rstrip("/")
     raise UsageError(f"--sstate-mirror '{url}' must be an http(s):// or file:// URL",
                      "bitbake fetches sstate objects from it", None)
+
+
+def container_mirror_mount(url: Optional[str], work_dir: Path | None) -> Optional[Path]:
+    """The host directory to mount read-only into the build container for a
+    file:// sstate mirror that lives outside the work dir (the work dir is
+    mounted anyway); None for http(s) mirrors and mirrors inside the work dir."""
+    if not url:
+        return None
+    u = urlparse(url)
+    if u.scheme != "file":
+        return None
+    path = Path(u.path)
+    wd = Path(work_dir).absolute() if work_dir else None
+    if wd and (path == wd or wd in path.parents):
+        return None
+    return path
 
 
 def validate(so: ScaleOut, container: bool, work_dir: Path | None = None) -> ScaleOut:

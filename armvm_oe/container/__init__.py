@@ -17,10 +17,11 @@ from armvm_oe.container.errors import (CHECK_IDS, BaseImageMissing, BindMountOwn
                                        ContainerError, EngineUnreachable, RootlessMapping,
                                        SocketPermission)
 from armvm_oe.container.image import ImageSpec, build_image, ensure_image
-from armvm_oe.container.runner import (DL_MOUNT, PROJECT_MOUNT, SSTATE_MOUNT, WORK_MOUNT,
-                                       Mounts, leftover_containers, run_in_container)
+from armvm_oe.container.runner import (DL_MOUNT, PROJECT_MOUNT, SSTATE_MIRROR_MOUNT,
+                                       SSTATE_MOUNT, WORK_MOUNT, Mounts, leftover_containers, run_in_container)
 
 __all__ = ["connect", "engine_info", "CHECK_IDS", "BaseImageMissing", "BindMountOwner",
            "ContainerError", "EngineUnreachable", "RootlessMapping", "SocketPermission",
            "ImageSpec", "build_image", "ensure_image", "Mounts", "run_in_container",
-           "leftover_containers", "PROJECT_MOUNT", "WORK_MOUNT", "DL_MOUNT", "SSTATE_MOUNT"]
+           "leftover_containers", "PROJECT_MOUNT", "WORK_MOUNT", "DL_MOUNT", "SSTATE_MOUNT",
+           "SSTATE_MIRROR_MOUNT"]

@@ -2,7 +2,9 @@
 
 The container gets the project read-only at /repo, the kas work dir at
 /work (KAS_WORK_DIR), DL_DIR at /downloads and SSTATE_DIR at /sstate (shared
-caches on the host that outlive containers) and, opt-in, the SSH agent socket.
+caches on the host that outlive containers), opt-in, the SSH agent socket and
+any extra read-only host directories (e.g. a file:// sstate mirror that lives
+outside the work dir, at /sstate-mirror).
 The entrypoint remaps the image's 'builder' user to the build uid/gid, so files
 the build writes on the host belong to the calling user. Output is streamed
 line by line to a callback; Ctrl-C (KeyboardInterrupt, and SIGTERM while it
@@ -33,6 +35,12 @@ WORK_MOUNT = "/work"
 DL_MOUNT = "/downloads"
 SSTATE_MOUNT = "/sstate"
 SSH_AGENT_MOUNT = "/run/armvm-oe/ssh-agent.sock"
+SSTATE_MIRROR_MOUNT = "/sstate-mirror"     # a file:// sstate mirror outside the work dir
+# Extra mounts may not hide the runner's own mounts or the image's system.
+RESERVED_TARGETS = (PROJECT_MOUNT, WORK_MOUNT, DL_MOUNT, SSTATE_MOUNT, "/run/armvm-oe")
+SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64",
+               "/libx32", "/opt", "/proc", "/root", "/run", "/sbin", "/sys", "/tmp", "/usr",
+               "/var")
 
 LABEL = "armvm-oe.runner"
 
@@ -55,6 +63,8 @@ class Mounts:
     dl_dir: Path | None = None
     sstate_dir: Path | None = None
     ssh_agent: bool = False          # mount $SSH_AUTH_SOCK (opt-in)
+    # extra read-only mounts: (host path, absolute path in the container, role)
+    extra_ro: Sequence[tuple[Path, str, str]] = ()
 
     def writable(self) -> list[tuple[str, Path]]:
         out = [("work dir", Path(self.work_dir))]
@@ -86,6 +96,37 @@ def can_write(st: os.stat_result, uid: int, gid: int) -> bool:
     if st.st_gid == gid:
         return bool(st.st_mode & stat.S_IWGRP) and bool(st.st_mode & stat.S_IXGRP)
     return bool(st.st_mode & stat.S_IWOTH) and bool(st.st_mode & stat.S_IXOTH)
+
+
+def can_read(st: os.stat_result, uid: int, gid: int) -> bool:
+    """Would uid/gid be allowed to read this file, or list and enter this
+    directory (pure)."""
+    if uid == 0:
+        return True
+    need = (stat.S_IRUSR | stat.S_IXUSR) if stat.S_ISDIR(st.st_mode) else stat.S_IRUSR
+    shift = 0 if st.st_uid == uid else 3 if st.st_gid == gid else 6
+    return (st.st_mode & (need >> shift)) == need >> shift
+
+
+def check_extra_target(target: str, role: str) -> str:
+    """The normalised container path of an extra mount; refuses relative paths
+    and paths that would hide the runner's mounts or the image's system (pure)."""
+    import posixpath
+
+    norm = posixpath.normpath(target) if target else ""
+    if not norm.startswith("/") or norm.startswith("//"):
+        raise UsageError(f"The container path '{target}' of the {role} is not absolute", None,
+                         f"Mount it at an absolute path such as {SSTATE_MIRROR_MOUNT}")
+    def inside(a: str, b: str) -> bool:
+        return a == b or a.startswith(b.rstrip("/") + "/")
+    clash = next((r for r in RESERVED_TARGETS if inside(norm, r) or inside(r, norm)), None) \
+        or (norm if norm == "/" or any(inside(norm, d) for d in SYSTEM_DIRS) else None)
+    if clash:
+        raise UsageError(f"The {role} cannot be mounted at {norm} in the build container",
+                         f"it would hide {clash} (the runner's mounts and the image's system "
+                         "directories are reserved)",
+                         f"Mount it at a path of its own, e.g. {SSTATE_MIRROR_MOUNT}")
+    return norm
 
 
 def resolve_user(work_dir: Path, uid: int | None = None, gid: int | None = None) -> tuple[int, int]:
@@ -147,6 +188,25 @@ def prepare_mounts(mounts: Mounts, uid: int, gid: int) -> list:
                              "SSH_AUTH_SOCK is unset or points nowhere",
                              "Start one (eval $(ssh-agent); ssh-add) or drop the SSH agent option")
         result.append(Mount(SSH_AGENT_MOUNT, sock, type="bind"))
+    seen: dict[str, str] = {}
+    for src, target, role in mounts.extra_ro:
+        target = check_extra_target(target, role)
+        if target in seen:
+            raise UsageError(f"Two mounts want {target} in the build container",
+                             f"the {seen[target]} and the {role}", "Give each its own path")
+        seen[target] = role
+        src = Path(src).absolute()
+        try:
+            st = os.stat(src)
+        except OSError as err:
+            raise UsageError(f"The {role} {src} cannot be mounted into the build container",
+                             err.strerror or str(err), "Pass an existing directory") from None
+        if not can_read(st, uid, gid):
+            raise UsageError(f"The {role} {src} is not readable by the build user (uid {uid})",
+                             f"it is owned by uid {st.st_uid} with mode "
+                             f"{stat.S_IMODE(st.st_mode):o}, and the build runs as uid {uid}",
+                             f"Make it readable: chmod -R a+rX {src}")
+        result.append(Mount(target, str(src), type="bind", read_only=True))
     return result
 
 

@@ -9,6 +9,10 @@ from bitbake 2.8's lib/bb/ui/knotty.py, lib/bb/runqueue.py and oe-core's
 sstate/base classes) and writes a deploy tree from the payload directory.
 
 Mode: STANDIN_MODE = "ok" | "fetch-failure" | "slow" in conf/local.conf.
+
+The payload is read from PAYLOAD (a host path, --host builds) or, when that
+is not visible (inside the build container), from $DL_DIR/standin-payload,
+which the containerized test fills: bitbake gets its inputs from DL_DIR too.
 """
 import json
 import os
@@ -60,8 +64,23 @@ def bmap(image, dest):
         f.write("\n".join(lines) + "\n")
 
 
+def user_name():
+    import pwd
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return None
+
+
+def payload_dir():
+    if os.path.isdir(PAYLOAD):
+        return PAYLOAD
+    return os.path.join(os.environ.get("DL_DIR", "/nonexistent"), "standin-payload")
+
+
 def main():
     build = os.getcwd()
+    payload = payload_dir()
     conf = open(os.path.join(build, "conf", "local.conf")).read()
     layers = open(os.path.join(build, "conf", "bblayers.conf")).read()
     m = re.search(r'^STANDIN_MODE\s*=\s*"([^"]*)"', conf, re.M)
@@ -69,10 +88,22 @@ def main():
     machine = re.search(r'^MACHINE\s*\?{0,2}=\s*"([^"]*)"', conf, re.M).group(1)
     target = [a for a in sys.argv[1:] if not a.startswith("-")][-1]
     record = {"argv": sys.argv, "cwd": build, "mode": mode, "machine": machine,
-              "pid": os.getpid(), "uid": os.getuid(),
+              "pid": os.getpid(), "uid": os.getuid(), "gid": os.getgid(),
+              "hostname": os.uname().nodename, "payload": payload,
+              # where it ran: the engine's marker file and PID 1 (docker-init
+              # with init=True in the container, the host's init otherwise)
+              "dockerenv": os.path.exists("/.dockerenv"),
+              "pid1": open("/proc/1/comm").read().strip(),
+              "user": user_name(),
               "env": {k: v for k, v in os.environ.items()
                       if k.startswith(("ARMVM_", "BB_", "DL_DIR", "SSTATE", "KAS_"))},
               "local_conf": conf, "bblayers_conf": layers}
+    mirror = os.environ.get("ARMVM_SSTATE_MIRROR", "")
+    if mirror.startswith("file://"):
+        # what bitbake's sstate fetcher would see of a file:// mirror
+        d = mirror[len("file://"):]
+        record["sstate_mirror"] = {"path": d, "entries": sorted(os.listdir(d)),
+                                   "writable": os.access(d, os.W_OK)}
     with open(os.path.join(build, "standin-bitbake.json"), "w") as f:
         json.dump(record, f, indent=1)
     recipe = f"{CORE}/meta/recipes-core/images/core-image-minimal.bb"
@@ -125,19 +156,19 @@ def main():
     os.makedirs(deploy, exist_ok=True)
     stamp = "20260101120000"
     wic = f"{target}-{machine}.rootfs-{stamp}.wic"
-    shutil.copyfile(os.path.join(PAYLOAD, "image.wic"), os.path.join(deploy, wic))
+    shutil.copyfile(os.path.join(payload, "image.wic"), os.path.join(deploy, wic))
     bmap(os.path.join(deploy, wic), os.path.join(deploy, wic + ".bmap"))
     for link, dest in ((f"{target}-{machine}.rootfs.wic", wic),
                        (f"{target}-{machine}.rootfs.wic.bmap", wic + ".bmap")):
         os.symlink(dest, os.path.join(deploy, link))
     kname = f"Image--6.6.23+git0+a1b2c3d4e5-r0-{machine}-{stamp}.bin"
-    shutil.copyfile(os.path.join(PAYLOAD, "Image"), os.path.join(deploy, kname))
+    shutil.copyfile(os.path.join(payload, "Image"), os.path.join(deploy, kname))
     os.symlink(kname, os.path.join(deploy, "Image"))
     os.symlink(kname, os.path.join(deploy, f"Image-{machine}.bin"))
-    shutil.copyfile(os.path.join(PAYLOAD, "grub-efi-bootaa64.efi"),
+    shutil.copyfile(os.path.join(payload, "grub-efi-bootaa64.efi"),
                     os.path.join(deploy, "grub-efi-bootaa64.efi"))
-    if os.path.exists(os.path.join(PAYLOAD, "virt.dtb")):
-        shutil.copyfile(os.path.join(PAYLOAD, "virt.dtb"), os.path.join(deploy, "virt.dtb"))
+    if os.path.exists(os.path.join(payload, "virt.dtb")):
+        shutil.copyfile(os.path.join(payload, "virt.dtb"), os.path.join(deploy, "virt.dtb"))
     out(f"NOTE: Tasks Summary: Attempted {total} tasks of which 0 didn't need to be rerun and "
         "all succeeded.")
     return 0
