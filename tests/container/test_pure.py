@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from armvm_oe.container import engine, errors, image, repro, runner
+from armvm_oe.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -266,3 +267,55 @@ def test_missing_tail():
     assert runner.missing_tail(b"a\nb\nlast", b"b\nlast") == b""
     assert runner.missing_tail(b"", b"x") == b"x"
     assert runner.missing_tail(b"abc\n", b"") == b""
+
+
+def test_can_read():
+    def st(mode, uid=1000, gid=1000):
+        return os.stat_result((mode, 0, 0, 0, uid, gid, 0, 0, 0, 0))
+    d = stat.S_IFDIR
+    assert runner.can_read(st(d | 0o700), 1000, 1000)
+    assert not runner.can_read(st(d | 0o700), 1234, 1234)
+    assert runner.can_read(st(d | 0o750), 1234, 1000)          # via the group
+    assert not runner.can_read(st(d | 0o740), 1234, 1000)      # r without x: cannot enter
+    assert runner.can_read(st(d | 0o755), 1234, 1234)
+    assert runner.can_read(st(stat.S_IFREG | 0o644), 1234, 1234)
+    assert not runner.can_read(st(stat.S_IFREG | 0o640), 1234, 1234)
+    assert runner.can_read(st(d | 0o000), 0, 0)
+
+
+def test_extra_mount_targets():
+    assert runner.check_extra_target("/sstate-mirror/", "sstate mirror") == "/sstate-mirror"
+    assert runner.check_extra_target("/mnt/a/../b", "x") == "/mnt/b"
+    for bad in ("relative/path", "", "/", "/work", "/work/sub", "/repo", "/downloads/x",
+                "/sstate", "/usr/local/x", "/etc", "/home/builder", "/run/armvm-oe/x", "/tmp"):
+        with pytest.raises(UsageError):
+            runner.check_extra_target(bad, "sstate mirror")
+    # a target that would contain a reserved mount is refused as well
+    with pytest.raises(UsageError) as exc:
+        runner.check_extra_target("/run", "x")
+    assert "hide /run/armvm-oe" in exc.value.why
+
+
+def test_extra_mounts_are_read_only_and_checked(tmp_path):
+    work, mirror = tmp_path / "work", tmp_path / "mirror"
+    work.mkdir()
+    mirror.mkdir()
+    uid, gid = os.getuid(), os.getgid()
+    m = runner.prepare_mounts(runner.Mounts(work_dir=work, extra_ro=[
+        (mirror, "/sstate-mirror", "sstate mirror")]), uid, gid)
+    extra = [x for x in m if x["Target"] == "/sstate-mirror"]
+    assert extra == [{"Target": "/sstate-mirror", "Source": str(mirror), "Type": "bind",
+                      "ReadOnly": True}]
+    with pytest.raises(UsageError, match="cannot be mounted"):
+        runner.prepare_mounts(runner.Mounts(work_dir=work, extra_ro=[
+            (tmp_path / "absent", "/m", "sstate mirror")]), uid, gid)
+    with pytest.raises(UsageError, match="Two mounts"):
+        runner.prepare_mounts(runner.Mounts(work_dir=work, extra_ro=[
+            (mirror, "/m", "a"), (mirror, "/m/", "b")]), uid, gid)
+    if os.geteuid() == 0:
+        private = tmp_path / "private"
+        private.mkdir(mode=0o700)
+        os.chown(work, 1234, 1234)
+        with pytest.raises(UsageError, match="not readable by the build user"):
+            runner.prepare_mounts(runner.Mounts(work_dir=work, extra_ro=[
+                (private, "/m", "sstate mirror")]), 1234, 1234)

@@ -74,6 +74,25 @@ def test_exit_code_streaming_env_and_readonly_project(docker_client, builder_ima
     assert leftover_containers(docker_client, os.getpid()) == []
 
 
+def test_extra_read_only_mount(docker_client, builder_image, dirs, tmp_path):
+    """An extra host directory (a file:// sstate mirror outside the work dir)
+    is visible at its container path, read-only, to the build user."""
+    mirror = tmp_path / "mirror"
+    (mirror / "universal").mkdir(parents=True)
+    (mirror / "universal" / "sstate-x.tar.zst").write_text("obj\n")
+    lines: list[str] = []
+    rc = run_in_container(
+        ["bash", "-c", "cat /sstate-mirror/universal/sstate-x.tar.zst; "
+                       "touch /sstate-mirror/new 2>/dev/null && echo mirror-writable "
+                       "|| echo mirror-readonly; grep ' /sstate-mirror ' /proc/self/mountinfo "
+                       "| grep -qw ro && echo mount-ro"],
+        Mounts(work_dir=dirs["work"], extra_ro=[(mirror, "/sstate-mirror", "sstate mirror")]),
+        image=builder_image, client=docker_client, on_line=lines.append, uid=UID, gid=UID)
+    assert rc == 0, lines
+    assert lines == ["obj", "mirror-readonly", "mount-ro"]
+    assert sorted(p.name for p in mirror.rglob("*")) == ["sstate-x.tar.zst", "universal"]
+
+
 def test_root_owned_bind_mount_is_a_clear_error(armvm, builder_image, cli_env, tmp_path):
     if os.geteuid() != 0:
         pytest.skip("needs root to make a root-owned directory and to drop to uid 1234")
