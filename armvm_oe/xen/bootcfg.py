@@ -1,14 +1,15 @@
 """Find the image's own kernel, initrd and command line in its boot config.
 
 Pure parsing: the GRUB config (``linux``/``initrd`` lines of the default
-``menuentry``) or a systemd-boot loader entry (``linux``/``initrd``/
-``options``). No files are read here."""
+``menuentry``, read with :mod:`armvm_oe.verify.grub`) or a systemd-boot
+loader entry (``linux``/``initrd``/``options``). No files are read here."""
 
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field
+
+from armvm_oe.verify import grub
 
 GRUB_CFG_PATHS = ("EFI/BOOT/grub.cfg", "EFI/boot/grub.cfg", "boot/grub/grub.cfg",
                   "grub/grub.cfg", "EFI/debian/grub.cfg")
@@ -36,77 +37,33 @@ class BootEntry:
 
 def strip_device(path: str) -> str:
     """``(hd0,gpt1)/Image`` or ``($root)/Image`` -> ``/Image``."""
-    path = re.sub(r"^\([^)]*\)", "", path.strip())
-    return "/" + path.lstrip("/")
-
-
-def _split(line: str) -> list[str]:
-    try:
-        return shlex.split(line, comments=False, posix=True)
-    except ValueError:
-        return line.split()
-
-
-def parse_grub_cfg(text: str, source: str = "grub.cfg") -> list[BootEntry]:
-    """Every menuentry with a ``linux`` line, in file order (nested
-    submenus flattened). A ``linux`` line outside any menuentry (a
-    config that boots directly) counts as an untitled entry."""
-    entries: list[BootEntry] = []
-    stack: list[dict] = []
-    top: dict = {"title": "", "kernel": None, "args": [], "initrds": [], "dt": None}
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip() if not raw.strip().startswith("#") else ""
-        if not line:
-            continue
-        m = re.match(r"(menuentry|submenu)\s+(['\"]?)(.*?)\2(\s|\{|$)", line)
-        if m and line.rstrip().endswith("{"):
-            stack.append({"kind": m.group(1), "title": m.group(3), "kernel": None,
-                          "args": [], "initrds": [], "dt": None})
-            continue
-        if line == "}":
-            if stack:
-                e = stack.pop()
-                if e.get("kind") == "menuentry" and e["kernel"]:
-                    entries.append(BootEntry(e["title"], e["kernel"], e["args"],
-                                             e["initrds"], source, e["dt"]))
-            continue
-        cur = stack[-1] if stack else top
-        words = _split(line)
-        if not words:
-            continue
-        cmd = words[0]
-        if cmd in ("linux", "linuxefi", "linux16"):
-            if len(words) > 1:
-                cur["kernel"] = strip_device(words[1])
-                cur["args"] = words[2:]
-        elif cmd in ("initrd", "initrdefi", "initrd16"):
-            cur["initrds"] = [strip_device(w) for w in words[1:]]
-        elif cmd == "devicetree" and len(words) > 1:
-            cur["dt"] = strip_device(words[1])
-    if top["kernel"]:
-        entries.insert(0, BootEntry("", top["kernel"], top["args"], top["initrds"], source,
-                                    top["dt"]))
-    return entries
+    return "/" + grub.split_device(path.strip())[1].lstrip("/")
 
 
 def grub_default(text: str) -> str | None:
+    """The raw ``set default=`` value (an index or a title)."""
     m = re.search(r"^\s*set\s+default\s*=\s*(['\"]?)([^'\"\s]*)\1", text, re.M)
     return m.group(2) if m else None
 
 
+def _entry(e: grub.MenuEntry, source: str) -> BootEntry:
+    return BootEntry(e.title if e.title != "(outside menuentry)" else "",
+                     strip_device(e.linux[0]), list(e.linux[1:]),
+                     [strip_device(i) for i in e.initrd], source,
+                     strip_device(e.devicetree[0]) if e.devicetree else None)
+
+
 def default_entry(text: str, source: str = "grub.cfg") -> BootEntry | None:
-    """The entry GRUB boots with no user input (``set default=`` by index
-    or title, else the first)."""
-    entries = parse_grub_cfg(text, source)
-    if not entries:
-        return None
+    """The entry GRUB boots with no user input (``set default=`` by index,
+    as verify's reader resolves it, or by title), else the first."""
+    cfg = grub.parse_config(text)
     d = grub_default(text)
-    if d and d.isdigit() and int(d) < len(entries):
-        return entries[int(d)]
-    for e in entries:
-        if d and e.title == d:
-            return e
-    return entries[0]
+    if d and not d.isdigit():
+        for e in cfg.kernel_lines():
+            if e.title == d:
+                return _entry(e, source)
+    e = cfg.default_entry()
+    return _entry(e, source) if e else None
 
 
 def parse_loader_entry(text: str, source: str) -> BootEntry | None:

@@ -66,8 +66,13 @@ def guest_disk(image: Path, work: Path) -> Path:
     return create_overlay(backing, work / "image-overlay.qcow2")
 
 
-def firmware_or_default(firmware: Firmware | None) -> Firmware:
-    return firmware if firmware is not None else find_firmware("aarch64")
+def firmware_and_vars(firmware: Firmware | None, work: Path) -> tuple[Firmware, Path]:
+    """The UEFI firmware (``armvm_oe.qemu.find_firmware`` unless given) and
+    this boot's own copy of its variable store, in ``work``."""
+    fw = firmware if firmware is not None else find_firmware("aarch64")
+    vars_ = work / "AAVMF_VARS.fd"
+    shutil.copyfile(fw.vars_template, vars_)
+    return fw, vars_
 
 
 def concat_initrds(boot: source.ImageBoot, work: Path) -> Path | None:
@@ -185,9 +190,7 @@ def run_xen_cell(image: Path, *, arch: str, xen_path: Path | None, timeout: floa
     def body(cell: CellResult, work: Path) -> None:
         t0 = time.monotonic()
         xen = host.find_xen(xen_path)
-        fw = firmware_or_default(firmware)
-        vars_ = work / "AAVMF_VARS.fd"
-        shutil.copyfile(fw.vars_template, vars_)
+        fw, vars_ = firmware_and_vars(firmware, work)
         base = vm_config(fw, vars_, work / "probe.qcow2", "qcow2", memory_mib=opts.memory_mib,
                          cpus=opts.cpus)
         qemu_version = host.probe_qemu(base)

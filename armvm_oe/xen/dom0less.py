@@ -17,7 +17,6 @@ or a disk (no backend without dom0), so the initramfs stops at
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -28,7 +27,7 @@ from armvm_oe.lib import require_tool, run
 from armvm_oe.qemu import build_argv
 from armvm_oe.qemu.firmware import Firmware
 from armvm_oe.xen import bootcfg, bootdisk, host, source
-from armvm_oe.xen.cell import (bootdisk_args, concat_initrds, firmware_or_default, guest_disk,
+from armvm_oe.xen.cell import (bootdisk_args, concat_initrds, firmware_and_vars, guest_disk,
                                run_cell, vm_config)
 
 DOMU_MEM_KIB = 256 * 1024
@@ -80,9 +79,7 @@ def run_dom0less_cell(image: Path, *, arch: str = "aarch64", xen_path: Path | No
     def body(cell: CellResult, work: Path) -> None:
         t0 = time.monotonic()
         efi = xen_efi(xen_path)
-        fw = firmware_or_default(firmware)
-        vars_ = work / "AAVMF_VARS.fd"
-        shutil.copyfile(fw.vars_template, vars_)
+        fw, vars_ = firmware_and_vars(firmware, work)
         overlay = guest_disk(Path(image), work)
         disk = work / "xenboot.img"
         cfg_vm = vm_config(fw, vars_, overlay, "qcow2", memory_mib=memory_mib, cpus=2,
