@@ -326,7 +326,26 @@ def repo_root(path: Path) -> Path:
         return Path(path)
     if out.returncode == 0 and out.stdout.strip():
         return Path(sorted(out.stdout.strip().split("\n"))[0])
+    if "dubious ownership" in out.stderr:
+        # Falling back to ``path`` would resolve includes and the local repo
+        # against the wrong top directory and fail later with a confusing
+        # "missing file" error; kas itself would pick the wrong directory too.
+        raise InputError(
+            f"git refuses to read the repository holding {path}: it is owned by another user",
+            "git's safe.directory protection ('detected dubious ownership'); without git the "
+            "repository's top directory, and so the kas include paths, cannot be found",
+            f"Run the command as the repository's owner, or trust it with: "
+            f"git config --global --add safe.directory {repo_root_guess(path)}")
     return Path(path)
+
+
+def repo_root_guess(path: Path) -> Path:
+    """The nearest parent holding ``.git`` (for the safe.directory hint only)."""
+    p = Path(path).resolve()
+    for cand in (p, *p.parents):
+        if (cand / ".git").exists():
+            return cand
+    return p
 
 
 def _merge(dest: Mapping, upd: Mapping) -> dict:
