@@ -162,6 +162,9 @@ def run(args) -> int:
         results += mx.run_matrix(cells, st, jobs=jobs, on_result=show)
     if "xen" in args.hypervisor:
         r = _xen_cell(args, image, arch, firmware, log_dir)
+        if r.status == "pass" and not args.keep_logs and r.log_path:
+            Path(r.log_path).unlink(missing_ok=True)     # same policy as the matrix cells
+            r.log_path = None
         show(r)
         results.append(r)
     junit = write_junit(results, args.junit)

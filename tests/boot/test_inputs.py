@@ -283,3 +283,26 @@ def test_junit_and_summary(tmp_path):
 
 def test_tool_missing_is_usage_error():
     assert issubclass(ToolMissing, UsageError)
+
+
+def test_vars_copy_is_sparse_and_exact(tmp_path):
+    """The 64 MiB template is copied without writing its zero chunks, and the
+    copy is byte-identical (FW-NO-PRECONFIG compares it before the boot)."""
+    from armvm_oe.boottest.matrix import same_content
+    from armvm_oe.qemu.instance import copy_vars
+
+    tpl = tmp_path / "tpl.fd"
+    data = bytearray(5 * (1 << 20) + 123)          # zeros, a data chunk, a zero tail
+    data[(2 << 20) + 7: (2 << 20) + 11] = b"NVAR"
+    tpl.write_bytes(bytes(data))
+    out = copy_vars(tpl, tmp_path / "i" / "vars.fd")
+    assert out.read_bytes() == bytes(data) and same_content(out, tpl)
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert out.stat().st_blocks * 512 <= 2 << 20     # only the data chunk allocated
+    with open(out, "r+b") as f:                     # a guest write is seen
+        f.seek(5 << 20)
+        f.write(b"x")
+    assert not same_content(out, tpl)
+    real = find_firmware("aarch64").vars_template
+    copy = copy_vars(real, tmp_path / "real.fd")
+    assert same_content(copy, real) and copy.stat().st_size == real.stat().st_size
