@@ -306,3 +306,21 @@ def test_vars_copy_is_sparse_and_exact(tmp_path):
     real = find_firmware("aarch64").vars_template
     copy = copy_vars(real, tmp_path / "real.fd")
     assert same_content(copy, real) and copy.stat().st_size == real.stat().st_size
+
+
+def test_xen_backend_crash_is_one_error_row(monkeypatch, tmp_path):
+    """A bug inside the Xen back end must not turn the whole report into a
+    traceback: it becomes one `error` row (the matrix rows stay)."""
+    import argparse
+
+    import armvm_oe.xen as xen
+    from armvm_oe.plugins import test as plugin
+
+    def broken(*a, **k):
+        raise TypeError("VMConfig.__init__() got an unexpected keyword argument 'x'")
+
+    monkeypatch.setattr(xen, "run_xen_cell", broken)
+    args = argparse.Namespace(xen=None, timeout=10.0)
+    r = plugin._xen_cell(args, tmp_path / "i.wic", "aarch64", None, tmp_path)
+    assert r.status == "error" and r.hypervisor == "xen" and "TypeError" in r.message
+    assert "xen-aarch64" in summary_table([r]) and "ERROR" in summary_table([r])
