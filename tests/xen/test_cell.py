@@ -186,7 +186,8 @@ def test_fixture_image_boots_as_xen_dom0(aarch64_image, tmp_path):
     if "--hypervisor" in probe.stdout:
         r = subprocess.run([sys.executable, "-m", "armvm_oe", "test", str(aarch64_image),
                             "--hypervisor", "xen", "--junit", str(junit), "--log-dir",
-                            str(logs)], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            str(logs), "--keep-logs"],   # a passing cell keeps its log only then
+                           cwd=ROOT, capture_output=True, text=True, timeout=600,
                            env=dict(os.environ, NO_COLOR="1"))
     else:
         r = _standalone(aarch64_image, "--log-dir", logs, "--junit", junit, "--timeout", 400)
