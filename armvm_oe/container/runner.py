@@ -291,6 +291,20 @@ def missing_tail(seen: bytes, tail: bytes) -> bytes:
     return tail
 
 
+def _prepare(client, mounts: Mounts, uid: int | None, gid: int | None):
+    """What every container start needs: the engine, the build user (the
+    work dir's owner unless given), the engine-specific user mapping and the
+    checked bind mounts."""
+    client = client or engine.connect()
+    info = engine.engine_info(client)
+    if uid is None:
+        uid, gid = resolve_user(Path(mounts.work_dir).absolute(), None, gid)
+    elif gid is None:
+        gid = uid
+    extra = engine.user_mapping(info, uid, gid)
+    return client, uid, gid, extra, prepare_mounts(mounts, uid, gid)
+
+
 def run_in_container(argv: Sequence[str], mounts: Mounts, *, image: str | None = None,
                      client=None, env: Mapping[str, str] | None = None,
                      on_line: Callable[[str], None] | None = None,
@@ -309,14 +323,7 @@ def run_in_container(argv: Sequence[str], mounts: Mounts, *, image: str | None =
     ``userns_seccomp``: use armvm-oe's seccomp profile, which lets bitbake
     create the user namespace it isolates tasks from the network with
     (:mod:`armvm_oe.container.seccomp`); False keeps the engine's default."""
-    client = client or engine.connect()
-    info = engine.engine_info(client)
-    if uid is None:
-        uid, gid = resolve_user(Path(mounts.work_dir).absolute(), None, gid)
-    elif gid is None:
-        gid = uid
-    extra = engine.user_mapping(info, uid, gid)
-    docker_mounts = prepare_mounts(mounts, uid, gid)
+    client, uid, gid, extra, docker_mounts = _prepare(client, mounts, uid, gid)
     if image is None:
         image = ensure_image(client, spec or ImageSpec.from_env(), on_line=None).tag
     on_line = on_line or _default_line
@@ -373,14 +380,7 @@ def interactive_shell(mounts: Mounts, *, image: str, client=None, argv: Sequence
     import termios
     import tty
 
-    client = client or engine.connect()
-    info = engine.engine_info(client)
-    if uid is None:
-        uid, gid = resolve_user(Path(mounts.work_dir).absolute(), None, gid)
-    elif gid is None:
-        gid = uid
-    extra = engine.user_mapping(info, uid, gid)
-    docker_mounts = prepare_mounts(mounts, uid, gid)
+    client, uid, gid, extra, docker_mounts = _prepare(client, mounts, uid, gid)
     name = f"armvm-oe-shell-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     environment = container_env(mounts, uid, gid, env)
     environment.setdefault("TERM", os.environ.get("TERM", "xterm"))
