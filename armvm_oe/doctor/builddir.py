@@ -86,18 +86,27 @@ def _lock_state(lock: Path):
     return pid, held
 
 
-@check("build.stale-lock", "no bitbake.lock left by a dead bitbake", "warn",
-       "Previous bitbake instance shutting down?, waiting to retry... / Unable to connect to "
-       "bitbake server, or start one",
-       "Remove the stale bitbake.lock and bitbake.sock (only because their process is gone)")
-def stale_lock(ctx: Context):
+def _bitbake_lock(ctx: Context):
+    """(build dir, bitbake.lock, the pid it names, whether a process holds it),
+    or None without a build dir or lock."""
     b = _bdir(ctx)
     if not b:
         return None
     lock = b / "bitbake.lock"
     if not lock.exists():
         return None
-    pid, held = _lock_state(lock)
+    return (b, lock, *_lock_state(lock))
+
+
+@check("build.stale-lock", "no bitbake.lock left by a dead bitbake", "warn",
+       "Previous bitbake instance shutting down?, waiting to retry... / Unable to connect to "
+       "bitbake server, or start one",
+       "Remove the stale bitbake.lock and bitbake.sock (only because their process is gone)")
+def stale_lock(ctx: Context):
+    found = _bitbake_lock(ctx)
+    if not found:
+        return None
+    b, lock, pid, held = found
     if held or (pid and _pid_alive(pid)):
         return None
     who = f"pid {pid}, which no longer exists" if pid else "no pid"
@@ -111,13 +120,10 @@ def stale_lock(ctx: Context):
        "to retry... / Processes holding bitbake.lock",
        "Wait for the other build, or stop its server (bitbake -m / kill the pid)")
 def lock_held(ctx: Context):
-    b = _bdir(ctx)
-    if not b:
+    found = _bitbake_lock(ctx)
+    if not found:
         return None
-    lock = b / "bitbake.lock"
-    if not lock.exists():
-        return None
-    pid, held = _lock_state(lock)
+    b, lock, pid, held = found
     if not held:
         return None
     cmd = ""
