@@ -145,12 +145,18 @@ def kernel_root(arch: str) -> Path:
     return unpacked(resolve_kernel_package(arch))
 
 
+GRUB_PKG = {"aarch64": "grub-efi-arm64-bin:arm64", "arm": "grub-efi-arm-bin:armhf",
+            "x86_64": "grub-efi-amd64-bin:amd64"}
+
+
 def grub_modules(arch: str) -> Path:
-    pkg = {"aarch64": "grub-efi-arm64-bin:arm64", "arm": "grub-efi-arm-bin:armhf",
-           "x86_64": "grub-efi-amd64-bin:amd64"}[arch]
     target = {"aarch64": "arm64-efi", "arm": "arm-efi", "x86_64": "x86_64-efi"}[arch]
-    return unpacked(pkg) / "usr" / "lib" / "grub" / target
+    return unpacked(GRUB_PKG[arch]) / "usr" / "lib" / "grub" / target
+
+
+def busybox_package(arch: str) -> str:
+    return f"busybox-static:{DEB_ARCH[arch]}"
 
 
 def busybox(arch: str) -> Path:
-    return unpacked(f"busybox-static:{DEB_ARCH[arch]}") / "bin" / "busybox"
+    return unpacked(busybox_package(arch)) / "bin" / "busybox"

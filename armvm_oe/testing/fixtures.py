@@ -89,14 +89,16 @@ def _builder_digest() -> str:
     return h.hexdigest()
 
 
+def _versions(pkgs: list[str]) -> dict[str, str]:
+    return {p: debian.candidate_version(p) for p in pkgs}
+
+
 def _inputs(spec: ImageSpec) -> dict:
-    kpkg = debian.resolve_kernel_package(spec.arch)
-    pkgs = [kpkg, f"busybox-static:{debian.DEB_ARCH[spec.arch]}",
-            {"aarch64": "grub-efi-arm64-bin:arm64", "arm": "grub-efi-arm-bin:armhf"}[spec.arch]]
+    pkgs = [debian.resolve_kernel_package(spec.arch), debian.busybox_package(spec.arch),
+            debian.GRUB_PKG[spec.arch]]
     if spec.efi_binary == "x86":
-        pkgs.append("grub-efi-amd64-bin:amd64")
-    return {"spec": dataclasses.asdict(spec),
-            "packages": {p: debian.candidate_version(p) for p in pkgs},
+        pkgs.append(debian.GRUB_PKG["x86_64"])
+    return {"spec": dataclasses.asdict(spec), "packages": _versions(pkgs),
             "builder": _builder_digest()}
 
 
@@ -146,12 +148,11 @@ def build_image(spec: ImageSpec | str = "aarch64", variant: str = "compliant",
     return final
 
 
-def _cached_part(name: str, make) -> Path:
+def _cached_part(name: str, packages: list[str], make) -> Path:
     """Parts shared by every variant (initramfs, GRUB binary), keyed by the
-    package versions and this builder's source."""
+    versions of the packages they are made from and this builder's source."""
     key = hashlib.sha256(json.dumps(
-        [name, debian.candidate_version(debian.resolve_kernel_package("aarch64")),
-         debian.candidate_version("busybox-static:arm64"), _builder_digest()]).encode()
+        [name, _versions(packages), _builder_digest()], sort_keys=True).encode()
     ).hexdigest()[:16]
     parts = cache_dir() / "parts"
     parts.mkdir(parents=True, exist_ok=True)
@@ -174,7 +175,9 @@ def _build(spec: ImageSpec, key: str, tmp: Path) -> Path:
     root_uuid = _uuid(key, "root")
     esp_uuid = _uuid(key, "esp")
 
-    initrd = _cached_part(f"initrd-{arch}", lambda out: guest.build_initramfs(kroot, release, bb, out))
+    initrd = _cached_part(
+        f"initrd-{arch}", [debian.resolve_kernel_package(arch), debian.busybox_package(arch)],
+        lambda out: guest.build_initramfs(kroot, release, bb, out))
     esp_files: dict[str, Path | bytes] = {
         KERNEL_NAME[arch]: kimage,
         "initrd.img": initrd,
@@ -182,8 +185,9 @@ def _build(spec: ImageSpec, key: str, tmp: Path) -> Path:
     }
     if spec.removable():
         target = "x86_64" if spec.efi_binary == "x86" else arch
-        efi = _cached_part(f"grub-{target}", lambda out: diskimage.make_grub_efi(
-            target, debian.grub_modules(target), out))
+        efi = _cached_part(f"grub-{target}", [debian.GRUB_PKG[target]],
+                           lambda out: diskimage.make_grub_efi(
+                               target, debian.grub_modules(target), out))
         esp_files[f"EFI/BOOT/{spec.removable()}"] = efi
     for dest, src, limit in spec.extra_esp_files:
         with open(src, "rb") as f:     # the head of a firmware file holds its volume header
