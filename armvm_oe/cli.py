@@ -36,7 +36,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
-    d = argparse.SUPPRESS if suppress else None
+    # On subcommands the defaults are suppressed so an option given before the
+    # subcommand (armvm-oe --json verify ...) is not reset by the subparser.
     parser.add_argument("-v", "--verbose", action="count",
                         default=argparse.SUPPRESS if suppress else 0,
                         help="more output (repeat for debug logging)")
@@ -46,7 +47,6 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--debug", action="store_true",
                         default=argparse.SUPPRESS if suppress else False,
                         help="show tracebacks for errors")
-    del d
 
 
 def _command_in(argv: list[str] | None) -> str | None:
