@@ -130,7 +130,7 @@ _SANITY_LIST = re.compile(r"Following is the list of potential problems")
 _SANITY_END = re.compile(r"^(?:Summary: |ERROR: |NOTE: |WARNING: |ERROR: Execution of event)")
 _TB_HEAD = re.compile(r"Traceback \(most recent call last\):")
 _TB_EXC = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt|"
-                     r"Warning)\b(?::|$)|^bb\.\w+\.\w+|^[A-Z]\w+Error\b")
+                     r"Warning)\b(?::|$)|^[A-Z]\w+Error\b")
 _LOGFILE = re.compile(r"Logfile of failure stored in: (\S+)")
 _TASK = re.compile(r"Task \(([^)]+)\) failed|Task \d+ \(([^)]+)\) failed|"
                    r"(\S+-[\w.+]+-r\w+) (do_\w+):")

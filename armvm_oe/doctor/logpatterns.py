@@ -350,7 +350,7 @@ PATTERNS: tuple = (
       "profile); every task fails with this PermissionError",
       "sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0 (persist it in "
       "/etc/sysctl.d), or an AppArmor profile for bitbake ('profile bitbake /**/bitbake/bin/"
-      "bitbake flags=(unconfined) { userns, }'), or build in the armvm-oe container",
+      "bitbake flags=(unconfined) {{ userns, }}'), or build in the armvm-oe container",
       "ERROR:  OE-core's config sanity checker detected a potential misconfiguration.\n"
       "    User namespaces are not usable by BitBake, possibly due to AppArmor.",
       ("User namespaces are not usable", "uid_map"), check="host.userns", phase="build"),

@@ -320,7 +320,8 @@ def scan(text: str, source: str = "log", log_path=None, build_dir=None,
         if tied:
             ties.append((model.lines[n].no, [p.id] + tied))
         f, vals = _finding(p, m, model, n, source)
-        used.add(n)
+        if not p.cascade:
+            used.add(n)     # a cascade line may still be the first error line
         key = _dedupe_key(p, vals, b)
         if key not in found:
             found[key] = f
