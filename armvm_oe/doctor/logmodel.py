@@ -20,6 +20,7 @@ Pure functions, standard library only (the doctor runs under any python3).
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from typing import Optional
@@ -43,15 +44,37 @@ _KAS_LEVEL = {"CRITICAL": "ERROR", "ERROR": "ERROR", "WARNING": "WARNING", "INFO
               "DEBUG": "DEBUG"}
 
 
-@dataclass
 class Line:
-    no: int                 # 1-based line number in the log
-    raw: str                # as in the file (CR and colour removed)
-    text: str               # the message with prefixes stripped
-    level: Optional[str]    # ERROR / WARNING / NOTE / FATAL / DEBUG, or None
-    kas_level: Optional[str] = None   # kas's own level field, when present
-    tasklog: bool = False   # came from bitbake's "| " task-log excerpt
-    phase: str = "unknown"
+    """One normalised line. ``level`` is computed on first use: most lines
+    of a 100k-line log are never asked."""
+
+    __slots__ = ("no", "raw", "text", "kas_level", "tasklog", "phase", "_level")
+
+    def __init__(self, no: int, raw: str, text: str, level: Optional[str] = None,
+                 kas_level: Optional[str] = None, tasklog: bool = False,
+                 phase: str = "unknown"):
+        self.no, self.raw, self.text = no, raw, text      # 1-based number; as in the file
+        self.kas_level, self.tasklog, self.phase = kas_level, tasklog, phase
+        self._level = level if level is not None else ""
+
+    @property
+    def level(self) -> Optional[str]:
+        """ERROR / WARNING / NOTE / FATAL / DEBUG found anywhere in the line,
+        else kas's level field, else None."""
+        if self._level == "":
+            self._level = _level_of(self.text, self.kas_level)
+        return self._level
+
+
+def _level_of(text: str, kas_level: Optional[str]) -> Optional[str]:
+    if ":" in text or ";" in text:
+        for k in ("ERROR", "WARNING", "NOTE", "FATAL", "DEBUG"):
+            if k in text:
+                lm = _LEVEL.search(text)
+                if lm:
+                    return lm.group(1)
+                break
+    return _KAS_LEVEL.get(kas_level) if kas_level else None
 
 
 @dataclass
@@ -68,61 +91,95 @@ class Block:
 @dataclass
 class LogModel:
     lines: list
+    joined: str = ""                                # the normalised texts, one per line
+    starts: list = field(default_factory=list)      # offset of each line in joined
+    # joined as UTF-8 and its line offsets: bytes.find is several times
+    # faster than str.find once a log holds one non-ASCII character (gcc's
+    # quotes), which makes Python store the whole text 4 bytes a character
+    bjoined: bytes = b""
+    bstarts: list = field(default_factory=list)
+    bidx: list = field(default_factory=list)        # line index of each searched line
+    _cache: dict = field(default_factory=dict, repr=False)
     blocks: list = field(default_factory=list)
     in_block: dict = field(default_factory=dict)   # line index -> Block (sanity/traceback)
 
-    @property
-    def text(self) -> str:
-        return "\n".join(ln.text for ln in self.lines)
+    def line_at(self, pos: int) -> int:
+        return bisect.bisect_right(self.starts, pos) - 1
+
+    def find_lines(self, literal: str) -> list:
+        """0-based numbers of the lines holding ``literal`` (each once),
+        progress lines left out (see _NOISE)."""
+        hit = self._cache.get(literal)
+        if hit is not None:
+            return hit
+        key = literal.encode("utf-8")
+        text, starts, idx = self.bjoined, self.bstarts, self.bidx
+        out = []
+        pos = text.find(key)
+        while pos >= 0:
+            n = bisect.bisect_right(starts, pos) - 1
+            out.append(idx[n])
+            nxt = starts[n + 1] if n + 1 < len(starts) else len(text)
+            pos = text.find(key, nxt)
+        self._cache[literal] = out
+        return out
 
 
-def normalise(raw: str) -> tuple[str, Optional[str], Optional[str], bool]:
-    """(text, level, kas_level, from_tasklog) of one line."""
-    s = _ANSI.sub("", raw).rstrip("\r\n")
+def normalise(raw: str) -> tuple:
+    """(text, kas_level, from_tasklog) of one line. Cheap tests guard each
+    regular expression: this runs on every line of a 100k-line log."""
+    s = raw
+    if "\x1b" in s:
+        s = _ANSI.sub("", s)
     kas_level = None
-    head = s[:120]
-    m = _KAS.search(head)
-    if m:
-        kas_level = m.group(1)
-        s = s[m.end():]
-    else:
-        m = _CI.match(s)
+    if s[4:5] == "-" or " - " in s[:130]:
+        m = _KAS.match(s) or _KAS.search(s, 0, 130)
         if m:
-            if m.group(1):
-                kas_level = {"WARN": "WARNING", "ALL": "INFO", "EXTRA": "INFO"}.get(
-                    m.group(1), m.group(1))
+            kas_level = m.group(1)
             s = s[m.end():]
-    s = _QUOTE.sub("", s)
-    tasklog = False
-    m = _TASKLOG.match(s)
-    if m:
-        tasklog = True
-        s = s[m.end():]
-    lm = _LEVEL.search(s)
-    level = lm.group(1) if lm else None
-    if level is None and kas_level:
-        level = _KAS_LEVEL.get(kas_level)
-    return s.strip(), level, kas_level, tasklog
+    c = s[:1]
+    if c and c in _PREFIX_CHARS:
+        if c.isdigit() or c.isspace():
+            m = _CI.match(s)
+            if m:
+                if m.group(1):
+                    kas_level = {"WARN": "WARNING", "ALL": "INFO", "EXTRA": "INFO"}.get(
+                        m.group(1), m.group(1))
+                s = s[m.end():]
+        t = s.lstrip()
+        if t.startswith(">"):
+            s = _QUOTE.sub("", s)
+            t = s.lstrip()
+        if t.startswith("|"):
+            return _TASKLOG.sub("", s, count=1).strip(), kas_level, True
+    return s.strip(), kas_level, False
 
 
-# Phase markers, checked in this order on every line. A line that names a
-# task (do_compile) is in the build phase whatever came before.
+_PREFIX_CHARS = frozenset("0123456789 \t>|")
+
+
+# Phase markers, by precedence (a line holding markers of two phases gets the
+# first). Literals are searched over the whole text (str.find is what keeps
+# a 100k-line log fast); a marker with a regular expression is checked only
+# on the lines holding its literal. A line that names a task (do_compile:) is
+# in the build phase whatever came before.
 _MARKERS = (
-    ("post", re.compile(r"Tasks Summary:|Summary: There (?:was|were) \d+|Summary: \d+ tasks? "
-                        r"failed|The errors for this build are stored in")),
-    ("build", re.compile(r"NOTE: Executing (?:Tasks|RunQueue Tasks|SetScene Tasks)|"
-                         r"Initialising tasks|Sstate summary:|Running (?:setscene )?task \d+ of|"
-                         r"\bdo_[a-z_]+\b(?::| failed| \(pid)|Task \(|Task \d+ \(")),
-    ("parse", re.compile(r"Loading cache|Parsing recipes|Parsing of \d+ \.bb files|"
-                         r"Starting bitbake server|Started PRServer|config sanity checker|"
-                         r"ParseError|unparsed line|Resolving any missing task queue|"
-                         r"Build Configuration:|Nothing R?PROVIDES|old override syntax|"
-                         r"is not compatible with the core layer")),
-    ("setup", re.compile(r"\bkas [\d.]+ started|Cloning (?:repository|into)|git clone|"
-                         r"\brepo (?:init|sync)\b|Fetching of repo|Repository \S+ (?:updated|"
-                         r"already contains)|Using \S+ as root for repository|oe-init-build-env|"
-                         r"\bgit (?:fetch|remote|checkout|apply|am)\b|Running as root|"
-                         r"Config file validation|is dirty - no (?:checkout|patching)")),
+    ("post", ("Tasks Summary:", "Summary: There was", "Summary: There were", "task failed:",
+              "tasks failed:", "The errors for this build are stored in"), None),
+    ("build", ("Executing Tasks", "Executing RunQueue Tasks", "Executing SetScene Tasks",
+               "Initialising tasks", "Sstate summary:", "Running task ", "Running setscene task",
+               "Running noexec task", "Task (", ") failed with exit code"), None),
+    ("build", (" do_",), re.compile(r"\bdo_[a-z_]+(?::| failed| \(pid)")),
+    ("parse", ("Loading cache", "Parsing recipes", "Parsing of ", "Starting bitbake server",
+               "Started PRServer", "config sanity checker", "ParseError", "unparsed line",
+               "Resolving any missing task queue", "Build Configuration:", "Nothing PROVIDES",
+               "Nothing RPROVIDES", "old override syntax", "is not compatible with the core "
+               "layer"), None),
+    ("setup", ("Cloning repository", "Cloning into", "git clone", "repo init", "repo sync",
+               "Fetching of repo", "as root for repository", "oe-init-build-env", "git fetch",
+               "git remote", "git checkout", "git apply", "git am ", "Running as root",
+               "Config file validation", "is dirty - no ", "Repository "), None),
+    ("setup", (" started",), re.compile(r"\bkas [\d.]+ started")),
 )
 
 _SANITY_HEAD = re.compile(r"config sanity checker detected a potential misconfiguration")
@@ -136,42 +193,81 @@ _TASK = re.compile(r"Task \(([^)]+)\) failed|Task \d+ \(([^)]+)\) failed|"
                    r"(\S+-[\w.+]+-r\w+) (do_\w+):")
 
 
+# bitbake's progress lines: most of a console log, never a failure. They
+# are left out of the text the patterns search (their phase is 'build').
+_NOISE = ("NOTE: Running task ", "NOTE: Running setscene task ", "NOTE: Running noexec task ",
+          "NOTE: recipe ", "Currently ", "NOTE: Setscene tasks completed",
+          "NOTE: Running noexec setscene task ")
+
+
 def parse(text: str) -> LogModel:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = []
-    phase = "unknown"
-    order = {p: i for i, p in enumerate(PHASES)}
+    kept, noise = [], set()
     for no, raw in enumerate(text.split("\n"), 1):
-        t, level, kas_level, tasklog = normalise(raw)
-        for name, rx in _MARKERS:
-            if rx.search(t):
-                # phases only move forward, except that a new bitbake run
-                # (setup/parse markers after "post") starts over
-                if phase == "unknown" or order[name] >= order[phase] or phase == "post":
-                    phase = name
-                break
-        lines.append(Line(no, _ANSI.sub("", raw), t, level, kas_level, tasklog, phase))
-    model = LogModel(lines)
+        t, kas_level, tasklog = normalise(raw)
+        if t.startswith(_NOISE) and not t.endswith("Failed"):
+            noise.add(no - 1)
+        else:
+            kept.append(no - 1)
+        lines.append(Line(no, raw, t, None, kas_level, tasklog))
+    texts = [ln.text for ln in lines]
+    joined = "\n".join(texts)
+    starts = [0] * len(texts)
+    pos = 0
+    for i, t in enumerate(texts):
+        starts[i] = pos
+        pos += len(t) + 1
+    stexts = [texts[i] for i in kept]
+    sj = "\n".join(stexts)
+    bjoined = sj.encode("utf-8", "replace")
+    bstarts = [0] * len(stexts)
+    pos = 0
+    ascii_ = sj.isascii()
+    for i, t in enumerate(stexts):
+        bstarts[i] = pos
+        pos += (len(t) if ascii_ else len(t.encode("utf-8", "replace"))) + 1
+    model = LogModel(lines, joined, starts, bjoined, bstarts, kept)
+    _phases(model, noise)
     _find_sanity(model)
     _find_tracebacks(model)
     _find_task_failures(model)
     return model
 
 
+def _phases(model: LogModel, noise: set = frozenset()) -> None:
+    """Markers are found once over the whole text, then one pass assigns
+    phases: they move forward only, except that a new run (setup/parse
+    markers after 'post') starts over."""
+    marks: dict = {n: "build" for n in noise}
+    for name, literals, rx in reversed(_MARKERS):     # earlier entries win
+        for lit in literals:
+            for n in model.find_lines(lit):
+                if rx is None or rx.search(model.lines[n].text):
+                    marks[n] = name
+    order = {p: i for i, p in enumerate(PHASES)}
+    phase = "unknown"
+    for i, ln in enumerate(model.lines):
+        name = marks.get(i)
+        if name is not None and (phase == "unknown" or phase == "post"
+                                 or order[name] >= order[phase]):
+            phase = name
+        ln.phase = phase
+
+
 def _find_sanity(model: LogModel) -> None:
     """The sanity checker's list: one Block per problem. Items are separated
     by blank lines; an item may span several lines (the connectivity check)."""
     lines = model.lines
-    i = 0
-    while i < len(lines):
-        if not _SANITY_HEAD.search(lines[i].text):
-            i += 1
+    heads = model.find_lines("config sanity checker detected a potential misconfiguration")
+    done = -1
+    for i in heads:
+        if i <= done:
             continue
         j = i + 1
         while j < len(lines) and j < i + 4 and not _SANITY_LIST.search(lines[j].text):
             j += 1
         if j >= len(lines) or not _SANITY_LIST.search(lines[j].text):
-            i += 1
             continue
         k = j + 1
         item: list[int] = []
@@ -193,7 +289,7 @@ def _find_sanity(model: LogModel) -> None:
             _add_item(model, item, i)
         for n in range(i, k):
             model.in_block.setdefault(n, None)
-        i = k
+        done = k
 
 
 def _add_item(model: LogModel, idxs: list[int], head: int) -> None:
@@ -206,10 +302,9 @@ def _add_item(model: LogModel, idxs: list[int], head: int) -> None:
 
 def _find_tracebacks(model: LogModel) -> None:
     lines = model.lines
-    i = 0
-    while i < len(lines):
-        if not _TB_HEAD.search(lines[i].text) or i in model.in_block:
-            i += 1
+    done = -1
+    for i in model.find_lines("Traceback (most recent call last)"):
+        if i <= done or i in model.in_block:
             continue
         k = i + 1
         exc = None
@@ -227,14 +322,15 @@ def _find_tracebacks(model: LogModel) -> None:
         model.blocks.append(b)
         for n in range(i, exc + 1):
             model.in_block[n] = b
-        i = exc + 1
+        done = exc
 
 
 def _find_task_failures(model: LogModel) -> None:
     """A failed task: its ERROR lines, the log path and 'Task (...) failed'.
     Not added to in_block (its lines are matched one by one)."""
     lines = model.lines
-    for i, ln in enumerate(lines):
+    for i in model.find_lines("Logfile of failure stored in:"):
+        ln = lines[i]
         m = _LOGFILE.search(ln.text)
         if not m:
             continue

@@ -25,7 +25,6 @@ How it reads a log (see :mod:`logmodel` and :mod:`logpatterns`):
 
 from __future__ import annotations
 
-import bisect
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -43,6 +42,8 @@ _SEV = {"error": 0, "warn": 1}
 _COMPILED = [(p, re.compile(p.regex, re.M)) for p in PATTERNS]
 _MAX_TASK_LOGS = 20          # task logs read per console log
 _MAX_TASK_LOG_BYTES = 32 << 20
+_MAX_PER_FAMILY = 50         # lines tried per multi-finding family (QA, sanity)
+_MULTI = ("log.qa-issue", "log.sanity-misc")
 
 
 @dataclass
@@ -138,22 +139,16 @@ class _Ctx:
         return self.model.lines[k].text if k < len(self.model.lines) else None
 
 
-def _candidates(text: str, starts: list, keys: tuple) -> list:
+def _candidates(model, keys: tuple) -> list:
     """0-based numbers of the lines holding one of ``keys`` (and of the line
     before each, for messages wrapped over a line break). Searching the whole
     text for literals is what keeps a 100k-line log well under a second."""
     out = set()
     for key in keys:
-        pos = text.find(key)
-        while pos >= 0:
-            n = bisect.bisect_right(starts, pos) - 1
+        for n in model.find_lines(key):
             out.add(n)
             if n:
                 out.add(n - 1)
-            nxt = text.find("\n", pos)
-            if nxt < 0:
-                break
-            pos = text.find(key, nxt)
     return sorted(out)
 
 
@@ -163,15 +158,10 @@ def _score(p: Pattern, m: re.Match) -> tuple:
 
 
 def _match_lines(model) -> tuple:
-    lines = model.lines
-    texts = [ln.text for ln in lines]
-    joined = "\n".join(texts)
-    starts = [0]
-    for t in texts[:-1]:
-        starts.append(starts[-1] + len(t) + 1)
+    texts = [ln.text for ln in model.lines]
     per_line: dict = {}
     for p, rx in _COMPILED:
-        for n in _candidates(joined, starts, p.keys):
+        for n in _candidates(model, p.keys):
             if n in model.in_block:
                 continue
             t = texts[n]
@@ -219,7 +209,10 @@ def _finding(p: Pattern, m: re.Match, model, n: int, source: str) -> tuple:
     if p.fields:
         vals.update({k: v for k, v in p.fields(g, _Ctx(model, n)).items() if v is not None})
     phase = ln.phase if ln.phase != "unknown" else (p.phase or "unknown")
-    f = Finding(p.fid, p.title, p.severity, ln.no, ln.text, _fill(p.cause, vals, p.id),
+    # a pattern found on a WARNING line (a QA warning, a checksum retried
+    # from a mirror) is a warning, not the failure
+    sev = "warn" if ln.level == "WARNING" else p.severity
+    f = Finding(p.fid, p.title, sev, ln.no, ln.text, _fill(p.cause, vals, p.id),
                 _fill(p.fix, vals, p.id), p.cascade, p.check, phase, p.id, p.tier,
                 [{"source": source, "line_no": ln.no, "line": ln.text}])
     return f, vals
@@ -315,16 +308,28 @@ def scan(text: str, source: str = "log", log_path=None, build_dir=None,
     found: dict = {}
     ties = []
     used = set()
+    per_family: dict = {}
     for n in sorted(per_line):
         (p, m, b), tied = _pick(per_line[n])
         if tied:
             ties.append((model.lines[n].no, [p.id] + tied))
-        f, vals = _finding(p, m, model, n, source)
         if not p.cascade:
             used.add(n)     # a cascade line may still be the first error line
+        k = per_family.get(p.fid, 0)
+        if k >= _MAX_PER_FAMILY or (k and p.fid not in _MULTI and
+                                    found[(p.fid,)].severity == "error"):
+            continue        # one finding per family (a few for QA checks, sanity items)
+        if p.fid in _MULTI:
+            per_family[p.fid] = k + 1   # counts tries: 10k identical QA warnings stay cheap
+        f, vals = _finding(p, m, model, n, source)
         key = _dedupe_key(p, vals, b)
-        if key not in found:
+        old = found.get(key)
+        if old is None:
             found[key] = f
+            if p.fid not in _MULTI:
+                per_family[p.fid] = k + 1
+        elif old.severity == "warn" and f.severity == "error":
+            found[key] = f      # bitbake warned first, then failed on it
     # every sanity item is a finding, recognised or not
     for b in model.blocks:
         if b.kind == "sanity-item" and b.key not in per_line:

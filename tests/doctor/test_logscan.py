@@ -100,8 +100,8 @@ def test_ties_are_reported_not_silent(monkeypatch):
      "Actions log", "ERROR"),
 ])
 def test_normalise(raw, text, level):
-    t, lvl, _, _ = logmodel.normalise(raw)
-    assert t == text and lvl == level
+    ln = logmodel.parse(raw).lines[0]
+    assert ln.text == text and ln.level == level
 
 
 def test_phases_of_a_kas_build():
