@@ -662,6 +662,15 @@ PATTERNS: tuple = (
       "Define repos: {repo}: in the config (or fix the name)",
       "ERROR - Could not find referenced repo. (missing repo: my-patches, repo: poky, patch "
       "entry: fix)", ("Could not find referenced repo",), phase="setup"),
+    P("log.kas-no-init-env", "no repo of the kas config has oe-init-build-env", "error", 3,
+      r"Did not find any init-build-env script|Multiple init scripts found",
+      "kas found no oe-init-build-env in the checked-out repos: poky/openembedded-core is "
+      "missing from repos:, its clone failed, or its path: is wrong (or two repos have one)",
+      "Add the core repo (poky, or openembedded-core with bitbake) to repos: in the kas "
+      "config, and check the first error of its clone above",
+      "ERROR - Did not find any init-build-env script", ("init-build-env script",
+                                                          "Multiple init scripts"),
+      check="checkout.repo-missing", phase="setup"),
     P("log.kas-patch", "kas could not apply a patch", "error", 3,
       r"Could not apply patch\.?|Could not find patch\. \(patch path: (?P<path>[^,]+)|"
       r"patch does not apply|error: patch failed: (?P<file>\S+)|apply_patches_async|"
