@@ -84,6 +84,8 @@ def run(args, out=None) -> int:
 
     out = out or sys.stdout
     as_json = getattr(args, "json", False)
+    fmt = getattr(args, "format", None) or ("json" if as_json else "text")
+    as_json = fmt == "json"
     if args.list:
         checks = catalogue()
         if as_json:
@@ -92,7 +94,11 @@ def run(args, out=None) -> int:
         else:
             out.write(report.render_catalogue(checks, list(logscan.PATTERNS)))
         return 0
-    fmt = getattr(args, "format", None) or ("json" if as_json else "text")
+    if fmt == "sarif" and not args.log:
+        from armvm_oe.errors import UsageError
+        raise UsageError("--format sarif needs --log", "SARIF describes findings at lines of "
+                         "a file; the environment checks have no file to point at",
+                         "Use --log FILE --format sarif, or --json for the environment checks")
     if args.log:
         try:
             diag = logscan.scan_file(args.log, build_dir=args.build_dir)

@@ -459,3 +459,10 @@ def test_real_bitbake_hosttools_error(tmp_path):
         assert "chrpath" in found[0].cause
     finally:
         subprocess.run(["rm", "-rf", str(base)])
+
+
+def test_sarif_without_log_is_a_usage_error(armvm):
+    r = armvm("doctor", "--only", "host.wsl1", "--format", "sarif")
+    assert r.returncode == 2 and "--format sarif needs --log" in r.stderr
+    r = armvm("doctor", "--only", "host.wsl1", "--format", "json")
+    assert r.returncode == 0 and json.loads(r.stdout)["ok"] is True
