@@ -254,7 +254,7 @@ def resolve_task_log(logfile: str, bases: list) -> Optional[Path]:
     try:
         if p.is_file():
             return p
-    except OSError:
+    except (OSError, ValueError):      # unreadable, or a NUL byte in a pasted path
         return None
     parts = p.parts
     for i, part in enumerate(parts):
@@ -266,7 +266,7 @@ def resolve_task_log(logfile: str, bases: list) -> Optional[Path]:
             try:
                 if cand.is_file():
                     return cand
-            except OSError:
+            except (OSError, ValueError):
                 continue
     return None
 
@@ -393,8 +393,11 @@ def _error_reports(build_dir: Path) -> list:
         data = json.loads(newest.read_text(errors="replace"))
     except (OSError, ValueError):
         return []
+    fails = data.get("failures") if isinstance(data, dict) else None
+    if not isinstance(fails, list):
+        return []          # not bitbake's format: nothing to say about it
     out = []
-    for fail in (data.get("failures") or [])[:_MAX_TASK_LOGS]:
+    for fail in fails[:_MAX_TASK_LOGS]:
         if not isinstance(fail, dict):
             continue
         log = str(fail.get("log") or "")

@@ -466,3 +466,20 @@ def test_sarif_without_log_is_a_usage_error(armvm):
     assert r.returncode == 2 and "--format sarif needs --log" in r.stderr
     r = armvm("doctor", "--only", "host.wsl1", "--format", "json")
     assert r.returncode == 0 and json.loads(r.stdout)["ok"] is True
+
+
+@pytest.mark.parametrize("report", ["not json", "[1, 2]", '{"failures": {"a": 1}}',
+                                    '{"failures": ["x", {"log": 5}]}'])
+def test_malformed_error_report_is_ignored(tmp_path, report):
+    rep = tmp_path / "build" / "tmp" / "log" / "error-report"
+    rep.mkdir(parents=True)
+    (rep / "error_report_1.txt").write_text(report)
+    d = scan("ERROR: Task (/w/foo.bb:do_compile) failed with exit code '1'\n",
+             build_dir=tmp_path / "build")
+    assert d.first.id == "log.unrecognised"
+
+
+def test_odd_task_log_paths_do_not_crash():
+    d = scan("ERROR: Logfile of failure stored in: /work/build/tmp/work/x\x00y/temp/log.do_x.1\n"
+             "ERROR: Task (/w/foo.bb:do_x) failed with exit code '1'\n")
+    assert d.findings and d.task_logs and d.task_logs[0]["read"] is False
