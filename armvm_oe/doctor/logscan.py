@@ -174,14 +174,23 @@ def _match_lines(model) -> tuple:
             if m is not None:
                 per_line.setdefault(n, []).append((p, m, None))
     for b in model.blocks:
-        if b.kind not in ("sanity-item", "traceback"):
-            continue
-        for p, rx in _COMPILED:
-            if not any(k in b.text for k in p.keys):
-                continue
-            m = rx.search(b.text)
-            if m is not None:
-                per_line.setdefault(b.key, []).append((p, m, b))
+        if b.kind == "traceback":
+            # matched as a whole (the uid_map write is in a 'File' line, the
+            # exception only says 'Operation not permitted'), at its exception
+            for p, rx in _COMPILED:
+                if any(k in b.text for k in p.keys):
+                    m = rx.search(b.text)
+                    if m is not None:
+                        per_line.setdefault(b.key, []).append((p, m, b))
+        elif b.kind == "sanity-item":
+            # a paragraph of the sanity list may hold several problems (bitbake
+            # separates some only by a newline): every match is a candidate at
+            # the line where it starts
+            for p, rx in _COMPILED:
+                if any(k in b.text for k in p.keys):
+                    for m in rx.finditer(b.text):
+                        n = b.start + b.text.count("\n", 0, m.start())
+                        per_line.setdefault(n, []).append((p, m, b))
     return per_line
 
 
@@ -309,6 +318,7 @@ def scan(text: str, source: str = "log", log_path=None, build_dir=None,
     ties = []
     used = set()
     per_family: dict = {}
+    first_of: dict = {}
     for n in sorted(per_line):
         (p, m, b), tied = _pick(per_line[n])
         if tied:
@@ -317,7 +327,7 @@ def scan(text: str, source: str = "log", log_path=None, build_dir=None,
             used.add(n)     # a cascade line may still be the first error line
         k = per_family.get(p.fid, 0)
         if k >= _MAX_PER_FAMILY or (k and p.fid not in _MULTI and
-                                    found[(p.fid,)].severity == "error"):
+                                    first_of[p.fid].severity == "error"):
             continue        # one finding per family (a few for QA checks, sanity items)
         if p.fid in _MULTI:
             per_family[p.fid] = k + 1   # counts tries: 10k identical QA warnings stay cheap
@@ -326,13 +336,15 @@ def scan(text: str, source: str = "log", log_path=None, build_dir=None,
         old = found.get(key)
         if old is None:
             found[key] = f
+            first_of.setdefault(p.fid, f)
             if p.fid not in _MULTI:
                 per_family[p.fid] = k + 1
         elif old.severity == "warn" and f.severity == "error":
             found[key] = f      # bitbake warned first, then failed on it
+            first_of[p.fid] = f
     # every sanity item is a finding, recognised or not
     for b in model.blocks:
-        if b.kind == "sanity-item" and b.key not in per_line:
+        if b.kind == "sanity-item" and not any(n in per_line for n in range(b.start, b.end)):
             f = _sanity_misc(model, b, source)
             found.setdefault(("log.sanity-misc", b.text), f)
             used.add(b.key)

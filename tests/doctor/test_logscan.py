@@ -483,3 +483,32 @@ def test_odd_task_log_paths_do_not_crash():
     d = scan("ERROR: Logfile of failure stored in: /work/build/tmp/work/x\x00y/temp/log.do_x.1\n"
              "ERROR: Task (/w/foo.bb:do_x) failed with exit code '1'\n")
     assert d.findings and d.task_logs and d.task_logs[0]["read"] is False
+
+
+# captured from real bitbake (poky scarthgap 72983ac391, `bitbake -p` with
+# MACHINE = "nosuchmachine", no network): two problems not separated by a
+# blank line (see test_real_bitbake_sanity_errors for the live run)
+REAL_SANITY = """\
+ERROR:  OE-core's config sanity checker detected a potential misconfiguration.
+    Either fix the cause of this error or at your own risk disable the checker (see sanity.conf).
+    Following is the list of potential problems / advisories:
+
+    MACHINE=nosuchmachine is invalid. Please set a valid MACHINE in your local.conf, environment or other configuration file.
+Fetcher failure for URL: 'https://www.yoctoproject.org/connectivity.html'. URL doesn't work.
+    Please ensure your host's network is configured correctly.
+    Please ensure CONNECTIVITY_CHECK_URIS is correct and specified URIs are available.
+    If your ISP or network is blocking the above URL,
+    try with another domain name, for example by setting:
+    CONNECTIVITY_CHECK_URIS = "https://www.example.com/"    You could also set BB_NO_NETWORK = "1" to disable network
+    access if all required sources are on local disk.
+
+
+Summary: There was 1 ERROR message, returning a non-zero exit code.
+"""
+
+
+def test_sanity_problems_without_blank_lines_are_each_a_finding():
+    d = scan(REAL_SANITY)
+    assert [f.id for f in d.findings] == ["log.invalid-machine", "log.connectivity"]
+    assert "nosuchmachine" in d.findings[0].cause
+    assert "https://www.yoctoproject.org/connectivity.html" in d.findings[1].cause
