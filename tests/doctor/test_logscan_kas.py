@@ -99,3 +99,20 @@ def test_schema_error(tmp_path):
     assert rc != 0, log
     d = scan(log)
     assert d.first.id == "log.kas-invalid", log
+
+
+KAS_CONTAINER = Path(os.environ.get("ARMVM_KAS_SRC", "/work/upstream/kas")) / "kas-container"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not KAS_CONTAINER.is_file(),
+                    reason="needs root and kas's kas-container script (ARMVM_KAS_SRC)")
+def test_kas_container_as_root(tmp_path):
+    """The real kas-container refuses root before it starts any container."""
+    (tmp_path / "kas.yml").write_text(HEADER)
+    p = subprocess.run(["bash", str(KAS_CONTAINER), "build", "kas.yml"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120,
+                       env={k: v for k, v in os.environ.items() if k != "KAS_ALLOW_ROOT"})
+    log = p.stdout + p.stderr
+    assert p.returncode != 0 and "Running as root" in log, log
+    f = scan(log).first
+    assert f.id == "log.kas-container-root" and "usermod -aG docker" in f.fix, log
