@@ -150,10 +150,6 @@ def _f_parse(g: dict, ctx) -> dict:
                          "this bitbake)"}
 
 
-def _f_userns(g: dict, ctx) -> dict:
-    return {}
-
-
 P = Pattern
 PATTERNS: tuple = (
     # ---------------------------------------------------------------- fetch / checkout
