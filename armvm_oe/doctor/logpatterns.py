@@ -551,12 +551,14 @@ PATTERNS: tuple = (
       "qt-wpe-simple-browser_0.1.bb:16: Could not inherit file classes/cmake_qt5.bbclass",
       ("ParseError",), fields=_f_parse, phase="parse"),
     P("log.conf-version", "the build directory is from another release", "error", 3,
-      r"has the wrong LCONF_VERSION|local\.conf was generated from an (?:older|newer) version|"
+      r"has the wrong LCONF_VERSION|local\.conf was generated from an (?:older|newer)(?:/newer)? "
+      r"version|"
       r"TMPDIR has changed (?:location|its layout version number)",
       "conf/ or tmp/ of this build directory was made by another release or at another path",
       "Regenerate conf/ (kas does) and delete tmp/ (keep downloads and sstate-cache)",
-      "Error, TMPDIR has changed location. You need to either move it back to /old/build/tmp "
-      "or delete it and rebuild", ("LCONF_VERSION", "local.conf was generated",
+      "Your version of local.conf was generated from an older/newer version of\n"
+      "local.conf.sample and there have been updates made to this file.", ("LCONF_VERSION",
+                                                                          "local.conf was generated",
                                    "TMPDIR has changed"),
       check="build.tmpdir-moved", phase="parse"),
     P("log.pseudo-abort", "pseudo aborted (files changed outside pseudo)", "error", 3,

@@ -94,3 +94,5 @@ def test_docs_list_every_family_with_a_real_example():
         if fid in by_family:
             assert any(src in rows[fid] for src in by_family[fid]), rows[fid]
     assert f"{len(FILES)} excerpts" in doc
+    from tests.doctor.realworld_table import table
+    assert table() in doc, "regenerate: python3 -m tests.doctor.realworld_table"
