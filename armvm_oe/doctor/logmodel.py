@@ -91,20 +91,16 @@ class Block:
 @dataclass
 class LogModel:
     lines: list
-    joined: str = ""                                # the normalised texts, one per line
-    starts: list = field(default_factory=list)      # offset of each line in joined
-    # joined as UTF-8 and its line offsets: bytes.find is several times
-    # faster than str.find once a log holds one non-ASCII character (gcc's
-    # quotes), which makes Python store the whole text 4 bytes a character
+    # the searched text: the non-progress lines joined, as UTF-8 (bytes.find
+    # is several times faster than str.find once a log holds one non-ASCII
+    # character, e.g. gcc's quotes, which makes Python store a str at 4 bytes
+    # a character), with each line's offset and index
     bjoined: bytes = b""
     bstarts: list = field(default_factory=list)
     bidx: list = field(default_factory=list)        # line index of each searched line
     _cache: dict = field(default_factory=dict, repr=False)
     blocks: list = field(default_factory=list)
     in_block: dict = field(default_factory=dict)   # line index -> Block (sanity/traceback)
-
-    def line_at(self, pos: int) -> int:
-        return bisect.bisect_right(self.starts, pos) - 1
 
     def find_lines(self, literal: str) -> list:
         """0-based numbers of the lines holding ``literal`` (each once),
@@ -211,14 +207,7 @@ def parse(text: str) -> LogModel:
         else:
             kept.append(no - 1)
         lines.append(Line(no, raw, t, None, kas_level, tasklog))
-    texts = [ln.text for ln in lines]
-    joined = "\n".join(texts)
-    starts = [0] * len(texts)
-    pos = 0
-    for i, t in enumerate(texts):
-        starts[i] = pos
-        pos += len(t) + 1
-    stexts = [texts[i] for i in kept]
+    stexts = [lines[i].text for i in kept]
     sj = "\n".join(stexts)
     bjoined = sj.encode("utf-8", "replace")
     bstarts = [0] * len(stexts)
@@ -227,7 +216,7 @@ def parse(text: str) -> LogModel:
     for i, t in enumerate(stexts):
         bstarts[i] = pos
         pos += (len(t) if ascii_ else len(t.encode("utf-8", "replace"))) + 1
-    model = LogModel(lines, joined, starts, bjoined, bstarts, kept)
+    model = LogModel(lines, bjoined, bstarts, kept)
     _phases(model, noise)
     _find_sanity(model)
     _find_tracebacks(model)
