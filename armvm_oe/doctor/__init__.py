@@ -6,8 +6,10 @@ Stable interfaces (documented in docs/doctor.md):
 - ``run_checks(context) -> list[Result]``: the preflight. Returns only what
   fired, worst first; stop on ``[r for r in results if r.fatal]``.
 - ``Context`` (groups, kas_config, work_dir, build_dir, host_root, thresholds...).
-- ``armvm_oe.doctor.logscan.diagnose(text) -> list[Finding]``: after a failed
-  build; the first real cause first, cascade symptoms after it.
+- ``armvm_oe.doctor.logscan.scan(text, log_path=, build_dir=) -> Diagnosis``:
+  after a failed build; the phase, the first real cause first (with its
+  evidence chain), cascade symptoms after it; ``diagnose(text)`` returns just
+  the findings.
 - ``catalogue()``: every check (id, group, title, severity, error_text, fix).
 
 Check ids are dotted, ``<group>.<name>``; the container ids are shared with

@@ -288,3 +288,31 @@ def dl_dir(ctx: Context):
         elif p.exists() and not p.is_dir():
             out.append(Problem(f"{var} {p} is not a directory", path=str(p)))
     return out
+
+
+@check("build.last-failure", "the last build in this directory did not fail", "error",
+       "The errors for this build are stored in .../tmp/log/error-report/error_report_*.txt",
+       "Fix the first cause named (armvm-oe doctor --log <build dir> shows the evidence)")
+def last_failure(ctx: Context):
+    """bitbake's error report (report-error.bbclass) of the newest build,
+    diagnosed like ``doctor --log``: the first cause of the last failure
+    usually fails the next build too. Only a report at least as new as the
+    newest console log counts (a later successful build supersedes it)."""
+    b = _bdir(ctx)
+    if not b:
+        return None
+    reps = list(b.glob("tmp*/log/error-report/error_report_*.txt"))
+    if not reps:
+        return None
+    newest = max(reps, key=lambda p: p.stat().st_mtime)
+    consoles = list(b.glob("tmp*/log/cooker/*/console-latest.log"))
+    if consoles and max(p.stat().st_mtime for p in consoles) > newest.stat().st_mtime + 60:
+        return None
+    from armvm_oe.doctor.logscan import scan_file
+    diag = scan_file(b)
+    first = diag.first
+    if first is None:
+        return Problem(f"the last build failed ({newest}) but its report names no task log "
+                       "that says why", path=str(newest))
+    return Problem(f"the last build failed ({newest.name}): {first.id}: {first.cause}",
+                   fix=first.fix, path=str(newest))

@@ -32,7 +32,12 @@ def setup_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--network", action="store_true",
                    help="also probe the remotes (git ls-remote, short timeouts)")
     p.add_argument("--log", metavar="FILE", type=Path,
-                   help="diagnose a bitbake/kas/shell log instead of the environment")
+                   help="diagnose a bitbake/kas/shell log (or a build directory: its newest "
+                        "cooker console log) instead of the environment; with --build-dir, "
+                        "task logs are also looked up there and tmp/log/error-report/ is read")
+    p.add_argument("--format", choices=["text", "json", "sarif"], default=None,
+                   help="output of --log: text (default), json (same as --json) or sarif "
+                        "(SARIF 2.1.0 for CI code-scanning views)")
     p.add_argument("--list", action="store_true", help="print the check catalogue and log patterns")
     p.add_argument("--fix-script", action="store_true",
                    help="print shell commands that would fix what can be fixed (never runs them)")
@@ -79,6 +84,8 @@ def run(args, out=None) -> int:
 
     out = out or sys.stdout
     as_json = getattr(args, "json", False)
+    fmt = getattr(args, "format", None) or ("json" if as_json else "text")
+    as_json = fmt == "json"
     if args.list:
         checks = catalogue()
         if as_json:
@@ -87,18 +94,26 @@ def run(args, out=None) -> int:
         else:
             out.write(report.render_catalogue(checks, list(logscan.PATTERNS)))
         return 0
+    if fmt == "sarif" and not args.log:
+        from armvm_oe.errors import UsageError
+        raise UsageError("--format sarif needs --log", "SARIF describes findings at lines of "
+                         "a file; the environment checks have no file to point at",
+                         "Use --log FILE --format sarif, or --json for the environment checks")
     if args.log:
         try:
-            findings = logscan.diagnose_file(args.log)
+            diag = logscan.scan_file(args.log, build_dir=args.build_dir)
         except OSError as exc:
-            raise InputError(f"Cannot read the log {args.log}", exc.strerror,
+            raise InputError(f"Cannot read the log {args.log}", exc.strerror or str(exc),
                              "Pass the path of a bitbake/kas log, e.g. build/tmp/log/cooker/"
-                             "<machine>/console-latest.log")
-        if as_json:
-            emit_json(report.findings_json(findings, str(args.log)), out)
+                             "<machine>/console-latest.log, or a build directory")
+        if fmt == "json":
+            emit_json(report.findings_json(diag), out)
+        elif fmt == "sarif":
+            from armvm_oe.doctor.sarif import to_sarif
+            emit_json(to_sarif(diag), out)
         else:
-            out.write(report.render_findings(findings, str(args.log), stream=out))
-        return 1 if findings else 0
+            out.write(report.render_findings(diag, stream=out))
+        return 1 if diag.findings else 0
     ctx = make_context(args)
     results = run_checks(ctx)
     checked = len(selected(ctx))

@@ -1,441 +1,454 @@
 """Read a bitbake / kas / shell log and name the first real cause.
 
-``diagnose(text)`` returns :class:`Finding` objects, the first real cause
-first. Lines that are only consequences of an earlier failure (the
-"cd: poky: No such file or directory" cascade, "bitbake: command not found",
-"Summary: 1 task failed") are marked ``cascade`` and come after the causes;
-when a log holds nothing but cascade lines, the first of them is explained
-(the cause happened before the log, or was not printed).
+``scan(text)`` returns a :class:`Diagnosis`: the log's phase, its
+findings (the first real cause first) and, for each finding, the chain of
+evidence (console line -> task log line). ``diagnose(text)`` returns just
+the findings.
+
+How it reads a log (see :mod:`logmodel` and :mod:`logpatterns`):
+
+1. every line is normalised (kas/CI prefixes, ``| ``, colour, CR/LF) and
+   given its phase; the sanity checker's list, tracebacks and task failure
+   blocks are found;
+2. every pattern is tried on the lines holding one of its literal keys (and
+   on each block as a whole); when several match one line the tie rule of
+   :mod:`logpatterns` picks one (tier, then match length);
+3. a task log named by "Logfile of failure stored in:" that exists here
+   (also below a build directory moved between a container's /work and the
+   host) is read and its first error diagnosed; so are bitbake's
+   error-report files when a build directory is given;
+4. causes come first (errors before warnings, then the more specific, then
+   log order), then the consequences (``cascade``); a log with an error line,
+   a non-zero task exit or a traceback that nothing recognises gets a
+   ``log.unrecognised`` finding quoting its first error line, never ``ok``.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Optional
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+from armvm_oe.doctor import logmodel
+from armvm_oe.doctor.logpatterns import BENIGN, GENERIC_ERROR, PATTERNS, Pattern
 
+__all__ = ["PATTERNS", "Pattern", "Finding", "Diagnosis", "scan", "diagnose", "diagnose_file",
+           "scan_file", "UNRECOGNISED"]
 
-@dataclass(frozen=True)
-class Pattern:
-    id: str
-    title: str
-    severity: str          # error / warn
-    regex: str
-    cause: str             # may use {0}, {1} ... (regex groups) and {line}
-    fix: str
-    example: str           # a real error text this pattern matches (docs, --list, tests)
-    cascade: bool = False
-    check: Optional[str] = None   # the doctor check that finds it before a build
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        return d
+UNRECOGNISED = "log.unrecognised"
+_SEV = {"error": 0, "warn": 1}
+_COMPILED = [(p, re.compile(p.regex, re.M)) for p in PATTERNS]
+_MAX_TASK_LOGS = 20          # task logs read per console log
+_MAX_TASK_LOG_BYTES = 32 << 20
+_MAX_PER_FAMILY = 50         # lines tried per multi-finding family (QA, sanity)
+_MULTI = ("log.qa-issue", "log.sanity-misc")
 
 
 @dataclass
 class Finding:
-    id: str
+    id: str                 # the family: log.checksum-mismatch
     title: str
     severity: str
-    line_no: int           # 1-based
-    line: str
+    line_no: int            # 1-based line in the scanned log
+    line: str               # that line, normalised
     cause: str
     fix: str
     cascade: bool = False
     check: Optional[str] = None
+    phase: str = "unknown"
+    pattern: Optional[str] = None     # the variant that matched
+    tier: int = 0
+    evidence: list = field(default_factory=list)   # [{source, line_no, line}] log -> task log
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-P = Pattern
-PATTERNS: tuple[Pattern, ...] = (
-    # ---- fetch / checkout
-    P("log.git-unreachable", "a git server could not be reached", "error",
-      r"fatal: unable to connect to ([^\s:]+)|unable to connect to ([^\s:]+).*errno=Connection "
-      r"timed out|fatal: unable to access '([^']+)': (?:Could not resolve host|Failed to connect)",
-      "git could not reach {0}: git:// (port 9418) is blocked by a firewall or disabled by the "
-      "server (GitHub 2022, git.yoctoproject.org 2026), or the host/proxy is wrong",
-      "Use https:// URLs (git config --global url.\"https://\".insteadOf git://; "
-      "git.yoctoproject.org needs the /git/ path) and check http(s)_proxy",
-      "fatal: unable to connect to git.yoctoproject.org:\ngit.yoctoproject.org[0: "
-      "185.8.30.5]: errno=Connection timed out", check="checkout.git-protocol"),
-    P("log.git-protocol-disabled", "GitHub refused the git:// protocol", "error",
-      r"The unauthenticated git protocol on port 9418 is no longer supported",
-      "GitHub turned off unauthenticated git:// in 2022; a SRC_URI or repo URL still uses it",
-      "Change the URL to https:// (in a recipe: ;protocol=https)",
-      "fatal: remote error:\n  The unauthenticated git protocol on port 9418 is no longer "
-      "supported.", check="checkout.git-protocol"),
-    P("log.remote-ref-missing", "a branch or tag is missing upstream", "error",
-      r"fatal: [Cc]ouldn't find remote ref (\S+)|Branch \"([^\"]+)\" cannot be found in "
-      r"repository|Tag \"([^\"]+)\" cannot be found|Unable to find revision (\S+) in branch (\S+)",
-      "the ref {0} does not exist in the remote (renamed branch such as master -> main, a typo, "
-      "or a release branch that does not exist yet)",
-      "Fix the branch/tag in the configuration or SRC_URI (branch=...)",
-      "fatal: Couldn't find remote ref refs/heads/release-14.09"),
-    P("log.fetcher-failure", "bitbake could not fetch a source", "error",
-      r"Fetcher failure for URL: '([^']+)'|Fetcher failure: |Unable to fetch URL from any source",
-      "bitbake's fetcher failed for {0}: the server, the network/proxy or the URL is wrong "
-      "(the lines above it in the log of do_fetch name the reason)",
-      "Check the URL and the network/proxy; with BB_NO_NETWORK, pre-fill DL_DIR or use "
-      "PREMIRRORS; for git:// URLs use protocol=https",
-      "ERROR: linux-yocto-6.6.111+git-r0 do_fetch: Fetcher failure for URL: "
-      "'git://git.yoctoproject.org/linux-yocto.git;name=machine;branch=v6.6/standard/base'. "
-      "Unable to fetch URL from any source."),
-    P("log.checksum-mismatch", "a download's checksum does not match", "error",
-      r"Checksum mismatch!|was expected to have checksum|File: '([^']+)' has md5 checksum",
-      "the downloaded file differs from the recipe's SRC_URI checksum (upstream re-released "
-      "it, a proxy returned an error page, or a partial download is in DL_DIR)",
-      "Delete the file from DL_DIR and fetch again; if upstream changed it, update the "
-      "recipe's checksum",
-      "ERROR: foo-1.0-r0 do_fetch: Checksum mismatch!"),
-    P("log.no-network", "the build was not allowed to use the network", "error",
-      r"Network access disabled through BB_NO_NETWORK",
-      "a task needed the network but BB_NO_NETWORK (or BB_FETCH_PREMIRRORONLY) forbids it",
-      "Pre-fill DL_DIR (bitbake --runall=fetch with network), or allow network for the build",
-      "Network access disabled through BB_NO_NETWORK (or set indirectly due to use of "
-      "BB_FETCH_PREMIRRORONLY) but access requested with command git ls-remote"),
-    P("log.command-not-found", "a setup command is not installed", "error",
-      r"(?:^|: )(repo|git|kas|wget|curl|python3?|docker|podman): (?:command )?not found",
-      "'{0}' is not on PATH (for 'repo': installed by a sudo'd script into root's ~/bin)",
-      "Install it or add its directory to PATH",
-      "jenkins-setup/init-and-build.sh: line 37: repo: command not found",
-      check="host.hosttools"),
-    # ---- the cascade (consequences of an earlier failure)
-    P("log.missing-checkout-cascade", "a setup script went on after a failed checkout",
-      "error",
-      r"cd: (poky|openembedded-core|oe-core|[\w.-]+): No such file or directory",
-      "the directory '{0}' was never created: the clone/repo sync before this line failed "
-      "(git:// blocked by a firewall or proxy, 'repo' not on PATH, a branch that does not "
-      "exist) and the script has no 'set -e', so it went on. Every later 'No such file or "
-      "directory' (oe-init-build-env, conf/bblayers.conf, conf/local.conf) and "
-      "'bitbake: command not found' is a consequence",
-      "Find the first error of the checkout step above this line (or run "
-      "'armvm-oe doctor --network' to probe the remotes), fix it, and make the script stop "
-      "on errors (set -euo pipefail)",
-      "jenkins-setup/init-and-build.sh: line 50: cd: poky: No such file or directory",
-      cascade=True, check="checkout.missing-poky-cascade"),
-    P("log.init-env-missing", "oe-init-build-env is missing", "error",
-      r"oe-init-build-env: (?:No such file or directory|file not found)",
-      "oe-init-build-env comes from the poky/oe-core checkout, which is missing",
-      "Fix the checkout first (see the first error above)",
-      "jenkins-setup/init-and-build.sh: line 53: oe-init-build-env: No such file or directory",
-      cascade=True, check="checkout.missing-poky-cascade"),
-    P("log.conf-missing", "the build directory's conf/ is missing", "error",
-      r"(conf/(?:bblayers|local)\.conf): No such file or directory|sed: can't read "
-      r"(conf/\S+): No such file",
-      "{0} was never created because sourcing oe-init-build-env failed",
-      "Fix the checkout first (see the first error above)",
-      "jenkins-setup/functions.sh: line 70: conf/bblayers.conf: No such file or directory",
-      cascade=True),
-    P("log.bitbake-not-found", "bitbake is not on PATH", "error",
-      r"bitbake: (?:command )?not found",
-      "bitbake is put on PATH by sourcing oe-init-build-env, which did not happen",
-      "Source oe-init-build-env from the poky/oe-core checkout (or let kas do it)",
-      "init-and-build.sh: line 60: bitbake: command not found", cascade=True),
-    P("log.task-failed", "a bitbake task failed", "error",
-      r"ERROR: Task \(([^)]+)\) failed with exit code|Summary: \d+ tasks? failed",
-      "the task {0} failed; its own error is earlier in the log",
-      "Read the task's log (the path is printed above) for its first error",
-      "ERROR: Task (/work/poky/meta/recipes-core/foo/foo_1.0.bb:do_compile) failed with exit "
-      "code '1'", cascade=True),
-    # ---- host / sanity
-    P("log.hosttools", "host tools are missing", "error",
-      r"The following required tools \(as specified by HOSTTOOLS\) appear to be unavailable "
-      r"in PATH, please install them in order to proceed:\s*(.*)",
-      "these HOSTTOOLS are not installed on the build host: {0}",
-      "Install them (chrpath, diffstat, lz4 (lz4c), zstd (pzstd), rpcsvc-proto (rpcgen), "
-      "file ...), or build in the armvm-oe container",
-      "ERROR:  OE-core's config sanity checker detected a potential misconfiguration.\n"
-      "The following required tools (as specified by HOSTTOOLS) appear to be unavailable in "
-      "PATH, please install them in order to proceed:\n  chrpath", check="host.hosttools"),
-    P("log.root", "bitbake was run as root", "error",
-      r"Do not use Bitbake as root|Running as root - may break certain recipes",
-      "bitbake (and kas-container) refuse to run as uid 0",
-      "Build as an ordinary user (useradd -m builder; sudo -iu builder)",
-      "ERROR:  OE-core's config sanity checker detected a potential misconfiguration.\n"
-      "    Do not use Bitbake as root.", check="host.root"),
-    P("log.locale", "the locale is not UTF-8 / en_US.UTF-8 is missing", "error",
-      r"Please use a locale setting which supports [Uu][Tt][Ff]-8|Your system needs to support "
-      r"the en_US\.UTF-8 locale|Please make sure locale 'en_US\.UTF-8' is available",
-      "bitbake needs a UTF-8 locale in the environment and the en_US.UTF-8 locale installed",
-      "locale-gen en_US.UTF-8 (Debian: enable it in /etc/locale.gen) and export "
-      "LANG=en_US.UTF-8",
-      "Please use a locale setting which supports UTF-8 (such as LANG=en_US.UTF-8).\n"
-      "Python can't change the filesystem locale after loading so we need a UTF-8 when Python "
-      "starts or things won't work.", check="host.lang-utf8"),
-    P("log.userns", "user namespaces are blocked", "error",
-      r"User namespaces are not usable by BitBake|PermissionError: \[Errno 1\] Operation not "
-      r"permitted: '/proc/self/uid_map'",
-      "bitbake cannot map its uid in a new user namespace (Ubuntu 24.04 AppArmor: "
-      "kernel.apparmor_restrict_unprivileged_userns=1, or a container's seccomp profile)",
-      "sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0 (persist it in "
-      "/etc/sysctl.d), or an AppArmor profile for bitbake, or build in the armvm-oe container",
-      "ERROR:  OE-core's config sanity checker detected a potential misconfiguration.\n"
-      "    User namespaces are not usable by BitBake, possibly due to AppArmor.",
-      check="host.userns"),
-    P("log.dev-shm", "/dev/shm is missing", "error",
-      r"/dev/shm does not exist or is not writable",
-      "the container or chroot has no writable /dev/shm",
-      "Mount a tmpfs on /dev/shm (docker run --shm-size=1g)",
-      "FATAL: /dev/shm does not exist or is not writable", check="host.dev-shm"),
-    P("log.sanity-misc", "oe-core's sanity checker refused the host", "error",
-      r"(PATH contains '\.', '\./' or '' \(empty element\)|Please use a umask which allows|"
-      r"/tmp shouldn't be mounted with noexec|/bin/sh links to \S+, must be dash or bash|"
-      r"OpenEmbedded doesn't work under WSLv1|can't be located on nfs|can't be on a "
-      r"case-insensitive file system|Please install the following missing utilities)",
-      "oe-core's sanity check: {0}",
-      "Run 'armvm-oe doctor' for the exact cause and its fix",
-      "    /tmp shouldn't be mounted with noexec."),
-    # ---- disk and memory
-    P("log.no-space", "the disk filled up", "error",
-      r"No space left on device|Immediately halt since the disk space monitor action is|No new "
-      r"tasks can be executed since the disk space monitor action is",
-      "a filesystem of the build (TMPDIR, DL_DIR, SSTATE_DIR or /tmp) ran out of space or "
-      "inodes",
-      "Free space, add INHERIT += \"rm_work\", or move the build to a bigger disk",
-      "| cc1: fatal error: error writing to /tmp/ccXyZ.s: No space left on device",
-      check="host.disk-space"),
-    P("log.disk-low", "disk space is running low", "warn",
-      r"The free (?:space|inode) of (\S+) \(([^)]+)\) is running low",
-      "{0} ({1}) is below bitbake's BB_DISKMON_DIRS warning limit",
-      "Free space before bitbake stops scheduling tasks",
-      "WARNING: The free space of /home/u/build/tmp (/dev/sda1) is running low (0.987GB left)",
-      check="host.disk-space"),
-    P("log.oom-killed", "the compiler was killed (out of memory)", "error",
-      r"internal compiler error: Killed \(program (\w+)\)|(?:^|\s)Killed\s+(?:signal|\S*cc1|\S*rustc|"
-      r"\S*ld)|exit code 137|signal 9 \[Killed\]|g\+\+: fatal error: Killed signal terminated",
-      "the kernel's OOM killer stopped the compiler: too many parallel jobs for the RAM",
-      "Lower BB_NUMBER_THREADS and PARALLEL_MAKE (or set BB_PRESSURE_MAX_MEMORY), add swap",
-      "| x86_64-poky-linux-g++: internal compiler error: Killed (program cc1plus)",
-      check="host.ram-per-job"),
-    # ---- layers and recipes
-    P("log.layer-incompatible", "a layer is for another release", "error",
-      r"Layer (\S+) is not compatible with the core layer which only supports these series: "
-      r"([^(]+?) \(layer is compatible with ([^)]*)\)",
-      "layer {0} is for '{2}' but the core layer is '{1}' (branches of different releases "
-      "mixed)", "Check out the layer's {1} branch",
-      "ERROR: Layer armvm is not compatible with the core layer which only supports these "
-      "series: scarthgap (layer is compatible with kirkstone)", check="checkout.layerseries"),
-    P("log.layer-dirs-missing", "bblayers.conf names missing layers", "error",
-      r"The following layer directories do not exist:|Unable to find conf/bblayers\.conf or "
-      r"conf/bitbake\.conf|The BBPATH variable is not set",
-      "a layer directory (or the build directory itself) is not where the configuration says: "
-      "moved checkout, failed clone, or bitbake run outside the build directory",
-      "Regenerate conf/bblayers.conf (kas does on every run) and run from the build directory",
-      "ERROR: The following layer directories do not exist:\nERROR:    /work/meta-foo\n"
-      "ERROR: Please check BBLAYERS in /work/build/conf/bblayers.conf",
-      check="build.bblayers-missing"),
-    P("log.nothing-provides", "a dependency has no provider", "error",
-      r"Nothing R?PROVIDES '([^']+)'",
-      "no recipe in the configured layers provides '{0}' (a layer is missing from "
-      "bblayers.conf, a layer branch mismatch, or the recipe was skipped for this "
-      "MACHINE/DISTRO_FEATURES; the rest of the message says which)",
-      "Add the layer that provides it (bitbake-layers show-recipes / layers.openembedded.org) "
-      "or fix the skip reason",
-      "ERROR: Nothing PROVIDES 'python3-foo' (but /work/meta-armvm/recipes-core/images/"
-      "armvm-image.bb DEPENDS on or otherwise requires it). Close matches:"),
-    P("log.old-override-syntax", "a layer uses the pre-3.4 override syntax", "error",
-      r"contains an operation using the old override syntax",
-      "a layer written for Yocto 3.3 or older uses _append/_prepend overrides",
-      "Use the layer's branch for this release, or convert it with "
-      "scripts/contrib/convert-overrides.py",
-      "ERROR: Variable SRC_URI_append contains an operation using the old override syntax. "
-      "Please convert this layer/metadata before attempting to use with a newer bitbake."),
-    P("log.conf-version", "the build directory is from another release", "error",
-      r"has the wrong LCONF_VERSION|local\.conf was generated from an (?:older|newer) version|"
-      r"TMPDIR has changed (?:location|its layout version number)",
-      "conf/ or tmp/ of this build directory was made by another release or at another path",
-      "Regenerate conf/ (kas does) and delete tmp/ (keep downloads and sstate-cache)",
-      "Error, TMPDIR has changed location. You need to either move it back to /old/build/tmp "
-      "or delete it and rebuild", check="build.tmpdir-moved"),
-    P("log.pseudo-abort", "pseudo aborted (files changed outside pseudo)", "error",
-      r"abort\(\)ing pseudo client by server request|Pseudo_Abort|pseudo: path mismatch",
-      "files under a recipe's WORKDIR were changed outside pseudo (rm -rf or a host tool as "
-      "your user, a reused TMPDIR)",
-      "bitbake -c clean <recipe> (or delete TMPDIR) and never edit WORKDIR by hand",
-      "abort()ing pseudo client by server request. See "
-      "https://wiki.yoctoproject.org/wiki/Pseudo_Abort for more details on this."),
-    # ---- lock, server
-    P("log.lock-held", "another bitbake holds the build directory", "error",
-      r"Reconnecting to bitbake server|Previous bitbake instance shutting down\?, waiting to "
-      r"retry|Processes holding bitbake\.lock|Unable to connect to bitbake server, or start one",
-      "another bitbake server holds bitbake.lock in this build directory (a parallel build, an "
-      "IDE plugin, or a stale server)",
-      "Wait for it or stop it (bitbake -m); remove bitbake.lock only if its pid is gone; check "
-      "bitbake-cookerdaemon.log",
-      "NOTE: Reconnecting to bitbake server...\nNOTE: Previous bitbake instance shutting "
-      "down?, waiting to retry... (2)", check="build.lock-held"),
-    # ---- kas
-    P("log.kas-dirty", "kas skipped a dirty repo", "warn",
-      r"Repo (\S+) is dirty - no checkout",
-      "repo {0} has local changes, so kas did not check out the pinned revision and the build "
-      "goes on with whatever is there",
-      "Commit/stash the changes, or kas checkout --force-checkout",
-      "WARNING - Repo poky is dirty - no checkout", check="checkout.dirty"),
-    P("log.kas-version", "the kas config needs a newer kas", "error",
-      r"This version of kas is compatible with version (\d+) to (\d+), file has version (\d+)",
-      "the configuration uses format version {2}, the installed kas reads {0} to {1}",
-      "Install the kas pinned by armvm-oe (pip install -e .)",
-      "kas.includehandler.IncludeException: This version of kas is compatible with version 1 "
-      "to 19, file has version 23", check="kas.header-version"),
-    P("log.kas-invalid", "the kas config is invalid", "error",
-      r"Config file validation Error|Configuration file is not valid YAML|Error\(s\) occured "
-      r"while validating the config file",
-      "the kas configuration does not match kas's schema or is not YAML",
-      "Run 'armvm-oe doctor' on the config for the exact key and line",
-      "ERROR - Config file validation Error:\n'repo' is a required property",
-      check="kas.schema"),
-    # ---- containers
-    P("log.docker-permission", "no permission on the Docker socket", "error",
-      r"permission denied while trying to connect to the Docker daemon socket",
-      "the user is not in the group that owns the Docker socket",
-      "sudo usermod -aG docker $USER, then log in again (not chmod 666)",
-      "Got permission denied while trying to connect to the Docker daemon socket at "
-      "unix:///var/run/docker.sock: Post ...: dial unix /var/run/docker.sock: connect: "
-      "permission denied", check="container.socket-permission"),
-    P("log.docker-unreachable", "the Docker daemon is not running", "error",
-      r"Cannot connect to the Docker daemon at|Is the docker daemon running\?|no container "
-      r"engine found, need docker or podman",
-      "no container engine answers at DOCKER_HOST / /var/run/docker.sock",
-      "Start it (sudo systemctl start docker) or set DOCKER_HOST",
-      "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker "
-      "daemon running?", check="container.engine-unreachable"),
-    P("log.bind-mount-owner", "the container cannot write a bind-mounted directory", "error",
-      r"The uid:gid for \"([^\"]+)\" is \"0:0\"|\[Errno 13\] Permission denied: '/(?:work|build|"
-      r"workdir)[^']*'",
-      "a directory bind-mounted into the container is owned by root (often created by the "
-      "docker daemon), so the container's build user cannot write it",
-      "Create the directories as yourself before the first run, or chown them",
-      "PermissionError: [Errno 13] Permission denied: '/work/build'",
-      check="container.bind-mount-owner"),
-)
+@dataclass
+class Diagnosis:
+    source: str
+    findings: list
+    phase: str                  # where the build stopped (phase of the first cause)
+    lines: int
+    task_logs: list = field(default_factory=list)   # [{logfile, resolved, read}]
+    reports: list = field(default_factory=list)     # error-report files read
+    ties: list = field(default_factory=list)        # [(line_no, [pattern ids])]: should stay empty
 
-# Literal substrings one of which every match of the pattern contains: lines
-# without any are never handed to the (slower) regular expressions.
-KEYS: dict[str, tuple[str, ...]] = {
-    "log.git-unreachable": ("unable to connect to", "unable to access"),
-    "log.git-protocol-disabled": ("port 9418",),
-    "log.remote-ref-missing": ("ouldn't find remote ref", "cannot be found in",
-                               "Unable to find revision"),
-    "log.fetcher-failure": ("Fetcher failure", "Unable to fetch URL"),
-    "log.checksum-mismatch": ("Checksum mismatch", "expected to have checksum", "md5 checksum"),
-    "log.no-network": ("BB_NO_NETWORK",),
-    "log.command-not-found": ("not found",),
-    "log.missing-checkout-cascade": ("cd: ",),
-    "log.init-env-missing": ("oe-init-build-env:",),
-    "log.conf-missing": ("conf/",),
-    "log.bitbake-not-found": ("bitbake: ",),
-    "log.task-failed": ("ERROR: Task (", "task failed", "tasks failed"),
-    "log.hosttools": ("as specified by HOSTTOOLS",),
-    "log.root": ("as root",),
-    "log.locale": ("UTF-8", "utf-8", "en_US.UTF-8"),
-    "log.userns": ("User namespaces are not usable", "uid_map"),
-    "log.dev-shm": ("/dev/shm",),
-    "log.sanity-misc": ("PATH contains", "umask", "noexec", "/bin/sh links", "WSLv1", "on nfs",
-                        "case-insensitive", "missing utilities"),
-    "log.no-space": ("No space left", "disk space monitor"),
-    "log.disk-low": ("is running low",),
-    "log.oom-killed": ("Killed", "exit code 137"),
-    "log.layer-incompatible": ("is not compatible with the core layer",),
-    "log.layer-dirs-missing": ("layer directories do not exist", "Unable to find conf/bblayers",
-                               "BBPATH variable is not set"),
-    "log.nothing-provides": ("PROVIDES '",),
-    "log.old-override-syntax": ("old override syntax",),
-    "log.conf-version": ("LCONF_VERSION", "local.conf was generated", "TMPDIR has changed"),
-    "log.pseudo-abort": ("pseudo", "Pseudo_Abort"),
-    "log.lock-held": ("bitbake server", "bitbake instance", "bitbake.lock"),
-    "log.kas-dirty": ("is dirty - no checkout",),
-    "log.kas-version": ("This version of kas is compatible",),
-    "log.kas-invalid": ("Config file validation Error", "not valid YAML",
-                        "while validating the config"),
-    "log.docker-permission": ("permission denied while trying to connect to the Docker",),
-    "log.docker-unreachable": ("Cannot connect to the Docker daemon", "docker daemon running",
-                               "no container engine found"),
-    "log.bind-mount-owner": ("The uid:gid for", "[Errno 13] Permission denied"),
-}
-_COMPILED = [(p, re.compile(p.regex), KEYS[p.id]) for p in PATTERNS]
-_GENERIC = re.compile(r"^[ \t*]*(?:ERROR|FATAL|fatal|error|Error)\s*:|^E: ")
+    @property
+    def first(self) -> Optional[Finding]:
+        return self.findings[0] if self.findings else None
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.findings)
 
 
-def _format(p: Pattern, m: re.Match, line: str) -> str:
-    groups = [g for g in m.groups() if g is not None] if m.groups() else []
-    args = groups + ["?"] * 5
-    try:
-        return p.cause.format(*args, line=line.strip())
-    except (IndexError, KeyError):
-        return p.cause
+class _Safe(dict):
+    """Template values; a name without a value renders empty (and is noted,
+    so a test can prove no template ever lacks one)."""
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.missing: list = []
+
+    def __missing__(self, key):
+        self.missing.append(key)
+        return ""
 
 
-def _candidates(text: str, starts: list[int], keys: tuple[str, ...]) -> list[int]:
+MISSING_FIELDS: list = []     # (pattern id, field) seen at run time; a test keeps it empty
+
+
+def _fill(template: str, values: dict, pid: str) -> str:
+    safe = _Safe(values)
+    out = template.format_map(safe)
+    for k in safe.missing:
+        MISSING_FIELDS.append((pid, k))
+    # an empty optional field must not leave " ," or " )" behind
+    return re.sub(r" +(,|\)|\.(?=\s|$))", r"\1", out).strip()
+
+
+class _Ctx:
+    """What a pattern's ``fields`` function may look at around its match."""
+
+    def __init__(self, model, idx: int):
+        self.model, self.idx = model, idx
+
+    def nearby_error(self, back: int = 12) -> Optional[str]:
+        """The nearest 'fatal:'/'error:' line above (the fetcher's reason)."""
+        first = None
+        for n in range(self.idx - 1, max(-1, self.idx - back - 1), -1):
+            t = self.model.lines[n].text
+            m = re.search(r"(?:fatal|error): (.+)", t)
+            if m and "Fetcher failure" not in t:
+                first = m.group(0).strip("_*` ")     # keep the earliest of the run
+        return first
+
+    def forward(self, rx: str, n: int) -> Optional[str]:
+        r = re.compile(rx)
+        for k in range(self.idx, min(len(self.model.lines), self.idx + n + 1)):
+            m = r.search(self.model.lines[k].text)
+            if m:
+                return m.group(1)
+        return None
+
+    def next_text(self) -> Optional[str]:
+        k = self.idx + 1
+        return self.model.lines[k].text if k < len(self.model.lines) else None
+
+
+def _candidates(model, keys: tuple) -> list:
     """0-based numbers of the lines holding one of ``keys`` (and of the line
-    before each, for messages wrapped over a line break)."""
-    import bisect
+    before each, for messages wrapped over a line break). Searching the whole
+    text for literals is what keeps a 100k-line log well under a second."""
     out = set()
     for key in keys:
-        pos = text.find(key)
-        while pos >= 0:
-            n = bisect.bisect_right(starts, pos) - 1
+        for n in model.find_lines(key):
             out.add(n)
             if n:
                 out.add(n - 1)
-            nxt = text.find("\n", pos)
-            if nxt < 0:
-                break
-            pos = text.find(key, nxt)
     return sorted(out)
 
 
-def diagnose(text: str) -> list[Finding]:
-    """Known failures in ``text``, the first real cause first.
+def _score(p: Pattern, m: re.Match) -> tuple:
+    """The tie rule (see logpatterns): tier first, then the match's length."""
+    return (p.tier, m.end() - m.start())
 
-    One finding per pattern (its first occurrence). Real causes come in log
-    order, then the cascade symptoms. A message wrapped over two lines (mail,
-    CI consoles) is also recognised. When no pattern matches, the first
-    ``ERROR:``/``fatal:`` line is returned as ``log.first-error``.
 
-    Only lines holding a pattern's literal key are matched against it, so a
-    200,000-line bitbake log takes well under a second."""
-    text = _ANSI.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    lines = text.split("\n")
-    starts = [0]
-    for ln in lines[:-1]:
-        starts.append(starts[-1] + len(ln) + 1)
-    found: list[Finding] = []
-    for p, rx, keys in _COMPILED:
-        for n in _candidates(text, starts, keys):
-            line = lines[n]
-            m = rx.search(line)
-            if m is None and n + 1 < len(lines) and lines[n + 1].strip():
-                joined = line.rstrip() + " " + lines[n + 1].strip()
-                m = rx.search(joined)
-                if m is not None and m.start() >= len(line.rstrip()):
-                    m = None  # all on the next line: found there
-            if m is None:
+def _match_lines(model) -> tuple:
+    texts = [ln.text for ln in model.lines]
+    per_line: dict = {}
+    for p, rx in _COMPILED:
+        for n in _candidates(model, p.keys):
+            if n in model.in_block:
                 continue
-            cause = _format(p, m, line)
-            if p.id == "log.hosttools" and not (m.group(1) or "").strip():
-                cause = p.cause.format(lines[n + 1].strip() if n + 1 < len(lines) else "?")
-            found.append(Finding(p.id, p.title, p.severity, n + 1, line.strip(), cause, p.fix,
-                                 p.cascade, p.check))
-            break
-    causes = sorted((f for f in found if not f.cascade), key=lambda f: f.line_no)
-    cascade = sorted((f for f in found if f.cascade), key=lambda f: f.line_no)
-    if not causes:
-        for n, line in enumerate(lines, 1):
-            if _GENERIC.search(line):
-                if not cascade or n < cascade[0].line_no:
-                    causes.append(Finding(
-                        "log.first-error", "the first error in the log", "error", n,
-                        line.strip(), "no known failure text matched; this is the first error "
-                        "line, the ones after it are likely consequences",
-                        "Read the lines just above it", False, None))
-                break
-    return causes + cascade
+            t = texts[n]
+            m = rx.search(t)
+            if m is None and n + 1 < len(texts) and texts[n + 1] and n + 1 not in model.in_block:
+                both = t.rstrip() + " " + texts[n + 1]
+                m = rx.search(both)
+                if m is not None and m.start() >= len(t.rstrip()):
+                    m = None      # all on the next line: matched there
+            if m is not None:
+                per_line.setdefault(n, []).append((p, m, None))
+    for b in model.blocks:
+        if b.kind == "traceback":
+            # matched as a whole (the uid_map write is in a 'File' line, the
+            # exception only says 'Operation not permitted'), at its exception
+            for p, rx in _COMPILED:
+                if any(k in b.text for k in p.keys):
+                    m = rx.search(b.text)
+                    if m is not None:
+                        per_line.setdefault(b.key, []).append((p, m, b))
+        elif b.kind == "sanity-item":
+            # a paragraph of the sanity list may hold several problems (bitbake
+            # separates some only by a newline): every match is a candidate at
+            # the line where it starts
+            for p, rx in _COMPILED:
+                if any(k in b.text for k in p.keys):
+                    for m in rx.finditer(b.text):
+                        n = b.start + b.text.count("\n", 0, m.start())
+                        per_line.setdefault(n, []).append((p, m, b))
+    return per_line
 
 
-def diagnose_file(path) -> list[Finding]:
+def _pick(cands: list) -> tuple:
+    best = max(cands, key=lambda c: _score(c[0], c[1]))
+    top = _score(best[0], best[1])
+    tied = sorted({c[0].id for c in cands
+                   if _score(c[0], c[1]) == top and c[0].fid != best[0].fid})
+    return best, tied
+
+
+def _dedupe_key(p: Pattern, vals: dict, b) -> tuple:
+    if p.fid == "log.qa-issue":
+        return (p.fid, vals.get("recipe"), vals.get("check"))
+    if b is not None and b.kind == "sanity-item":
+        return (p.fid, b.text)
+    return (p.fid,)
+
+
+def _finding(p: Pattern, m: re.Match, model, n: int, source: str) -> tuple:
+    ln = model.lines[n]
+    g = {k: v for k, v in m.groupdict().items() if v is not None}
+    vals = dict(p.defaults)
+    vals.update(g)
+    if p.fields:
+        vals.update({k: v for k, v in p.fields(g, _Ctx(model, n)).items() if v is not None})
+    phase = ln.phase if ln.phase != "unknown" else (p.phase or "unknown")
+    # a pattern found on a WARNING line (a QA warning, a checksum retried
+    # from a mirror) is a warning, not the failure
+    sev = "warn" if ln.level == "WARNING" else p.severity
+    f = Finding(p.fid, p.title, sev, ln.no, ln.text, _fill(p.cause, vals, p.id),
+                _fill(p.fix, vals, p.id), p.cascade, p.check, phase, p.id, p.tier,
+                [{"source": source, "line_no": ln.no, "line": ln.text}])
+    return f, vals
+
+
+def _sanity_misc(model, b, source: str) -> Finding:
+    ln = model.lines[b.key]
+    msg = " ".join(b.text.split())
+    return Finding("log.sanity-misc", "oe-core's sanity checker refused the host", "error",
+                   ln.no, ln.text, f"oe-core's sanity check: {msg}",
+                   "Fix what the sanity checker names (run 'armvm-oe doctor' for the host "
+                   "checks it duplicates)", False, None,
+                   ln.phase if ln.phase != "unknown" else "parse", "log.sanity-misc", 2,
+                   [{"source": source, "line_no": ln.no, "line": ln.text}])
+
+
+def _first_error_line(model, used: set) -> Optional[int]:
+    """The first line that says something failed, for log.unrecognised."""
+    for i, ln in enumerate(model.lines):
+        if i in used or model.in_block.get(i, 0) is None:
+            continue            # recognised already, or the sanity header
+        t = ln.text
+        if not t or BENIGN.search(t):
+            continue
+        b = model.in_block.get(i)
+        if b is not None and b.kind == "traceback":
+            return b.key
+        if ln.level in ("ERROR", "FATAL") or GENERIC_ERROR.search(t):
+            return i
+    return None
+
+
+def resolve_task_log(logfile: str, bases: list) -> Optional[Path]:
+    """The task log named in a log, here: as printed, or the same path below
+    another build directory (a container's /work/build is the host's
+    ~/proj/build): the part from the first 'tmp*' component on is tried
+    below each base."""
+    p = Path(logfile)
+    try:
+        if p.is_file():
+            return p
+    except (OSError, ValueError):      # unreadable, or a NUL byte in a pasted path
+        return None
+    parts = p.parts
+    for i, part in enumerate(parts):
+        if not part.startswith("tmp") or i + 1 >= len(parts):
+            continue
+        rel = Path(*parts[i:])
+        for base in bases:
+            cand = Path(base) / rel
+            try:
+                if cand.is_file():
+                    return cand
+            except (OSError, ValueError):
+                continue
+    return None
+
+
+def _bases(log_path, build_dir) -> list:
+    out = []
+    if build_dir:
+        out.append(Path(build_dir))
+    if log_path:
+        # the console log lives in <build>/tmp/log/cooker/<machine>/: its
+        # ancestors are the candidate build directories
+        out.extend(Path(log_path).resolve().parents)
+    seen, uniq = set(), []
+    for b in out:
+        if str(b) not in seen:
+            seen.add(str(b))
+            uniq.append(b)
+    return uniq
+
+
+def _merge(findings: list, sub: Finding, anchor, source: str) -> None:
+    """Add a task log's cause to the console findings: as more evidence for
+    the same family, or as a new finding anchored at the console line."""
+    chain = list(sub.evidence)
+    for f in findings:
+        if f.id == sub.id and not f.cascade:
+            f.evidence.extend(e for e in chain if e not in f.evidence)
+            return
+    ev = [{"source": source, "line_no": anchor.no, "line": anchor.text}] + chain
+    findings.append(Finding(sub.id, sub.title, sub.severity, anchor.no, anchor.text, sub.cause,
+                            sub.fix, False, sub.check, "build" if sub.phase == "unknown"
+                            else sub.phase, sub.pattern, sub.tier, ev))
+
+
+def scan(text: str, source: str = "log", log_path=None, build_dir=None,
+         follow: bool = True) -> Diagnosis:
+    model = logmodel.parse(text)
+    per_line = _match_lines(model)
+    found: dict = {}
+    ties = []
+    used = set()
+    per_family: dict = {}
+    first_of: dict = {}
+    for n in sorted(per_line):
+        (p, m, b), tied = _pick(per_line[n])
+        if tied:
+            ties.append((model.lines[n].no, [p.id] + tied))
+        if not p.cascade:
+            used.add(n)     # a cascade line may still be the first error line
+        k = per_family.get(p.fid, 0)
+        if k >= _MAX_PER_FAMILY or (k and p.fid not in _MULTI and
+                                    first_of[p.fid].severity == "error"):
+            continue        # one finding per family (a few for QA checks, sanity items)
+        if p.fid in _MULTI:
+            per_family[p.fid] = k + 1   # counts tries: 10k identical QA warnings stay cheap
+        f, vals = _finding(p, m, model, n, source)
+        key = _dedupe_key(p, vals, b)
+        old = found.get(key)
+        if old is None:
+            found[key] = f
+            first_of.setdefault(p.fid, f)
+            if p.fid not in _MULTI:
+                per_family[p.fid] = k + 1
+        elif old.severity == "warn" and f.severity == "error":
+            found[key] = f      # bitbake warned first, then failed on it
+            first_of[p.fid] = f
+    # every sanity item is a finding, recognised or not
+    for b in model.blocks:
+        if b.kind == "sanity-item" and not any(n in per_line for n in range(b.start, b.end)):
+            f = _sanity_misc(model, b, source)
+            found.setdefault(("log.sanity-misc", b.text), f)
+            used.add(b.key)
+    findings = list(found.values())
+    task_logs, reports = [], []
+    if follow:
+        bases = _bases(log_path, build_dir)
+        for b in [b for b in model.blocks if b.kind == "task-failure"][:_MAX_TASK_LOGS]:
+            where = resolve_task_log(b.logfile, bases)
+            task_logs.append({"logfile": b.logfile, "resolved": str(where) if where else None,
+                              "task": b.task, "read": False})
+            if where is None:
+                continue
+            try:
+                with open(where, "rb") as fh:
+                    data = fh.read(_MAX_TASK_LOG_BYTES).decode("utf-8", errors="replace")
+            except OSError:
+                continue
+            task_logs[-1]["read"] = True
+            sub = scan(data, source=str(where), follow=False)
+            if sub.first is not None and not sub.first.cascade:
+                _merge(findings, sub.first, model.lines[b.key], source)
+        if build_dir:
+            for rep, sub in _error_reports(Path(build_dir)):
+                reports.append(str(rep))
+                if sub.first is not None and not sub.first.cascade:
+                    anchor = logmodel.Line(0, "", f"error report {rep.name}", None)
+                    _merge(findings, sub.first, anchor, str(rep))
+    causes = [f for f in findings if not f.cascade]
+    cascade = sorted((f for f in findings if f.cascade), key=lambda f: f.line_no)
+    causes.sort(key=lambda f: (_SEV.get(f.severity, 2), -f.tier, f.line_no))
+    if not any(f.severity == "error" for f in causes):
+        n = _first_error_line(model, used)
+        if n is not None:
+            ln = model.lines[n]
+            causes.insert(0, Finding(
+                UNRECOGNISED, "an error no pattern recognises", "error", ln.no, ln.text,
+                f"no known failure matches; the first error line of the log is: {ln.text}",
+                "Read the lines just above it (and the task log it names, if any); the lines "
+                "after it are likely consequences", False, None,
+                ln.phase, None, 0, [{"source": source, "line_no": ln.no, "line": ln.text}]))
+    out = causes + cascade
+    phase = out[0].phase if out else (model.lines[-1].phase if model.lines else "unknown")
+    return Diagnosis(source, out, phase, len(model.lines), task_logs, reports, ties)
+
+
+def _error_reports(build_dir: Path) -> list:
+    """bitbake's error reports (report-error.bbclass, JSON despite '.txt'):
+    the newest error_report_*.txt of the build directory, each failure's
+    log diagnosed. Returns [(path, Diagnosis)]."""
+    reps = []
+    for d in sorted(build_dir.glob("tmp*/log/error-report")):
+        reps.extend(d.glob("error_report_*.txt"))
+    if not reps:
+        return []
+    newest = max(reps, key=lambda p: p.stat().st_mtime)
+    try:
+        data = json.loads(newest.read_text(errors="replace"))
+    except (OSError, ValueError):
+        return []
+    fails = data.get("failures") if isinstance(data, dict) else None
+    if not isinstance(fails, list):
+        return []          # not bitbake's format: nothing to say about it
+    out = []
+    for fail in fails[:_MAX_TASK_LOGS]:
+        if not isinstance(fail, dict):
+            continue
+        log = str(fail.get("log") or "")
+        label = f"{newest}#{fail.get('package') or fail.get('recipe') or ''}:" \
+                f"{fail.get('task') or ''}"
+        out.append((newest, scan(log, source=label, follow=False)))
+    return out
+
+
+def diagnose(text: str) -> list:
+    """Known failures in ``text``, the first real cause first (see scan)."""
+    return scan(text).findings
+
+
+def read_log(path) -> str:
     with open(path, "rb") as f:
-        return diagnose(f.read().decode("utf-8", errors="replace"))
+        return f.read().decode("utf-8", errors="replace")
+
+
+def scan_file(path, build_dir=None) -> Diagnosis:
+    p = Path(path)
+    if p.is_dir():
+        # a build directory: the newest cooker console log in it
+        logs = sorted(p.glob("tmp*/log/cooker/*/console-latest.log"),
+                      key=lambda q: q.stat().st_mtime)
+        logs = logs or sorted(p.glob("tmp*/log/cooker/*/*.log"), key=lambda q: q.stat().st_mtime)
+        if not logs:
+            d = Diagnosis(str(p), [], "unknown", 0)
+            for rep, sub in _error_reports(p):
+                d.reports.append(str(rep))
+                d.findings.extend(f for f in sub.findings[:1])
+            if not d.reports:
+                raise FileNotFoundError(2, "no tmp/log/cooker/*/console-latest.log or "
+                                           "tmp/log/error-report/ in it", str(p))
+            return d
+        return scan(read_log(logs[-1]), source=str(logs[-1]), log_path=logs[-1],
+                    build_dir=build_dir or p)
+    return scan(read_log(p), source=str(p), log_path=p, build_dir=build_dir)
+
+
+def diagnose_file(path) -> list:
+    return scan_file(path).findings

@@ -58,26 +58,42 @@ def render_results(results: list[Result], stream: Optional[TextIO] = None,
     return "\n".join(out) + "\n"
 
 
-def render_findings(findings: list, source: str = "log",
-                    stream: Optional[TextIO] = None) -> str:
+def render_findings(diag, source: str = "log", stream: Optional[TextIO] = None) -> str:
+    """The text report of ``doctor --log``: the phase where the build
+    stopped, the first cause with its evidence chain, then the rest."""
+    from armvm_oe.doctor.logmodel import PHASE_TITLES
+    findings = diag.findings if hasattr(diag, "findings") else list(diag)
+    source = getattr(diag, "source", source)
     if not findings:
-        return f"armvm-oe doctor: no known failure found in {source}\n"
-    out = [style(f"armvm-oe doctor: {source}", "bold", stream=stream), ""]
-    first = True
-    for f in findings:
-        label = "first cause" if first and not f.cascade else (
-            "consequence" if f.cascade and not first else
-            "first error; a symptom, its cause is not in this log")
-        first = False
+        return f"armvm-oe doctor: no failure found in {source}\n"
+    out = [style(f"armvm-oe doctor: {source}", "bold", stream=stream)]
+    phase = getattr(diag, "phase", None)
+    if phase:
+        out.append(f"stopped in: {PHASE_TITLES.get(phase, phase)}")
+    out.append("")
+    for i, f in enumerate(findings):
+        if i == 0 and not f.cascade:
+            label = "first cause" if f.id != "log.unrecognised" else \
+                "first error; no known cause matches it"
+        elif f.cascade:
+            label = "consequence" if i else "first error; a symptom, its cause is not in this log"
+        else:
+            label = "also"
         out.append(f"  {badge(f.severity, stream=stream):<5}  {style(f.id, 'bold', stream=stream)}"
-                   f"  line {f.line_no} ({label})")
+                   f"  line {f.line_no} ({label}; phase {f.phase})")
         out.append(_wrap(f"> {f.line}", "         "))
+        for e in f.evidence[1:]:
+            out.append(_wrap(f"-> {e['source']}:{e['line_no']}: {e['line']}", "         "))
         out.append(_wrap(f"cause: {f.cause}", "         "))
         out.append(_wrap(f"fix: {f.fix}", "         "))
         if f.check:
             out.append(f"         doctor check: {f.check}")
         out.append("")
-    return "\n".join(out)
+    for t in getattr(diag, "task_logs", []):
+        if not t["read"]:
+            out.append(_wrap(f"task log not found here: {t['logfile']} (pass --build-dir with "
+                             "the build directory it was moved to)", "  "))
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 def results_json(results: list[Result], checked: int) -> dict:
@@ -85,9 +101,15 @@ def results_json(results: list[Result], checked: int) -> dict:
             "summary": summary(results), "results": [r.as_dict() for r in results]}
 
 
-def findings_json(findings: list, source: str) -> dict:
-    return {"schema": JSON_SCHEMA_VERSION, "ok": not findings, "log": source,
-            "findings": [f.as_dict() for f in findings]}
+def findings_json(diag, source: str = "log") -> dict:
+    findings = diag.findings if hasattr(diag, "findings") else list(diag)
+    first = findings[0].as_dict() if findings else None
+    return {"schema": JSON_SCHEMA_VERSION, "ok": not findings,
+            "log": getattr(diag, "source", source), "lines": getattr(diag, "lines", None),
+            "phase": getattr(diag, "phase", None), "first_cause": first,
+            "findings": [f.as_dict() for f in findings],
+            "task_logs": list(getattr(diag, "task_logs", [])),
+            "error_reports": list(getattr(diag, "reports", []))}
 
 
 def render_catalogue(checks: list[Check], patterns: list) -> str:
@@ -95,8 +117,8 @@ def render_catalogue(checks: list[Check], patterns: list) -> str:
     rows = [[c.id, c.severity, c.title + (" (--network)" if c.network else "")] for c in checks]
     out = [f"{len(checks)} checks", table(rows, ["id", "severity", "title"]), "",
            f"{len(patterns)} log patterns (--log FILE)",
-           table([[p.id, p.severity, p.title + (" [cascade]" if p.cascade else "")]
-                  for p in patterns], ["id", "severity", "title"])]
+           table([[p.id, p.severity, str(p.tier), p.title + (" [cascade]" if p.cascade else "")]
+                  for p in patterns], ["id", "severity", "tier", "title"])]
     return "\n".join(out) + "\n"
 
 

@@ -18,6 +18,7 @@ armvm-oe doctor                                  # host + checkout + build dir +
 armvm-oe doctor kas/armvm-aarch64.yml --network  # also probe the remotes
 armvm-oe doctor --only host,container --json
 armvm-oe doctor --log build/tmp/log/cooker/armvm-aarch64/console-latest.log
+armvm-oe doctor --log ci.log --build-dir build --format sarif > doctor.sarif
 armvm-oe doctor --fix-script > fix.sh            # review, then run it yourself
 armvm-oe doctor --list                           # the check catalogue
 """

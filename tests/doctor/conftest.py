@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,90 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILDER = "builder"
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+
+
+# ---- which checks the tests of this directory really fired (for
+# test_cli_report.py::test_every_check_has_a_test_that_fires_it, run last)
+FIRED: set = set()
+EXCUSED: set = set()            # checks named by a test that was skipped here
+RAN = {"tests": 0}
+_SOURCES: dict = {}
+LAST_TEST = "test_every_check_has_a_test_that_fires_it"
+
+
+def record_results(data) -> None:
+    for r in (data or {}).get("results", []):
+        FIRED.add(r["id"])
+
+
+def pytest_configure(config):
+    # pytest imports this file as its own module (not tests.doctor.conftest):
+    # the test reads the records through the config
+    config.doctor_checks_fired = {"fired": FIRED, "excused": EXCUSED, "ran": RAN}
+
+
+def pytest_collection_modifyitems(session, config, items):
+    import inspect
+    from armvm_oe.doctor import catalogue
+    ids = [c.id for c in catalogue()]
+    for it in items:
+        if "tests/doctor/" in it.nodeid.replace("\\", "/") and hasattr(it, "function"):
+            try:
+                src = inspect.getsource(it.function)
+            except (OSError, TypeError):
+                continue
+            _SOURCES[it.nodeid] = {i for i in ids if f'"{i}"' in src or f"'{i}'" in src}
+    last = [it for it in items if it.name == LAST_TEST]
+    items[:] = [it for it in items if it.name != LAST_TEST] + last
+
+
+def pytest_runtest_logreport(report):
+    if report.nodeid not in _SOURCES:
+        return
+    if report.when == "call" and report.passed:
+        RAN["tests"] += 1
+    if report.skipped:
+        EXCUSED.update(_SOURCES[report.nodeid])
+
+
+@pytest.fixture
+def record_fired():
+    """For a test that runs the doctor its own way: record its JSON results."""
+    return record_results
+
+
+@pytest.fixture(autouse=True)
+def _record_fired(monkeypatch):
+    """Checks fired in this process (run_checks -> _run_one)."""
+    from armvm_oe.doctor import registry
+    real = registry._run_one
+
+    def rec(ctx, chk):
+        out = real(ctx, chk)
+        FIRED.update(r.id for r in out)
+        return out
+
+    monkeypatch.setattr(registry, "_run_one", rec)
+
+
+@pytest.fixture
+def armvm(armvm):
+    """The CLI runner of tests/conftest.py, recording the checks a doctor run
+    reported (JSON results, or the ids in the text report / fix script)."""
+    from armvm_oe.doctor import catalogue
+
+    def _run(*args, **kw):
+        r = armvm(*args, **kw)
+        a = [str(x) for x in args]
+        if a[:1] == ["doctor"] and "--list" not in a and "--log" not in a:
+            try:
+                record_results(json.loads(r.stdout))
+            except ValueError:
+                FIRED.update(c.id for c in catalogue()
+                             if re.search(rf"(?<![\w.-]){re.escape(c.id)}(?![\w-])", r.stdout))
+        return r
+
+    return _run
 
 
 def git(*args, cwd=None, check=True):
@@ -91,6 +176,7 @@ def doctor_as(pkg_copy):
             data = json.loads(p.stdout)
         except ValueError:
             raise AssertionError(f"no JSON from {cmd}:\nstdout={p.stdout}\nstderr={p.stderr}")
+        record_results(data)
         return p.returncode, data
 
     return _run

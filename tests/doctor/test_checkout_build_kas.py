@@ -100,11 +100,19 @@ def test_not_git(project):
 
 
 def test_wrong_commit(project):
-    first = project.repos["meta-extra"][1][0]
-    git("checkout", "-q", first, cwd=project.work / "meta-extra")
+    """The fix checks out the pinned commit (not the one the repo is at),
+    and running it makes the check pass."""
+    commits = project.repos["meta-extra"][1]
+    first, pinned = commits[0], commits[-1]
+    assert first != pinned
+    repo = project.work / "meta-extra"
+    git("checkout", "-q", first, cwd=repo)
     res = fired(project.context(), "checkout.wrong-commit")
-    assert res and first[:12] in res[0].message
-    assert first in res[0].commands[0] or project.repos["meta-extra"][1][1] in res[0].commands[0]
+    assert res and first[:12] in res[0].message and pinned[:12] in res[0].message
+    assert res[0].commands == [f"git -C {repo} checkout {pinned}"]
+    subprocess.run(res[0].commands[0], shell=True, check=True, capture_output=True)
+    assert git("rev-parse", "HEAD", cwd=repo).stdout.strip() == pinned
+    assert not fired(project.context(), "checkout.wrong-commit")
 
 
 def test_dirty(project):
@@ -294,3 +302,25 @@ def test_kas_not_on_path(project):
     res = fired(project.context(env={"PATH": "/nonexistent"}), "kas.installed")
     assert res
     assert not fired(project.context(), "kas.installed")
+
+
+def test_last_failure_from_the_error_report(project):
+    """bitbake's error report of the last build (report-error.bbclass JSON)
+    is diagnosed; a newer console log (a later build) supersedes it."""
+    import json
+    rep = project.build / "tmp" / "log" / "error-report" / "error_report_20260101120000.txt"
+    rep.parent.mkdir(parents=True)
+    rep.write_text(json.dumps({"failures": [{
+        "recipe": "foo", "package": "foo-1.0-r0", "task": "do_fetch",
+        "log": "ERROR: foo-1.0-r0 do_fetch: Fetcher failure for URL: "
+               "'https://example.org/foo.tgz'. Checksum mismatch!\n"}]}))
+    res = fired(project.context(), "build.last-failure")
+    assert res and "log.checksum-mismatch" in res[0].message
+    assert "DL_DIR" in res[0].fix and res[0].path == str(rep)
+    console = project.build / "tmp" / "log" / "cooker" / "qemuarm64" / "console-latest.log"
+    console.parent.mkdir(parents=True)
+    console.write_text("NOTE: Tasks Summary: Attempted 9 tasks of which 9 didn't need to be "
+                       "rerun and all succeeded.\n")
+    later = rep.stat().st_mtime + 3600
+    os.utime(console, (later, later))
+    assert not fired(project.context(), "build.last-failure")

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from armvm_oe.doctor import catalogue
 from armvm_oe.doctor.logscan import PATTERNS
 from tests.doctor.conftest import ids, world_dir
@@ -28,12 +30,17 @@ def test_catalogue_size_and_ids():
     assert {c.id for c in checks if c.group == "container"} == EXPECTED_CONTAINER_IDS
 
 
-def test_every_check_has_a_test_that_fires_it():
-    """Each check id appears in a test module of this directory."""
-    here = Path(__file__).parent
-    text = "".join(p.read_text() for p in here.glob("test_*.py") if p.name != Path(__file__).name)
-    missing = [c.id for c in catalogue() if f'"{c.id}"' not in text]
-    assert not missing, f"checks without a test: {missing}"
+def test_every_check_has_a_test_that_fires_it(request):
+    """Every check really fired in some test of this directory (recorded by
+    tests/doctor/conftest.py from in-process runs, doctor_as and the CLI;
+    this test runs last). A check whose firing test was skipped here (no
+    builder user, not root, no poky) is excused, by name, for this run."""
+    rec = request.config.doctor_checks_fired
+    if rec["ran"]["tests"] < 50:
+        pytest.skip("needs the whole tests/doctor run (the other tests fire the checks)")
+    missing = sorted(c.id for c in catalogue()
+                     if c.id not in rec["fired"] and c.id not in rec["excused"])
+    assert not missing, f"checks no test fired: {missing}"
 
 
 def test_list(armvm):
@@ -68,15 +75,26 @@ def test_exit_zero_when_nothing_fires(armvm):
 
 
 def test_fix_script_prints_but_never_runs(armvm, tmp_path):
+    """The stale-lock fix is 'rm -f .../bitbake.lock': printed, so the lock
+    must still be there afterwards; running the printed script removes it."""
     env = {"PATH": f"{os.environ['PATH']}:.::"}
-    marker = tmp_path / "ran"
-    r = armvm("doctor", "--only", "host.path-entries,host.umask", "--fix-script", env=env)
-    assert r.returncode == 1
+    build = tmp_path / "build"
+    build.mkdir()
+    lock = build / "bitbake.lock"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    lock.write_text(f"{dead.pid}\n")
+    r = armvm("doctor", "--only", "host.path-entries,build.stale-lock", "--build-dir", build,
+              "--fix-script", env=env)
+    assert r.returncode == 1, r.stderr
     assert r.stdout.startswith("#!/bin/sh")
     assert "export PATH=" in r.stdout and ":.:" not in r.stdout.split("export PATH=")[1]
-    assert not marker.exists()
-    # the script is valid shell
+    assert f"rm -f {lock}" in r.stdout
+    assert lock.exists(), "doctor ran a fix it should only print"
+    # the script is valid shell, and it is the script that fixes
     assert subprocess.run(["sh", "-n"], input=r.stdout, text=True).returncode == 0
+    assert subprocess.run(["sh"], input=r.stdout, text=True, cwd=tmp_path).returncode == 0
+    assert not lock.exists()
 
 
 def _tty_run(args, env):

@@ -168,7 +168,7 @@ def test_userns_uid_map_denied(doctor_as):
     assert "uid_map" in data["results"][0]["message"]
 
 
-def test_userns_unavailable(pkg_copy):
+def test_userns_unavailable(pkg_copy, record_fired):
     """user.max_user_namespaces=0 inside a user namespace: unshare fails."""
     code = ("echo 0 > /proc/sys/user/max_user_namespaces && exec " + system_python() +
             " -m armvm_oe.doctor --only host.userns-unavailable,host.userns --json")
@@ -177,6 +177,7 @@ def test_userns_unavailable(pkg_copy):
     import json
     data = json.loads(p.stdout)
     assert ids(data) == ["host.userns-unavailable"], (data, p.stderr)
+    record_fired(data)
 
 
 def test_userns_works_here():
