@@ -294,7 +294,7 @@ def missing_tail(seen: bytes, tail: bytes) -> bytes:
 def _prepare(client, mounts: Mounts, uid: int | None, gid: int | None):
     """What every container start needs: the engine, the build user (the
     work dir's owner unless given), the engine-specific user mapping and the
-    checked bind mounts."""
+    checked bind mounts, and the seccomp option in the engine's form."""
     client = client or engine.connect()
     info = engine.engine_info(client)
     if uid is None:
@@ -302,7 +302,7 @@ def _prepare(client, mounts: Mounts, uid: int | None, gid: int | None):
     elif gid is None:
         gid = uid
     extra = engine.user_mapping(info, uid, gid)
-    return client, uid, gid, extra, prepare_mounts(mounts, uid, gid)
+    return client, uid, gid, extra, prepare_mounts(mounts, uid, gid), seccomp.security_opt(info)
 
 
 def run_in_container(argv: Sequence[str], mounts: Mounts, *, image: str | None = None,
@@ -323,7 +323,7 @@ def run_in_container(argv: Sequence[str], mounts: Mounts, *, image: str | None =
     ``userns_seccomp``: use armvm-oe's seccomp profile, which lets bitbake
     create the user namespace it isolates tasks from the network with
     (:mod:`armvm_oe.container.seccomp`); False keeps the engine's default."""
-    client, uid, gid, extra, docker_mounts = _prepare(client, mounts, uid, gid)
+    client, uid, gid, extra, docker_mounts, secopt = _prepare(client, mounts, uid, gid)
     if image is None:
         image = ensure_image(client, spec or ImageSpec.from_env(), on_line=None).tag
     on_line = on_line or _default_line
@@ -336,7 +336,7 @@ def run_in_container(argv: Sequence[str], mounts: Mounts, *, image: str | None =
                 environment=container_env(mounts, uid, gid, env), mounts=docker_mounts,
                 working_dir=workdir, network_mode=network, shm_size=shm_size, init=True,
                 labels={LABEL: "1", "armvm-oe.pid": str(os.getpid())},
-                security_opt=[seccomp.security_opt()] if userns_seccomp else None, **extra)
+                security_opt=[secopt] if userns_seccomp else None, **extra)
             if on_start:
                 on_start(container)
             container.start()
@@ -380,7 +380,7 @@ def interactive_shell(mounts: Mounts, *, image: str, client=None, argv: Sequence
     import termios
     import tty
 
-    client, uid, gid, extra, docker_mounts = _prepare(client, mounts, uid, gid)
+    client, uid, gid, extra, docker_mounts, secopt = _prepare(client, mounts, uid, gid)
     name = f"armvm-oe-shell-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     environment = container_env(mounts, uid, gid, env)
     environment.setdefault("TERM", os.environ.get("TERM", "xterm"))
@@ -393,7 +393,7 @@ def interactive_shell(mounts: Mounts, *, image: str, client=None, argv: Sequence
             environment=environment, mounts=docker_mounts, working_dir=WORK_MOUNT,
             network_mode=network, shm_size=shm_size, init=True,
             labels={LABEL: "1", "armvm-oe.pid": str(os.getpid())},
-            security_opt=[seccomp.security_opt()], **extra)
+            security_opt=[secopt], **extra)
         sock = client.api.attach_socket(container.id, params={
             "stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
         raw = getattr(sock, "_sock", sock)
