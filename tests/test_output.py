@@ -79,3 +79,15 @@ def test_no_stale_case():
     names = {m.NAME for m in plugins.discover()}
     stale = [c for c, (args, _, _) in CASES.items() if args[0] not in names]
     assert not stale, stale
+
+
+@pytest.mark.parametrize("args", [["verify", "{tmp}/missing.wic"], ["status", "{tmp}/missing.yml"]],
+                         ids=["verify", "status"])
+def test_debug_shows_the_traceback(args, tmp_path):
+    """README: errors are one paragraph; --debug shows the traceback."""
+    argv = [sys.executable, "-m", "armvm_oe", *[a.replace("{tmp}", str(tmp_path)) for a in args]]
+    env = clean_env(no_color=True)
+    rc, out, err = on_pipes(argv, env, tmp_path)
+    assert rc == 2 and "Traceback" not in err and "error:" in err, err
+    rc, out, err = on_pipes(argv[:3] + ["--debug"] + argv[3:], env, tmp_path)
+    assert rc != 0 and "Traceback (most recent call last)" in err, err
