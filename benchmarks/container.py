@@ -85,7 +85,10 @@ def layer_instructions(client, ref: str) -> list[str]:
     for r in rows:
         # legacy builder: "[|N ARG=v ...] /bin/sh -c [#(nop) ]INSTRUCTION|COMMAND"
         body = r.split("/bin/sh -c ", 1)[-1].strip()
-        r = body[len("#(nop)"):].strip() if body.startswith("#(nop)") else "RUN " + body
+        if not body:                     # 'docker import' leaves created_by empty
+            r = "(imported base image)"
+        else:
+            r = body[len("#(nop)"):].strip() if body.startswith("#(nop)") else "RUN " + body
         short.append(r if len(r) < 60 else r[:57] + "...")
     return short
 
