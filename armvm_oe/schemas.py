@@ -88,11 +88,15 @@ def main(argv: list[str]) -> int:
             print(f"{out:<26} {name}")
         return 0
     try:
-        json.dump(load(argv[0]), sys.stdout, indent=2)
+        schema = load(argv[0])
     except KeyError:
         print(f"no schema named {argv[0]!r}; known: {', '.join(names())}", file=sys.stderr)
         return 2
-    print()
+    try:
+        json.dump(schema, sys.stdout, indent=2)
+        print()
+    except BrokenPipeError:              # | head
+        pass
     return 0
 
 
