@@ -47,6 +47,29 @@ def test_cli_build_finds_the_image_up_to_date(armvm, builder_image, cli_env):
     assert out["size_bytes"] > 100_000_000
 
 
+@pytest.mark.parametrize("where", ["pipe", "tty"])
+def test_cli_build_progress(builder_image, cli_env, where):
+    """docs/container.md: a bar over the Dockerfile steps on a terminal, one
+    'container build: step n/m' line per step otherwise (a --force rebuild:
+    every step runs, from the engine's cache)."""
+    import re
+    import sys
+
+    from _tty import clean_env, on_pipes, on_tty
+
+    argv = [sys.executable, "-m", "armvm_oe", "container", "build", "--force"]
+    env = clean_env(no_color=False, **cli_env)
+    if where == "pipe":
+        rc, out, err = on_pipes(argv, env, ROOT, timeout=600)
+        steps = re.findall(r"^container build: step (\d+)/(\d+): ", err, re.M)
+        assert rc == 0 and steps and steps[-1][0] == steps[-1][1], err[-2000:]
+        assert "\r" not in err and "%|" not in err
+    else:
+        rc, text = on_tty(argv, env, ROOT, timeout=600)
+        assert rc == 0 and re.search(r"container build: 100%\|.*\| (\d+)/\1 ", text), text[-2000:]
+        assert "container build: step" not in text
+
+
 def test_contents_and_user(docker_client, builder_image, work):
     script = ("set -e; id -u; id -g; id -un; kas --version 2>&1; armvm-oe --version; "
               "locale -a | grep -ix en_US.utf8; echo LANG=$LANG; "
