@@ -127,3 +127,18 @@ def test_missing_base_image_names_the_local_base_script(armvm, docker_client, cl
     assert r.returncode == 2, r.stderr
     assert "armvm-oe/no-such-base:missing is not available" in r.stderr
     assert "scripts/make-base-image.sh" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_engine_refusal_is_one_paragraph(docker_client, builder_image, work):
+    """The engine refusing to create the container (here: a network it does
+    not have; podman refused the inline seccomp profile this way) is a
+    ContainerError the CLI prints as one paragraph, not the SDK's traceback."""
+    from armvm_oe.container.errors import ContainerError
+
+    with pytest.raises(ContainerError) as err:
+        run_in_container(["true"], Mounts(work_dir=work), image=builder_image,
+                         client=docker_client, network="armvm-oe-no-such-network")
+    text = err.value.paragraph()
+    assert "refused to create or start the build container" in text, text
+    assert "no-such-network" in text, text
+    assert err.value.exit_code == 1
