@@ -18,6 +18,21 @@ from _container_image import (base_image, builder_image, cli_env, debian_mirror,
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session")
+def other_user():
+    """Command lines that run this checkout's CLI as another uid with an
+    interpreter that uid can read (tests/_otheruser.py says how)."""
+    import shutil
+    import tempfile
+
+    from _otheruser import OtherUser
+
+    scratch = Path(tempfile.mkdtemp(prefix="armvm-oe-otheruser-", dir="/tmp"))
+    scratch.chmod(0o755)             # pytest's tmp_path is 0700: other users cannot enter it
+    yield OtherUser(scratch)
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
 @pytest.fixture
 def armvm(tmp_path):
     """Run the real ``armvm-oe`` CLI in a subprocess; returns CompletedProcess."""

@@ -14,6 +14,7 @@ the container's exit code.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import stat
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from armvm_oe.container import engine, seccomp
-from armvm_oe.container.errors import BindMountOwner
+from armvm_oe.container.errors import BindMountOwner, ContainerError
 from armvm_oe.errors import UsageError
 from armvm_oe.container.image import ImageSpec, ensure_image
 
@@ -294,7 +295,7 @@ def missing_tail(seen: bytes, tail: bytes) -> bytes:
 def _prepare(client, mounts: Mounts, uid: int | None, gid: int | None):
     """What every container start needs: the engine, the build user (the
     work dir's owner unless given), the engine-specific user mapping and the
-    checked bind mounts."""
+    checked bind mounts, and the seccomp option in the engine's form."""
     client = client or engine.connect()
     info = engine.engine_info(client)
     if uid is None:
@@ -302,7 +303,26 @@ def _prepare(client, mounts: Mounts, uid: int | None, gid: int | None):
     elif gid is None:
         gid = uid
     extra = engine.user_mapping(info, uid, gid)
-    return client, uid, gid, extra, prepare_mounts(mounts, uid, gid)
+    return client, uid, gid, extra, prepare_mounts(mounts, uid, gid), seccomp.security_opt(info)
+
+
+@contextlib.contextmanager
+def _refusal(image: str):
+    """An engine refusing to create or start the container (an option it does
+    not support, a missing network, a runtime failure) is a one-paragraph
+    error, not the SDK's traceback."""
+    import docker.errors
+
+    try:
+        yield
+    except docker.errors.APIError as exc:
+        answer = getattr(exc, "explanation", None) or str(exc)
+        raise ContainerError(
+            f"The container engine refused to create or start the build container from {image}",
+            f"it answered: {answer}",
+            "Check the engine's own log (journalctl -u docker, or the output of "
+            "'podman system service'); 'armvm-oe doctor --only container' checks the engine "
+            "setup") from exc
 
 
 def run_in_container(argv: Sequence[str], mounts: Mounts, *, image: str | None = None,
@@ -323,7 +343,7 @@ def run_in_container(argv: Sequence[str], mounts: Mounts, *, image: str | None =
     ``userns_seccomp``: use armvm-oe's seccomp profile, which lets bitbake
     create the user namespace it isolates tasks from the network with
     (:mod:`armvm_oe.container.seccomp`); False keeps the engine's default."""
-    client, uid, gid, extra, docker_mounts = _prepare(client, mounts, uid, gid)
+    client, uid, gid, extra, docker_mounts, secopt = _prepare(client, mounts, uid, gid)
     if image is None:
         image = ensure_image(client, spec or ImageSpec.from_env(), on_line=None).tag
     on_line = on_line or _default_line
@@ -331,15 +351,17 @@ def run_in_container(argv: Sequence[str], mounts: Mounts, *, image: str | None =
     started = False
     with _SigtermAsInterrupt():
         try:
-            container = client.containers.create(
-                image, command=list(argv), name=name, detach=True,
-                environment=container_env(mounts, uid, gid, env), mounts=docker_mounts,
-                working_dir=workdir, network_mode=network, shm_size=shm_size, init=True,
-                labels={LABEL: "1", "armvm-oe.pid": str(os.getpid())},
-                security_opt=[seccomp.security_opt()] if userns_seccomp else None, **extra)
+            with _refusal(image):
+                container = client.containers.create(
+                    image, command=list(argv), name=name, detach=True,
+                    environment=container_env(mounts, uid, gid, env), mounts=docker_mounts,
+                    working_dir=workdir, network_mode=network, shm_size=shm_size, init=True,
+                    labels={LABEL: "1", "armvm-oe.pid": str(os.getpid())},
+                    security_opt=[secopt] if userns_seccomp else None, **extra)
             if on_start:
                 on_start(container)
-            container.start()
+            with _refusal(image):
+                container.start()
             started = True
             buf, seen = b"", b""
             for chunk in container.logs(stream=True, follow=True):
@@ -380,7 +402,7 @@ def interactive_shell(mounts: Mounts, *, image: str, client=None, argv: Sequence
     import termios
     import tty
 
-    client, uid, gid, extra, docker_mounts = _prepare(client, mounts, uid, gid)
+    client, uid, gid, extra, docker_mounts, secopt = _prepare(client, mounts, uid, gid)
     name = f"armvm-oe-shell-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     environment = container_env(mounts, uid, gid, env)
     environment.setdefault("TERM", os.environ.get("TERM", "xterm"))
@@ -388,12 +410,13 @@ def interactive_shell(mounts: Mounts, *, image: str, client=None, argv: Sequence
     old = termios.tcgetattr(fd)
     guard = _SigtermAsInterrupt().__enter__()
     try:
-        container = client.containers.create(
-            image, command=list(argv), name=name, detach=True, tty=True, stdin_open=True,
-            environment=environment, mounts=docker_mounts, working_dir=WORK_MOUNT,
-            network_mode=network, shm_size=shm_size, init=True,
-            labels={LABEL: "1", "armvm-oe.pid": str(os.getpid())},
-            security_opt=[seccomp.security_opt()], **extra)
+        with _refusal(image):
+            container = client.containers.create(
+                image, command=list(argv), name=name, detach=True, tty=True, stdin_open=True,
+                environment=environment, mounts=docker_mounts, working_dir=WORK_MOUNT,
+                network_mode=network, shm_size=shm_size, init=True,
+                labels={LABEL: "1", "armvm-oe.pid": str(os.getpid())},
+                security_opt=[secopt], **extra)
         sock = client.api.attach_socket(container.id, params={
             "stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
         raw = getattr(sock, "_sock", sock)

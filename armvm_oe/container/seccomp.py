@@ -38,6 +38,28 @@ def profile() -> dict:
     }
 
 
-def security_opt() -> str:
-    """The ``--security-opt`` value (the engine API takes the JSON itself)."""
-    return "seccomp=" + json.dumps(profile(), separators=(",", ":"))
+def security_opt(info=None) -> str:
+    """The ``--security-opt`` value for the engine ``info`` describes.
+
+    Docker's API takes the profile's JSON itself. Podman's Docker-compatible
+    API (4.3, Debian 12) takes only a file name ("opening seccomp profile
+    failed: open {...}: file name too long"), so for podman the profile is
+    written to the cache, named by its content, and that path is given (the
+    engine reads it on this host: DOCKER_HOST is a local socket)."""
+    text = json.dumps(profile(), separators=(",", ":"))
+    if info is None or not info.is_podman:
+        return "seccomp=" + text
+    import hashlib
+    import os
+
+    from armvm_oe import lib
+
+    d = lib.cache_dir() / "seccomp"
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"armvm-oe-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+    if not path.is_file() or path.read_text() != text:
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        tmp.chmod(0o644)
+        os.replace(tmp, path)
+    return f"seccomp={path}"

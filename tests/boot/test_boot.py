@@ -91,6 +91,12 @@ def test_quick_matrix_passes(quick, arch):
 
 
 @pytest.mark.parametrize("arch", ARCHES)
+def test_json_matches_its_schema(quick, arch):
+    from armvm_oe import schemas
+    schemas.validate("test", quick[arch]["report"])
+
+
+@pytest.mark.parametrize("arch", ARCHES)
 def test_varstore_survives_reboot_only_in_same_instance(quick, arch):
     cells = _cells(quick[arch])
     first = cells[f"{arch}-gic3-pci-pl011"]

@@ -65,7 +65,7 @@ def test_missing_qemu_binary_names_package(armvm, image_aarch64, data_dir):
     assert p.returncode == 2 and "qemu-system-arm" in p.stderr
 
 
-def test_unreadable_or_bad_image(armvm, data_dir, tmp_path, image_aarch64):
+def test_unreadable_or_bad_image(armvm, data_dir, tmp_path, image_aarch64, other_user):
     p = armvm("run", tmp_path / "missing.wic", env=_env(data_dir))
     assert p.returncode == 2 and "does not exist" in p.stderr
     junk = tmp_path / "junk.wic"
@@ -79,14 +79,16 @@ def test_unreadable_or_bad_image(armvm, data_dir, tmp_path, image_aarch64):
     secret.write_bytes(b"\0" * 2048)
     secret.chmod(0)
     tmp_path.chmod(0o755)
-    cmd = [sys.executable, "-m", "armvm_oe", "run", str(secret), "--dry-run"]
+    args = ["run", str(secret), "--dry-run"]
+    cmd = [sys.executable, "-m", "armvm_oe", *args]
     env = dict(os.environ, NO_COLOR="1", ARMVM_DATA_DIR=str(tmp_path / "nobody-data"),
                ARMVM_CACHE_DIR=str(tmp_path / "nobody-cache"))
     if os.geteuid() == 0:
         for parent in [tmp_path, *tmp_path.parents]:
             os.chmod(parent, os.stat(parent).st_mode | 0o005) if parent != Path("/") else None
-        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + cmd
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+        # an interpreter and package copy 'nobody' can read (tests/_otheruser.py)
+        cmd = other_user.cmd(args, 65534, 65534)
+        env = other_user.env(env)
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd="/", timeout=120)
     assert p.returncode == 2, p.stderr
     assert "cannot be read" in p.stderr and "Permission denied" in p.stderr

@@ -47,6 +47,29 @@ def test_cli_build_finds_the_image_up_to_date(armvm, builder_image, cli_env):
     assert out["size_bytes"] > 100_000_000
 
 
+@pytest.mark.parametrize("where", ["pipe", "tty"])
+def test_cli_build_progress(builder_image, cli_env, where):
+    """docs/container.md: a bar over the Dockerfile steps on a terminal, one
+    'container build: step n/m' line per step otherwise (a --force rebuild:
+    every step runs, from the engine's cache)."""
+    import re
+    import sys
+
+    from _tty import clean_env, on_pipes, on_tty
+
+    argv = [sys.executable, "-m", "armvm_oe", "container", "build", "--force"]
+    env = clean_env(no_color=False, **cli_env)
+    if where == "pipe":
+        rc, out, err = on_pipes(argv, env, ROOT, timeout=600)
+        steps = re.findall(r"^container build: step (\d+)/(\d+): ", err, re.M)
+        assert rc == 0 and steps and steps[-1][0] == steps[-1][1], err[-2000:]
+        assert "\r" not in err and "%|" not in err
+    else:
+        rc, text = on_tty(argv, env, ROOT, timeout=600)
+        assert rc == 0 and re.search(r"container build: 100%\|.*\| (\d+)/\1 ", text), text[-2000:]
+        assert "container build: step" not in text
+
+
 def test_contents_and_user(docker_client, builder_image, work):
     script = ("set -e; id -u; id -g; id -un; kas --version 2>&1; armvm-oe --version; "
               "locale -a | grep -ix en_US.utf8; echo LANG=$LANG; "
@@ -104,3 +127,18 @@ def test_missing_base_image_names_the_local_base_script(armvm, docker_client, cl
     assert r.returncode == 2, r.stderr
     assert "armvm-oe/no-such-base:missing is not available" in r.stderr
     assert "scripts/make-base-image.sh" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_engine_refusal_is_one_paragraph(docker_client, builder_image, work):
+    """The engine refusing to create the container (here: a network it does
+    not have; podman refused the inline seccomp profile this way) is a
+    ContainerError the CLI prints as one paragraph, not the SDK's traceback."""
+    from armvm_oe.container.errors import ContainerError
+
+    with pytest.raises(ContainerError) as err:
+        run_in_container(["true"], Mounts(work_dir=work), image=builder_image,
+                         client=docker_client, network="armvm-oe-no-such-network")
+    text = err.value.paragraph()
+    assert "refused to create or start the build container" in text, text
+    assert "no-such-network" in text, text
+    assert err.value.exit_code == 1

@@ -108,15 +108,18 @@ def test_root_owned_bind_mount_is_a_clear_error(armvm, builder_image, cli_env, t
     assert "Traceback" not in r.stderr
 
 
-def test_socket_permission_error_for_a_user_outside_the_docker_group(as_uid, tmp_path):
+def test_socket_permission_error_for_a_user_outside_the_docker_group(as_uid, tmp_path,
+                                                                      other_user):
     sock = "/var/run/docker.sock"
     if not os.path.exists(sock) or os.environ.get("DOCKER_HOST"):
         pytest.skip("the engine listens elsewhere than the default socket")
     home = tmp_path / "home"
     home.mkdir()
     os.chown(home, UID, UID)
-    cmd = as_uid([sys.executable, "-m", "armvm_oe", "container", "build"], UID, UID)
-    env = dict(os.environ, HOME=str(home), NO_COLOR="1", ARMVM_CACHE_DIR=str(home / "cache"))
+    as_uid([], UID, UID)             # skips unless root
+    # an interpreter and package copy uid 1234 can read (tests/_otheruser.py)
+    cmd = other_user.cmd(["container", "build"], UID, UID)
+    env = other_user.env(HOME=str(home), NO_COLOR="1", ARMVM_CACHE_DIR=str(home / "cache"))
     r = subprocess.run(cmd, cwd=ROOT, env=env, text=True, capture_output=True, timeout=120)
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert "container.socket-permission" in r.stderr

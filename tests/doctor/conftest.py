@@ -136,16 +136,11 @@ def have_user(name: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def pkg_copy():
-    """The armvm_oe package copied where the builder user can import it with
-    the system python3 (the doctor is stdlib-only for the host group)."""
-    d = world_dir("armvm-doctor-pkg-")
-    shutil.copytree(ROOT / "armvm_oe", d / "armvm_oe",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for p in d.rglob("*"):
-        p.chmod(0o755 if p.is_dir() else 0o644)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
+def pkg_copy(other_user):
+    """The armvm_oe package copied where the builder user can import it
+    (tests/_otheruser.py). The doctor runs it with the system python3, not
+    other_user's venv, on purpose: the host group is stdlib-only."""
+    return Path(other_user.pythonpath)
 
 
 def system_python() -> str:

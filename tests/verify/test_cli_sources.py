@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import random
 import subprocess
+import sys
 
 import pytest
+from _tty import ANSI, clean_env, on_pipes, on_tty
 
 from tests.verify import imagegen as g
 
@@ -15,9 +17,22 @@ def test_compliant_cli_text_and_json(image, verify_cli, validate):
     rc, out, err, _ = verify_cli(image("aarch64"))
     assert rc == 0, out + err
     assert "Image format" in out and "VM Platform" in out and "COMPLIANT" in out
-    assert "\x1b[" not in out                        # NO_COLOR / not a TTY
     rc, out, err, doc = verify_cli(image("aarch64"), "--json")
     assert rc == 0 and validate(doc)["compliant"] is True
+
+
+@pytest.mark.parametrize("where", ["pipe", "tty+NO_COLOR", "tty"])
+def test_colour_only_on_a_tty_without_no_color(image, tmp_path, where):
+    """Each condition alone: a pipe without NO_COLOR, NO_COLOR on a terminal;
+    the plain terminal is the control that shows the other two can fail."""
+    argv = [sys.executable, "-m", "armvm_oe", "verify", str(image("aarch64"))]
+    if where == "pipe":
+        rc, out, err = on_pipes(argv, clean_env(no_color=False), tmp_path)
+        text = out + err
+    else:
+        rc, text = on_tty(argv, clean_env(no_color=where != "tty"), tmp_path)
+    assert rc == 0 and "COMPLIANT" in text, text
+    assert (ANSI in text) == (where == "tty"), text
 
 
 def test_noncompliant_cli_names_reason_and_fix(image, verify_cli, validate):
