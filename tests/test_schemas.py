@@ -197,3 +197,14 @@ def test_avh_pack_and_check(tmp_path):
 def test_container_build(builder_image, cli_env):
     doc = schemas.validate("container-build", cli_json("container", "build", cwd=ROOT, env=cli_env))
     assert doc["tag"] == builder_image and doc["built"] is False
+
+
+def test_doctor_log_json_of_every_real_log_fits_its_schema():
+    # the real logs exercise fields the tiny log above never fills (phase,
+    # evidence chains, error-report findings with line_no 0)
+    from armvm_oe.doctor import logscan, report
+    logs = sorted((ROOT / "tests" / "doctor" / "realworld").glob("*.log"))
+    assert len(logs) >= 50
+    for log in logs:
+        doc = json.loads(json.dumps(report.findings_json(logscan.scan_file(log))))
+        schemas.validate("doctor-log", doc)
