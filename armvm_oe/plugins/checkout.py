@@ -41,6 +41,9 @@ def setup_parser(parser):
                              "repeatable; $KAS_REPO_REF_DIR is also used")
     parser.add_argument("--force", action="store_true",
                         help="stash local changes (named stash, reported) before moving a repo")
+    parser.add_argument("--update", action="store_true",
+                        help="fetch the current tip of branch-only pins (as 'kas checkout "
+                             "--update'); without it a branch already present is not fetched")
 
 
 def run(args) -> int:
@@ -53,8 +56,9 @@ def run(args) -> int:
             raise UsageError(f"--mirror-dir {d} is not a directory", None,
                              "Pass a directory that holds local clones of the repositories")
     project = load_config(args.config, work_dir=args.work_dir)
-    co = Checkout(project, mirror_dirs=args.mirror_dir, force=args.force)
+    co = Checkout(project, mirror_dirs=args.mirror_dir, force=args.force, update=args.update)
     results = co.run()
+    project = co.project   # re-read with the files of repo includes
     dirty = [r for r in results if r.action == "dirty"]
     if args.json:
         ui.emit_json({"config": [str(p) for p in project.config_files],
