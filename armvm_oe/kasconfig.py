@@ -647,6 +647,34 @@ def bblayers(project: KasProject) -> list[Path]:
     return [p for _, p in sorted(items, key=lambda t: t[0])]
 
 
+def _conf_header(config: Mapping, key: str) -> str:
+    return "".join(f"# {k}\n{v}\n" for k, v in sorted((config.get(key) or {}).items()))
+
+
+def bblayers_conf_text(project: KasProject) -> str:
+    """``build/conf/bblayers.conf`` byte for byte as kas's WriteBBConfig writes it."""
+    layers = ["${TOPDIR}/" + os.path.relpath(p, project.build_dir) for p in project.bblayers()]
+    return (_conf_header(project.config, "bblayers_conf_header") + 'BBLAYERS ?= " \\\n    ' +
+            " \\\n    ".join(layers) + '"\n' + 'BBPATH ?= "${TOPDIR}"\n' + 'BBFILES ??= ""\n')
+
+
+def local_conf_text(project: KasProject) -> str:
+    """``build/conf/local.conf`` as kas writes it (machine/distro defaults from
+    kas's schema, KAS_MACHINE/KAS_DISTRO win; BBMULTICONFIG sorted, where kas
+    joins a set)."""
+    props = _schema()[0]["properties"]
+    cfg = project.config
+    machine = os.environ.get("KAS_MACHINE", cfg.get("machine", props["machine"]["default"]))
+    distro = os.environ.get("KAS_DISTRO", cfg.get("distro", props["distro"]["default"]))
+    mcs = sorted({t.split(":")[1] for t in project.target
+                  if t.startswith("multiconfig:") or t.startswith("mc:")})
+    text = (_conf_header(cfg, "local_conf_header") + f'MACHINE ??= "{machine}"\n'
+            f'DISTRO ??= "{distro}"\n' + f'BBMULTICONFIG ?= "{" ".join(mcs)}"\n')
+    if cfg.get("build_system") == "isar-rootless":
+        text += 'ISAR_ROOTLESS ?= "1"\n'
+    return text
+
+
 def write_lock(lock_path: Path, commits: dict[str, str], header_version: int = 14,
                comments: dict[str, str] | None = None) -> None:
     """Write a kas lock file (``overrides: repos: <id>: commit:``), atomically.

@@ -444,3 +444,18 @@ class Checkout:
                  f"{' on ' + _strip_heads(repo.branch) if repo.branch else ''} in {repo.path}"
                  f" ({res.fetch} fetch, {res.objects} objects, {_human(res.bytes)})")
         return res
+
+
+def write_bbconfig(project: KasProject) -> list[Path]:
+    """kas checkout's last step (WriteBBConfig): ``<build>/conf/bblayers.conf``
+    and ``local.conf`` with the same bytes kas writes."""
+    from armvm_oe.kasconfig import bblayers_conf_text, local_conf_text
+    from armvm_oe.lib import atomic_write
+    conf = project.build_dir / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, text in (("bblayers.conf", bblayers_conf_text(project)),
+                       ("local.conf", local_conf_text(project))):
+        atomic_write(conf / name, text)
+        out.append(conf / name)
+    return out

@@ -59,12 +59,15 @@ def run(args) -> int:
     co = Checkout(project, mirror_dirs=args.mirror_dir, force=args.force, update=args.update)
     results = co.run()
     project = co.project   # re-read with the files of repo includes
+    from armvm_oe.gitcheckout.checkout import write_bbconfig
+    written = write_bbconfig(project)
     dirty = [r for r in results if r.action == "dirty"]
     if args.json:
         ui.emit_json({"config": [str(p) for p in project.config_files],
                       "lock_file": str(project.lock_file) if project.lock_file else None,
                       "work_dir": str(project.work_dir),
                       "repos": [r.as_dict() for r in results],
+                      "bbconfig": [str(p) for p in written],
                       "ok": not dirty})
     else:
         rows = [[r.id, ui.badge("ok" if r.action != "dirty" else "fail"), r.action,
