@@ -13,7 +13,8 @@ Git never removes those locks by itself: every later git command stops with
   checkout moves the tree, removed after it): names the commit the tree
   moved from and the one it moved to. :func:`interrupted_tree_is_ours` checks
   that every file that differs from the index holds exactly the content of
-  one of those two commits (or is absent in one of them): then the
+  one of those two commits (or is absent in one of them, or is a prefix of
+  the new content: the one file git was writing in place): then the
   differences are the interrupted checkout's, not the user's, and the next
   run finishes the move (``git checkout -f``). Any other difference is a
   user's edit and the tree is not touched.
@@ -165,6 +166,16 @@ def _blob_id(path: Path) -> tuple[str, str] | None:
     return mode, h.hexdigest()
 
 
+def _is_prefix(r, path: Path, blob: str) -> bool:
+    """Is the work-tree file a (possibly empty) prefix of ``blob``?"""
+    try:
+        data = path.read_bytes()
+        full = r.odb.stream(bytes.fromhex(blob)).read()
+    except (OSError, ValueError, Exception):  # noqa: BLE001 - unreadable: not ours
+        return False
+    return full.startswith(data)
+
+
 def interrupted_tree_is_ours(r, repo_path: Path, journal: dict) -> tuple[bool, list[str]]:
     """Is every difference between the work tree and the index the content
     of the journal's old or new commit? Returns (ours, paths that are not)."""
@@ -180,11 +191,16 @@ def interrupted_tree_is_ours(r, repo_path: Path, journal: dict) -> tuple[bool, l
     for p in dict.fromkeys(changed + untracked):
         actual = _blob_id(Path(repo_path) / p)
         candidates = [old.get(p), new.get(p)]
-        if actual is None and (old.get(p) is None or new.get(p) is None):
-            continue  # deleted by the checkout, or not yet written
+        if actual is None:
+            # deleted by the checkout, or unlinked and not yet rewritten (git
+            # removes a file before writing its new version); git has the
+            # content either way, so nothing a user made is lost
+            continue
         if actual is not None and actual in candidates:
             continue
         if actual is not None and actual[1] in {c[1] for c in candidates if c}:
             continue  # content right, only the executable bit lags
+        if actual is not None and new.get(p) and _is_prefix(r, Path(repo_path) / p, new[p][1]):
+            continue  # the file git was writing when it was killed (git writes in place)
         foreign.append(p)
     return not foreign, foreign
