@@ -3,8 +3,8 @@
 A repository of several thousand files is moved from pin to pin; each run is
 killed (the whole process group: armvm-oe and its git children) at a moment
 chosen three ways in turn: while ``git fetch`` holds ``shallow.lock``, while
-``git checkout`` holds ``index.lock`` (the tree half old, half new), or after
-a random delay. The next plain ``armvm-oe checkout`` must finish the move:
+``git checkout`` moves the tree (``index.lock`` held and the update journal
+written: the tree half old, half new), or after a random delay. The next plain ``armvm-oe checkout`` must finish the move:
 exit 0, HEAD at the pin, a clean tree, no git lock file, no journal.
 
 Default run: ``ARMVM_KILL_ROUNDS`` (6) rounds on 3000 files; nightly: 30
@@ -71,7 +71,8 @@ def _kill_rounds(tmp_path: Path, rounds: int) -> dict:
     first = _run(_config(tmp_path, bare, shas[0]), work)
     assert first.returncode == 0, first.stderr
     rnd = random.Random(1)
-    stats = {"killed": 0, "index.lock": 0, "shallow.lock": 0, "finished-first": 0}
+    stats = {"killed": 0, "index.lock": 0, "shallow.lock": 0, "armvm-oe-update.json": 0,
+             "finished-first": 0}
     env = dict(os.environ, NO_COLOR="1", KAS_WORK_DIR=str(work))
     for i in range(1, rounds + 1):
         cfg = _config(tmp_path, bare, shas[i])
@@ -81,11 +82,15 @@ def _kill_rounds(tmp_path: Path, rounds: int) -> dict:
                                 stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + (rnd.uniform(0.3, 2.5) if mode == "random" else 60)
         while proc.poll() is None and time.monotonic() < deadline:
-            if mode != "random" and (repo / ".git" / mode).exists():
+            if mode == "shallow.lock" and (repo / ".git" / mode).exists():
                 break
+            if mode == "index.lock" and (repo / ".git" / mode).exists() and \
+                    (repo / ".git" / "armvm-oe-update.json").exists():
+                break   # inside the checkout that moves the tree
             time.sleep(0.002)
         if proc.poll() is None:
-            held = [m for m in ("index.lock", "shallow.lock") if (repo / ".git" / m).exists()]
+            held = [m for m in ("index.lock", "shallow.lock", "armvm-oe-update.json")
+                    if (repo / ".git" / m).exists()]
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             stats["killed"] += 1
@@ -108,7 +113,7 @@ def test_sigkill_during_update_default(tmp_path):
     stats = _kill_rounds(tmp_path, rounds)
     # the kills must have hit git at work, or the test proves nothing
     assert stats["killed"] >= rounds // 2, stats
-    assert stats["index.lock"] >= 1, stats
+    assert stats["armvm-oe-update.json"] >= 1, stats
 
 
 @pytest.mark.nightly
@@ -116,4 +121,4 @@ def test_sigkill_during_update_30_rounds(tmp_path):
     stats = _kill_rounds(tmp_path, 30)
     print("kill statistics:", stats)
     assert stats["killed"] >= 20, stats
-    assert stats["index.lock"] >= 5 and stats["shallow.lock"] >= 5, stats
+    assert stats["armvm-oe-update.json"] >= 5 and stats["shallow.lock"] >= 5, stats
