@@ -117,8 +117,7 @@ class Checkout:
         self.project = project
         unsupported(project)
         out = []
-        for repo in project.repos:
-            res = self.one(repo, project)
+        for repo, res in zip(project.repos, self._parallel(project)):
             first = results.get(repo.id)
             if first is not None and res.action == "present" and first.action != "dirty":
                 first.commit, first.seconds = res.commit, first.seconds + res.seconds
@@ -134,6 +133,21 @@ class Checkout:
                 self.say(f"{repo.id}: applied {len(applied)} patch(es) as kas does, "
                          f"HEAD {res.commit[:12]} on patched-*")
         return out
+
+    def _parallel(self, project: KasProject) -> list[RepoResult]:
+        """Every repo of ``project``, fetched in parallel as kas does (each
+        repo under its own flock); the first error is raised once all are done,
+        so no clone is abandoned half-way."""
+        from concurrent.futures import ThreadPoolExecutor
+        jobs = int(os.environ.get("ARMVM_CHECKOUT_JOBS", "0")) or min(8, len(project.repos))
+        if jobs <= 1 or len(project.repos) <= 1:
+            return [self.one(repo, project) for repo in project.repos]
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(self.one, repo, project) for repo in project.repos]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            raise errors[0]
+        return [f.result() for f in futures]
 
     # -- one repository ---------------------------------------------------
     def one(self, repo: RepoSpec, project: KasProject | None = None) -> RepoResult:
