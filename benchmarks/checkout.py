@@ -79,7 +79,8 @@ def work_bytes(work: Path, ids) -> int:
 
 def real(a) -> int:
     mirrors = Path(a.mirrors)
-    repos = {k: v for k, v in REAL.items() if (mirrors / v[0] / "repo").is_dir()}
+    repos = {k: v for k, v in REAL.items() if (mirrors / v[0] / "repo").is_dir()
+             and (k != "meta-openembedded" or a.meta_oe)}
     missing = sorted(set(REAL) - set(repos))
     if "poky" not in repos or "meta-arm" not in repos:
         sys.exit(f"need local clones of poky and meta-arm under {mirrors} "
@@ -105,14 +106,27 @@ def real(a) -> int:
                         {"KAS_CLONE_DEPTH": "1"}),
     }
     res = {t: {"cold": [], "warm": [], "bytes": [], "load": []} for t in tools}
+    failed: dict[str, str] = {}
     try:
         for n in range(a.runs):
             for tool, (cmd, extra) in tools.items():
+                if tool in failed:
+                    continue
                 work = scratch / f"work-{n}-{tool.replace(' ', '_').replace('=', '')}"
                 work.mkdir()
                 e = dict(env, KAS_WORK_DIR=str(work), **extra)
                 res[tool]["load"].append(os.getloadavg()[0])
-                cold, _ = timed(cmd, work, e)
+                t0 = time.perf_counter()
+                r = subprocess.run(cmd, cwd=work, env=e, capture_output=True, text=True)
+                cold = time.perf_counter() - t0
+                if r.returncode:
+                    # reported, not hidden: e.g. a mirror without all history
+                    # cannot serve kas's full clone
+                    why = [ln for ln in r.stderr.splitlines() if "fatal" in ln or "ERROR" in ln]
+                    failed[tool] = (why or r.stderr.splitlines()[-1:] or ["?"])[0][-160:]
+                    print(f"run {n + 1}: {tool:12} FAILED: {failed[tool]}", file=sys.stderr)
+                    shutil.rmtree(work)
+                    continue
                 warm, _ = timed(cmd, work, e)
                 for rid, v in repos.items():
                     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=work / rid,
@@ -127,29 +141,26 @@ def real(a) -> int:
                 shutil.rmtree(work)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    med = {t: {k: statistics.median(v) for k, v in d.items()} for t, d in res.items()}
+    ok = [t for t in tools if res[t]["cold"]]
+    med = {t: {k: statistics.median(v) for k, v in res[t].items()} for t in ok}
+    if "armvm-oe" not in med:
+        sys.exit(f"armvm-oe checkout failed: {failed.get('armvm-oe')}")
     ours = med["armvm-oe"]
     print(f"repos: {', '.join(f'{k}@{v[3][:12]}' for k, v in repos.items())}"
-          f"{' (missing: ' + ', '.join(missing) + ')' if missing else ''}; file:// upload-pack; "
+          f"{' (not included: ' + ', '.join(missing) + ')' if missing else ''}; file:// upload-pack; "
           f"median of {a.runs} run(s); {os.cpu_count()} CPUs")
-    print(f"{'':22}" + "".join(f"{t:>14}" for t in tools))
-    for key, label, fmt in (("cold", "cold checkout (s)", "{:14.2f}"),
-                            ("warm", "warm re-run (s)", "{:14.2f}"),
-                            ("bytes", "repos hold (MiB)", None), ("load", "load before", None)):
-        vals = [med[t][key] for t in tools]
-        if key == "bytes":
-            cells = "".join(f"{v / 2**20:14.1f}" for v in vals)
-        elif key == "load":
-            cells = "".join(f"{v:14.1f}" for v in vals)
-        else:
-            cells = "".join(fmt.format(v) for v in vals)
-        print(f"{label:22}{cells}")
-    for t in tools:
-        if t == "armvm-oe":
-            continue
-        print(f"{t} / armvm-oe: cold {med[t]['cold'] / ours['cold']:.2f}x, "
-              f"warm {med[t]['warm'] / ours['warm']:.2f}x, "
-              f"bytes {med[t]['bytes'] / max(ours['bytes'], 1):.2f}x")
+    print(f"{'':22}" + "".join(f"{t:>14}" for t in ok))
+    for key, label in (("cold", "cold checkout (s)"), ("warm", "warm re-run (s)"),
+                       ("bytes", "repos hold (MiB)"), ("load", "load before")):
+        div = 2**20 if key == "bytes" else 1
+        print(f"{label:22}" + "".join(f"{med[t][key] / div:14.2f}" for t in ok))
+    for t in ok:
+        if t != "armvm-oe":
+            print(f"{t} / armvm-oe: cold {med[t]['cold'] / ours['cold']:.2f}x, "
+                  f"warm {med[t]['warm'] / ours['warm']:.2f}x, "
+                  f"bytes {med[t]['bytes'] / max(ours['bytes'], 1):.2f}x")
+    for t, why in failed.items():
+        print(f"{t}: not measured, it failed: {why}")
     print(json.dumps({"runs": res, "median": med}, default=float))
     return 0
 
@@ -159,6 +170,9 @@ def main() -> int:
     ap.add_argument("--generated", action="store_true",
                     help="the synthetic case: one generated repository with a long history")
     ap.add_argument("--mirrors", default=os.environ.get("ARMVM_MIRRORS", "/work/.mirror"))
+    ap.add_argument("--meta-oe", action="store_true",
+                    help="add meta-openembedded (its clone must be complete: kas clones all "
+                         "of its history)")
     ap.add_argument("--commits", type=int, default=3000)
     ap.add_argument("--files", type=int, default=300)
     ap.add_argument("--blob", type=int, default=12000, help="bytes per file version")

@@ -460,6 +460,26 @@ class Checkout:
         return res
 
 
+def init_script_repo(project: KasProject) -> RepoSpec:
+    """kas's SetupEnviron: exactly one repo must hold the init script
+    (``oe-init-build-env``; ``isar-init-build-env`` for isar), else kas
+    checkout stops before writing the build configuration."""
+    bs = project.config.get("build_system", "openembedded")
+    script = "isar-init-build-env" if str(bs).startswith("isar") else "oe-init-build-env"
+    found = [r for r in project.repos if (r.path / script).exists()]
+    if len(found) > 1:
+        raise InputError(f"Several repos hold {script}: "
+                         f"{', '.join(r.id for r in found)}",
+                         "kas stops here (\"Multiple init scripts found ... Resolve ambiguity by "
+                         "removing one of the repos\")", "Remove one of the repos")
+    if not found:
+        raise InputError(f"No repo of the configuration holds {script}",
+                         "kas stops here (\"Did not find any init-build-env script\"): "
+                         "without it there is no build environment",
+                         "Add the repo that provides it (poky or openembedded-core)")
+    return found[0]
+
+
 def write_bbconfig(project: KasProject) -> list[Path]:
     """kas checkout's last step (WriteBBConfig): ``<build>/conf/bblayers.conf``
     and ``local.conf`` with the same bytes kas writes."""

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from armvm_oe.kasconfig import HEX40, KasProject
-from armvm_oe.gitcheckout.common import _git, _rev, _strip_heads, dirty_files, partial_dirs, read_head
+from armvm_oe.gitcheckout.common import _git, _rev, _strip_heads, dirty_files, partial_dirs, \
+    read_head
+from armvm_oe.gitcheckout.patches import base_of_patched
 
 
 @dataclass
@@ -48,16 +50,18 @@ def status(project: KasProject) -> list[RepoStatus]:
             try:
                 r = git.Repo(repo.path, search_parent_directories=repo.is_local)
                 st.actual = read_head(Path(r.working_tree_dir))
+                # a tree kas (or armvm-oe) patched: HEAD is the patch commits on the pin
+                at = (base_of_patched(repo.path) or st.actual) if repo.patches else st.actual
                 st.dirty_files = dirty_files(r)
                 st.dirty = bool(st.dirty_files)
                 if repo.is_local:
                     st.state = "local"
-                elif repo.commit and HEX40.match(repo.commit):
-                    st.state = "ok" if st.actual == repo.commit else "wrong-commit"
+                elif repo.commit and HEX40.match(repo.commit) and not repo.tag:
+                    st.state = "ok" if at == repo.commit else "wrong-commit"
                 else:
-                    ref = f"refs/tags/{repo.tag}" if repo.tag else \
+                    ref = f"refs/tags/{repo.tag_name}" if repo.tag else \
                         f"refs/remotes/origin/{_strip_heads(repo.branch or 'HEAD')}"
-                    st.state = "ok" if _rev(r, ref) == st.actual else "wrong-commit"
+                    st.state = "ok" if _rev(r, ref) == at else "wrong-commit"
             except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
                 st.state = "local" if repo.is_local else "not-git"
         out.append(st)

@@ -59,7 +59,9 @@ def run(args) -> int:
     co = Checkout(project, mirror_dirs=args.mirror_dir, force=args.force, update=args.update)
     results = co.run()
     project = co.project   # re-read with the files of repo includes
-    from armvm_oe.gitcheckout.checkout import write_bbconfig
+    from armvm_oe.gitcheckout.checkout import init_script_repo, write_bbconfig
+    # kas's last steps: find the environment script, write the build configuration
+    init_script_repo(project)
     written = write_bbconfig(project)
     dirty = [r for r in results if r.action == "dirty"]
     if args.json:

@@ -251,3 +251,53 @@ def test_kas_repo_ref_dir_is_filled_like_kas(tmp_path, tagged):
     assert git("rev-parse", "master", cwd=sdir) == shas[2]
     alt = (tmp_path / "w" / "t" / ".git" / "objects" / "info" / "alternates").read_text()
     assert str(sdir.resolve()) in alt
+
+
+def test_patched_tree_status_ok_and_kas_rerun_keeps_it(tmp_path, tagged):
+    """Item 6: a tree armvm-oe patched is 'ok' for status, a second armvm-oe
+    run keeps the patch commits (before: reset to the pin), and kas run on
+    the same tree ends at the very same commit."""
+    bare, shas = tagged
+    patch = ("From 0 Mon Sep 17 00:00:00 2001\nFrom: x <x@example.invalid>\n"
+             "Date: Fri, 20 Sep 2019 10:33:07 +0200\nSubject: [PATCH] add\n\n---\n"
+             "diff --git a/added.txt b/added.txt\nnew file mode 100644\nindex 0000000..e69de29\n"
+             "--- /dev/null\n+++ b/added.txt\n@@ -0,0 +1 @@\n+added by a patch\n")
+    cfg = make_project(tmp_path / "p", {"fix.patch": patch, "p.yml": (
+        f"header:\n  version: 14\nrepos:\n  this:\n  t:\n    url: {bare.as_uri()}\n"
+        f"    branch: master\n    commit: {shas[2]}\n    patches:\n      p1:\n"
+        f"        repo: this\n        path: fix.patch\n")}) / "p.yml"
+    work = tmp_path / "w"
+    first = _armvm(cfg, work)
+    assert first.returncode == 0, first.stderr
+    head = git("rev-parse", "HEAD", cwd=work / "t")
+    assert head != shas[2] and git("rev-parse", "HEAD~1", cwd=work / "t") == shas[2]
+    assert (work / "t" / "added.txt").read_text() == "added by a patch\n"
+    assert git("log", "-1", "--format=%an <%ae>|%cn <%ce>|%s", cwd=work / "t") == \
+        "kas <kas@example.com>|kas User <kas@example.com>|kas: p1"
+    st = subprocess.run([sys.executable, "-m", "armvm_oe", "status", str(cfg), "--work-dir",
+                         str(work), "--json"], capture_output=True, text=True, cwd=work)
+    assert st.returncode == 0, st.stdout + st.stderr
+    assert json.loads(st.stdout)["repos"][1]["state"] == "ok"
+    again = _armvm(cfg, work)
+    assert again.returncode == 0 and git("rev-parse", "HEAD", cwd=work / "t") == head
+    k = subprocess.run([sys.executable, "-m", "kas", "checkout", str(cfg)], cwd=work,
+                       env=dict(os.environ, KAS_WORK_DIR=str(work)), capture_output=True,
+                       text=True)
+    assert k.returncode == 0, k.stderr
+    assert git("rev-parse", "HEAD", cwd=work / "t") == head
+
+
+@pytest.mark.parametrize("count", [0, 2])
+def test_init_script_must_be_unique_as_in_kas(tmp_path, count):
+    """kas checkout stops when no repo or several hold oe-init-build-env; so
+    does armvm-oe (before: exit 0 and a work dir kas build cannot use)."""
+    repos = ""
+    for i in range(2):
+        bare = tmp_path / f"r{i}.git"
+        files = {"oe-init-build-env": INIT} if i < count else {"README": "x\n"}
+        sha = make_repo(bare, [files])[0]
+        repos += f"  r{i}:\n    url: {bare.as_uri()}\n    commit: {sha}\n"
+    cfg = make_project(tmp_path / "p", {"p.yml": f"header:\n  version: 14\nrepos:\n{repos}"})
+    out = run_both(str(cfg / "p.yml"), tmp_path / "run")
+    assert out.kas_rc != 0
+    assert out.armvm_rc == 2 and "oe-init-build-env" in out.armvm_err, out.armvm_err

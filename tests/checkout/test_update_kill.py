@@ -52,7 +52,8 @@ def _chain(bare: Path, commits: int, files: int = FILES) -> list[str]:
 def _config(tmp: Path, bare: Path, sha: str) -> Path:
     cfg = tmp / "big.yml"
     cfg.write_text(f"header:\n  version: 14\nrepos:\n  big:\n    url: {bare.as_uri()}\n"
-                   f"    branch: main\n    commit: {sha}\n")
+                   f"    branch: main\n    commit: {sha}\n  this:\n")
+    (tmp / "oe-init-build-env").write_text("#!/bin/sh\ntrue\n")  # kas needs one
     return cfg
 
 
