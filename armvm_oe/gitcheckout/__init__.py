@@ -13,3 +13,7 @@ from armvm_oe.gitcheckout.common import (  # noqa: F401
     partial_dirs, qualified_name, read_head)
 from armvm_oe.gitcheckout.lock import LockChange, lock, remote_commit  # noqa: F401
 from armvm_oe.gitcheckout.status import RepoStatus, status  # noqa: F401
+
+__all__ = ["Checkout", "unsupported", "LOCKSUFFIX", "PARTIAL", "RepoResult", "_human",
+           "dirty_files", "effective_url", "find_mirror", "partial_dirs", "qualified_name",
+           "read_head", "LockChange", "lock", "remote_commit", "RepoStatus", "status"]

@@ -9,7 +9,8 @@ import yaml
 
 from armvm_oe.errors import InputError
 from armvm_oe.gitcheckout.common import _git, effective_url
-from armvm_oe.kasconfig import HEX40, KasProject, RepoSpec, load_config, lock_file_for, split_configs, write_lock
+from armvm_oe.kasconfig import (HEX40, KasProject, RepoSpec, load_config, lock_file_for,
+                                split_configs, write_lock)
 
 
 @dataclass

@@ -154,7 +154,8 @@ def test_unsupported_features_are_refused_exit_2(tmp_path, tagged, kind):
     extra = "    type: hg\n" if kind == "hg" else \
         "    signed: true\n    allowed_signers:\n      - key1\n"
     signers = "" if kind == "hg" else \
-        "signers:\n  key1:\n    type: gpg\n    fingerprint: 0123456789ABCDEF0123456789ABCDEF01234567\n" \
+        "signers:\n  key1:\n    type: gpg\n" \
+        "    fingerprint: 0123456789ABCDEF0123456789ABCDEF01234567\n" \
         "    repo: this\n    path: key.asc\n"
     cfg = make_project(tmp_path / "p", {"p.yml": (
         f"header:\n  version: 14\n{signers}repos:\n  this:\n  t:\n    url: {bare.as_uri()}\n"
