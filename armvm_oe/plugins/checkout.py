@@ -11,14 +11,16 @@ NAME = "checkout"
 ORDER = 10
 HELP = "clone/update the layers a kas config pins, into kas's work-dir layout"
 DESCRIPTION = """\
-Read a kas configuration (with its includes and <config>.lock.yml, validated
-against kas's own schema) and materialise every repository at its pinned
-commit in the layout kas uses (KAS_WORK_DIR or the current directory), so
-that 'kas build' afterwards fetches nothing. Fetches only the pinned commit
-(shallow) when the server allows it, else the branch. New clones are built in
-a hidden sibling directory and renamed into place when complete, so an
-interrupted run never leaves a half-made tree. A repository with local
-changes is never moved (exit 1) unless --force, which stashes them first.
+Do what 'kas checkout' does, faster and safely: read a kas configuration
+(includes, lock files, kas's schema), check out repos that 'repo:' includes
+need and read again until complete, materialise every repository at its pin
+in kas's layout (KAS_WORK_DIR or the current directory), apply 'patches:' as
+kas does (same commits), and write build/conf/bblayers.conf and local.conf.
+Fetches only the pinned commit (shallow) in new clones, nothing when the pin
+is present. New clones appear only when complete; an update killed half-way
+is finished by the next run. A repository with local changes is never moved
+(exit 1) unless --force, which stashes them first. What armvm-oe does not
+implement (type: hg, signed:) is refused with exit 2, never ignored.
 """
 EXAMPLES = """\
 armvm-oe checkout                                   # kas/armvm-aarch64.yml
@@ -26,6 +28,7 @@ armvm-oe checkout kas/armvm-arm.yml
 armvm-oe checkout kas/armvm-aarch64.yml:kas/wrynose.yml   # Yocto 6.0 overlay
 KAS_WORK_DIR=$PWD/work armvm-oe checkout --mirror-dir /srv/git-mirrors
 armvm-oe checkout --force                           # stash local changes, then move
+armvm-oe checkout --update ci/qemuarm64.yml         # branch-only pins: fetch the new tip
 """
 DEFAULT_CONFIG = "kas/armvm-aarch64.yml"
 
