@@ -84,6 +84,7 @@ class Checkout:
         if self.ref_dir:
             dirs.append(self.ref_dir)
         self.mirror_dirs = [Path(d).absolute() for d in dirs]
+        self._mirrors_used: dict[str, Path] = {}
         self.tty = ui.interactive(sys.stderr)
 
     def say(self, msg: str) -> None:
@@ -239,6 +240,7 @@ class Checkout:
             after = _object_stats(r) if not (objs and nbytes) else (0, 0)
             res.objects += max(objs, after[0] - before[0])
             res.bytes += max(nbytes, after[1] - before[1])
+        fetch.repo = r
 
         if tag:
             if _rev(r, f"refs/tags/{tag}") is None or self.update:
@@ -256,47 +258,11 @@ class Checkout:
 
         if repo.commit:
             if _has_commit(r, repo.commit):
-                rref = f"refs/remotes/origin/{branch}" if branch else None
-                if not branch or depth or self._contains(r, rref, repo.commit):
-                    res.fetch = "mirror" if res.fetch == "mirror" else "none"
-                    return repo.commit
-            try:
-                if depth and branch:
-                    # straight into the remote-tracking ref kas checks
-                    args = [*depth, "origin", f"+{repo.commit}:refs/remotes/origin/{branch}"]
-                elif depth:
-                    args = [*depth, "origin", repo.commit]
-                elif branch:
-                    args = ["origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}"]
-                else:
-                    args = ["origin", "+refs/heads/*:refs/remotes/origin/*"]
-                fetch(args, repo.commit[:12], "shallow" if depth else "full")
-            except git.GitCommandError as exc:
-                msg = str(exc.stderr or exc).strip()
-                if not REFUSED.search(msg):
-                    raise self._fetch_error(repo, url, msg)
-                self.say(f"{label}: the server refused a fetch by commit id "
-                         f"({msg.splitlines()[-1].strip()}); fetching the full branch instead")
-                depth = []
-                try:
-                    refspec = f"+refs/heads/{branch}:refs/remotes/origin/{branch}" if branch \
-                        else "+refs/heads/*:refs/remotes/origin/*"
-                    fetch(["origin", refspec], repo.commit[:12], "full")
-                except git.GitCommandError as exc2:
-                    raise self._fetch_error(repo, url, str(exc2.stderr or exc2).strip())
-            if not _has_commit(r, repo.commit):
-                try:
-                    fetch(["origin", "+refs/heads/*:refs/remotes/origin/*",
-                           "+refs/tags/*:refs/tags/*"], "all branches and tags", "full")
-                except git.GitCommandError as exc3:
-                    raise self._fetch_error(repo, url, str(exc3.stderr or exc3).strip())
-            if not _has_commit(r, repo.commit):
-                raise ProblemFound(
-                    f"Repo '{repo.id}': commit {repo.commit} is not on the server {url}",
-                    "the fetch succeeded but did not bring the pinned commit "
-                    "(a rewritten branch, or a typo in the pin)",
-                    f"Check the pin in {repo.source or 'the configuration'} or run "
-                    "'armvm-oe lock --update'")
+                res.fetch = "mirror" if res.fetch == "mirror" else "none"
+            else:
+                depth = self._fetch_commit(repo, url, branch, depth, fetch)
+            if branch:
+                self._verify_on_branch(r, repo, branch, url, depth, fetch)
             return repo.commit
 
         rref = f"refs/remotes/origin/{branch}"
@@ -319,6 +285,115 @@ class Checkout:
                                "the branch does not exist on the server",
                                "Fix the branch in the configuration")
         return sha
+
+    def _fetch_commit(self, repo: RepoSpec, url: str, branch: str | None, depth: list,
+                      fetch) -> list:
+        """Fetch the pinned commit (by id; the branch if the server refuses);
+        returns the depth arguments still in force."""
+        git = _git()
+        label = repo.id
+        try:
+            if depth:
+                args = [*depth, "origin", repo.commit]
+            elif branch:
+                args = ["origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}"]
+            else:
+                args = ["origin", "+refs/heads/*:refs/remotes/origin/*"]
+            fetch(args, repo.commit[:12], "shallow" if depth else "full")
+        except git.GitCommandError as exc:
+            msg = str(exc.stderr or exc).strip()
+            if not REFUSED.search(msg):
+                raise self._fetch_error(repo, url, msg)
+            self.say(f"{label}: the server refused a fetch by commit id "
+                     f"({msg.splitlines()[-1].strip()}); fetching the full branch instead")
+            depth = []
+            try:
+                refspec = f"+refs/heads/{branch}:refs/remotes/origin/{branch}" if branch \
+                    else "+refs/heads/*:refs/remotes/origin/*"
+                fetch(["origin", refspec], repo.commit[:12], "full")
+            except git.GitCommandError as exc2:
+                raise self._fetch_error(repo, url, str(exc2.stderr or exc2).strip())
+        r = fetch.repo
+        if not _has_commit(r, repo.commit):
+            try:
+                fetch(["origin", "+refs/heads/*:refs/remotes/origin/*",
+                       "+refs/tags/*:refs/tags/*"], "all branches and tags", "full")
+            except git.GitCommandError as exc3:
+                raise self._fetch_error(repo, url, str(exc3.stderr or exc3).strip())
+        if not _has_commit(r, repo.commit):
+            raise ProblemFound(
+                f"Repo '{repo.id}': commit {repo.commit} is not on the server {url}",
+                "the fetch succeeded but did not bring the pinned commit "
+                "(a rewritten branch, or a typo in the pin)",
+                f"Check the pin in {repo.source or 'the configuration'} or run "
+                "'armvm-oe lock --update'")
+        return depth
+
+    def _verify_on_branch(self, r, repo: RepoSpec, branch: str, url: str, depth: list,
+                          fetch) -> None:
+        """kas's "Branch does not contain commit" check, also in shallow
+        clones: ``refs/remotes/origin/<branch>`` is set only to what the
+        server's branch really is (its tip, or the pin when the pin is the
+        tip), and the history between pin and tip is fetched (objects the pin
+        does not have: small for a lock near the tip) to prove containment."""
+        git = _git()
+        rref = f"refs/remotes/origin/{branch}"
+        if self._contains(r, rref, repo.commit):
+            return
+        mirror = self._mirrors_used.get(repo.id)
+        if mirror is not None:
+            # air-gapped: the mirror's branch stands for the server's, as in
+            # kas's clone from KAS_REPO_REF_DIR (origin/<branch> = the mirror's)
+            for ref in (f"refs/heads/{branch}", f"refs/remotes/origin/{branch}"):
+                mtip = _rev(git.Repo(mirror), ref)
+                if mtip and (mtip == repo.commit or self._contains_sha(r, mtip, repo.commit)):
+                    r.git.update_ref(rref, mtip)
+                    return
+        try:
+            out = r.git.ls_remote("origin", f"refs/heads/{branch}")
+        except git.GitCommandError as exc:
+            raise self._fetch_error(repo, url, str(exc.stderr or exc).strip())
+        tip = out.split()[0] if out.split() else None
+        if tip is None:
+            raise InputError(f"Repo '{repo.id}': branch '{branch}' does not exist on {url}",
+                             "the server has no such branch (kas: \"Branch cannot be found\")",
+                             "Fix 'branch:' in the configuration")
+        if tip == repo.commit:
+            r.git.update_ref(rref, tip)
+            return
+        args = ["origin", f"+refs/heads/{branch}:{rref}"]
+        if depth:
+            import datetime as _dt
+            ts = int(r.git.show("-s", "--format=%ct", repo.commit).strip()) - 86400
+            since = _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime(
+                "%Y-%m-%d %H:%M:%S +0000")
+            args = [f"--shallow-since={since}", *args]
+        try:
+            fetch(args, f"branch {branch} since {repo.commit[:12]}",
+                  "shallow" if depth else "full")
+        except git.GitCommandError as exc:
+            msg = str(exc.stderr or exc).strip()
+            # no commit of the branch is as new as the pin (a day's margin for
+            # clock skew): the pin cannot be on it
+            if "no commits selected for shallow requests" not in msg:
+                raise self._fetch_error(repo, url, msg)
+        if not self._contains(r, rref, repo.commit):
+            raise InputError(
+                f"Repo '{repo.id}': branch '{branch}' on {url} does not contain the pinned "
+                f"commit {repo.commit}",
+                "kas refuses this (\"Branch ... does not contain commit\"); the commit may be on "
+                "another branch, or the branch was rewritten",
+                f"Fix 'branch:' or 'commit:' in {repo.source or 'the configuration'} "
+                "(or the lock file)")
+
+    @staticmethod
+    def _contains_sha(r, tip: str, sha: str) -> bool:
+        git = _git()
+        try:
+            r.git.merge_base("--is-ancestor", sha, tip)
+            return True
+        except git.GitCommandError:
+            return False
 
     @staticmethod
     def _contains(r, rref: str, sha: str) -> bool:
@@ -432,6 +507,7 @@ class Checkout:
                 alt.parent.mkdir(parents=True, exist_ok=True)
                 alt.write_text(str(_objects_dir(mirror).resolve()) + "\n")
                 res.fetch = "mirror"
+                self._mirrors_used[repo.id] = mirror
                 self.say(f"{repo.id}: using mirror {mirror}")
                 if repo.tag_name and _rev(git.Repo(mirror), f"refs/tags/{repo.tag_name}") \
                         and not _rev(r, f"refs/tags/{repo.tag_name}"):

@@ -302,3 +302,35 @@ def test_init_script_must_be_unique_as_in_kas(tmp_path, count):
     out = run_both(str(cfg / "p.yml"), tmp_path / "run")
     assert out.kas_rc != 0
     assert out.armvm_rc == 2 and "oe-init-build-env" in out.armvm_err, out.armvm_err
+
+
+@pytest.mark.parametrize("where", ["behind-tip", "other-branch"])
+def test_commit_must_be_on_its_branch(tmp_path, where):
+    """kas (full clone) refuses a commit that is not on 'branch:'; armvm-oe
+    checks it in its shallow clone too, and sets origin/<branch> only to the
+    server's real branch (before: exit 0 and origin/master forged to the pin,
+    which then fooled kas's own check)."""
+    bare = tmp_path / "b.git"
+    shas = make_repo(bare, [{"oe-init-build-env": INIT}, {"a": "1\n"}, {"a": "2\n"},
+                            {"a": "3\n"}], extra_branches={})
+    src = bare.with_name(bare.name + ".src")
+    git("checkout", "-q", "-b", "next", shas[1], cwd=src)
+    (src / "n").write_text("next only\n")
+    git("add", "-A", cwd=src)
+    git("commit", "-q", "-m", "next", cwd=src)
+    off = git("rev-parse", "HEAD", cwd=src)
+    git("push", "-q", str(bare), "next", cwd=src)
+    pin = shas[1] if where == "behind-tip" else off
+    cfg = make_project(tmp_path / "p", {"p.yml": (
+        f"header:\n  version: 14\nrepos:\n  this:\n  b:\n    url: {bare.as_uri()}\n"
+        f"    branch: master\n    commit: {pin}\n")}) / "p.yml"
+    out = run_both(str(cfg), tmp_path / "run")
+    if where == "behind-tip":
+        assert out.kas_rc == 0 and out.armvm_rc == 0, out.armvm_err
+        assert out.differences() == []
+        awork = tmp_path / "run" / "armvm-work" / "b"
+        assert git("rev-parse", "origin/master", cwd=awork) == shas[-1]   # the real tip
+    else:
+        assert out.kas_rc != 0
+        assert out.armvm_rc == 2 and "does not contain" in out.armvm_err, out.armvm_err
+        assert "Traceback" not in out.armvm_err

@@ -69,6 +69,8 @@ def _kill_rounds(tmp_path: Path, rounds: int) -> dict:
     work = tmp_path / "work"
     work.mkdir()
     repo = work / "big"
+    # the branch grows by one commit per round (a lock bump to its new tip)
+    git("update-ref", "refs/heads/main", shas[0], cwd=bare)
     first = _run(_config(tmp_path, bare, shas[0]), work)
     assert first.returncode == 0, first.stderr
     rnd = random.Random(1)
@@ -76,6 +78,7 @@ def _kill_rounds(tmp_path: Path, rounds: int) -> dict:
              "finished-first": 0}
     env = dict(os.environ, NO_COLOR="1", KAS_WORK_DIR=str(work))
     for i in range(1, rounds + 1):
+        git("update-ref", "refs/heads/main", shas[i], cwd=bare)
         cfg = _config(tmp_path, bare, shas[i])
         mode = ("shallow.lock", "index.lock", "random")[i % 3]
         proc = subprocess.Popen([sys.executable, "-m", "armvm_oe", "checkout", str(cfg)],
