@@ -55,6 +55,10 @@ KAS_HINT = "use 'kas checkout' for this configuration"
 def unsupported(project: KasProject) -> None:
     """Refuse (exit 2) what armvm-oe does not implement, instead of doing
     something else than kas would."""
+    if project.config.get("_source_dir") is not None:
+        raise UsageError("The configuration sets '_source_dir', which armvm-oe checkout does "
+                         "not support", "kas-container writes it to move the top repository; "
+                         "ignoring it would resolve includes and local repos elsewhere", KAS_HINT)
     for repo in project.repos:
         where = f" ({repo.source})" if repo.source else ""
         if repo.type != "git":

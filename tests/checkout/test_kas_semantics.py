@@ -147,13 +147,13 @@ def test_tag_forms_kas_accepts(tmp_path, tagged, how):
     assert out.armvm["t"]["tags"]["refs/tags/v1"] == tag_obj   # the server's tag object
 
 
-@pytest.mark.parametrize("kind", ["hg", "signed"])
+@pytest.mark.parametrize("kind", ["hg", "signed", "_source_dir"])
 def test_unsupported_features_are_refused_exit_2(tmp_path, tagged, kind):
     """Items 5 and hg: never silently checked out."""
     bare, shas = tagged
-    extra = "    type: hg\n" if kind == "hg" else \
-        "    signed: true\n    allowed_signers:\n      - key1\n"
-    signers = "" if kind == "hg" else \
+    extra = {"hg": "    type: hg\n", "_source_dir": ""}.get(
+        kind, "    signed: true\n    allowed_signers:\n      - key1\n")
+    signers = "_source_dir: /elsewhere\n" if kind == "_source_dir" else "" if kind == "hg" else \
         "signers:\n  key1:\n    type: gpg\n" \
         "    fingerprint: 0123456789ABCDEF0123456789ABCDEF01234567\n" \
         "    repo: this\n    path: key.asc\n"
