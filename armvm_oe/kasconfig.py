@@ -59,6 +59,19 @@ class RepoSpec:
     locked: bool = False             # commit came from a lock file (overrides)
     config_commit: str | None = None  # commit written in the config itself
     source: Path | None = None        # file that (last) defined the repo
+    refspec: str | None = None        # legacy 'refspec:' (after a lock override)
+    type: str = "git"                 # 'git' or 'hg' (kas: repos.<id>.type)
+    patches: list[dict] = field(default_factory=list)  # kas order: sorted by patch id
+    signed: bool = False
+    allowed_signers: list[str] | None = None
+
+    @property
+    def tag_name(self) -> str | None:
+        """The tag without a leading ``refs/tags/`` (kas accepts both)."""
+        if not self.tag:
+            return None
+        t = self.tag[len("refs/"):] if self.tag.startswith("refs/") else self.tag
+        return t[len("tags/"):] if t.startswith("tags/") else t
 
     @property
     def pin(self) -> str | None:
@@ -68,7 +81,9 @@ class RepoSpec:
     def as_dict(self) -> dict:
         return {"id": self.id, "name": self.name, "url": self.url, "path": str(self.path),
                 "commit": self.commit, "branch": self.branch, "tag": self.tag,
-                "layers": self.layers, "is_local": self.is_local, "locked": self.locked}
+                "layers": self.layers, "is_local": self.is_local, "locked": self.locked,
+                "refspec": self.refspec, "type": self.type, "patches": self.patches,
+                "signed": self.signed}
 
 
 @dataclass
@@ -87,6 +102,7 @@ class KasProject:
     missing_includes: list[str] = field(default_factory=list)  # repo ids not on disk
     config: dict = field(default_factory=dict)                 # merged, as kas sees it
     warnings: list[str] = field(default_factory=list)
+    top_files: list[Path] = field(default_factory=list)        # as given (':'-split)
 
     def repo(self, repo_id: str) -> RepoSpec:
         for r in self.repos:
@@ -368,8 +384,12 @@ def _inside(base: Path, include: str) -> Path:
     return cand
 
 
-def _load_tree(path: Path, top_repo: Path, work_dir: Path, repo_paths: dict[str, Path],
+def _load_tree(path: Path, repo_path: Path, work_dir: Path, repo_paths: dict[str, Path],
                seen: list[Path], missing: list[str], is_lockfile=False) -> list[_File]:
+    """kas's ``_internal_include_handler``: ``repo_path`` is the root of the
+    repository holding ``path``; string includes in it are resolved against
+    that root (not the top repo's), so a file included from another repo
+    includes its own siblings, as in kas."""
     path = Path(path).absolute()
     if path in seen:
         raise InputError(f"{path} includes itself (via {' -> '.join(p.name for p in seen)})",
@@ -379,10 +399,10 @@ def _load_tree(path: Path, top_repo: Path, work_dir: Path, repo_paths: dict[str,
     files: list[_File] = []
     lock = lock_file_for(path)
     if lock.exists() and not is_lockfile:
-        files.extend(_load_tree(lock, top_repo, work_dir, repo_paths, seen, missing, True))
+        files.extend(_load_tree(lock, repo_path, work_dir, repo_paths, seen, missing, True))
     for n, inc in enumerate(cur.data.get("header", {}).get("includes", []) or []):
         if isinstance(inc, str):
-            incfile = _inside(top_repo, inc)
+            incfile = _inside(repo_path, inc)
             if not incfile.exists():
                 alt = _inside(path.parent, inc)
                 if alt.exists():
@@ -392,14 +412,16 @@ def _load_tree(path: Path, top_repo: Path, work_dir: Path, repo_paths: dict[str,
             if not incfile.exists():
                 raise InputError(f"{cur.where('header', 'includes', n)}: the included file "
                                  f"'{inc}' does not exist",
-                                 f"kas resolves includes relative to the repository root "
-                                 f"{top_repo}", "Fix the include path")
-            files.extend(_load_tree(incfile, top_repo, work_dir, repo_paths, seen, missing))
+                                 f"kas resolves includes relative to the root of the "
+                                 f"repository holding the including file ({repo_path})",
+                                 "Fix the include path")
+            files.extend(_load_tree(incfile, repo_path, work_dir, repo_paths, seen, missing))
         else:
             rid = inc["repo"]
             rdir = repo_paths.get(rid)
             if rdir is not None and Path(rdir).is_dir():
-                files.extend(_load_tree(_inside(Path(rdir).absolute(), inc["file"]), top_repo,
+                base = Path(rdir).absolute()
+                files.extend(_load_tree(_inside(base, inc["file"]), base,
                                         work_dir, repo_paths, seen, missing))
             elif rid not in missing:
                 missing.append(rid)
@@ -422,7 +444,8 @@ def split_configs(path: str | os.PathLike | list) -> list[Path]:
 
 
 def load_config(path: str | os.PathLike | list, work_dir: str | os.PathLike | None = None,
-                use_lock: bool = True) -> KasProject:
+                use_lock: bool = True,
+                include_repos: Mapping[str, Path] | None = None) -> KasProject:
     """Read ``path`` with its includes and lock files into a :class:`KasProject`.
 
     ``path`` may name several files separated by ':' (or be a list), as on
@@ -432,6 +455,13 @@ def load_config(path: str | os.PathLike | list, work_dir: str | os.PathLike | No
     kas; the build dir to ``$KAS_BUILD_DIR`` or ``<work_dir>/build``. Includes
     from other repositories (``repo:``/``file:``) are read when that repo is
     already checked out in the work dir, else listed in ``missing_includes``.
+
+    ``include_repos`` (repo id -> checked-out path) says exactly which repos
+    may be read for ``repo:`` includes, as kas's ``find_missing_repos`` does
+    (checkout passes the repos it has already moved to their pins; a repo at
+    a stale commit must not contribute its include file). Without it
+    (read-only callers: status, doctor, build) every declared repo whose
+    directory exists is read, iterating until no new one appears.
     """
     tops = split_configs(path)
     if not tops:
@@ -442,22 +472,22 @@ def load_config(path: str | os.PathLike | list, work_dir: str | os.PathLike | No
     build = Path(os.environ.get("KAS_BUILD_DIR") or work / "build").absolute()
     top_repo = repo_root(path.parent) if path.parent.exists() else path.parent
 
-    repo_paths: dict[str, Path] = {}
-    missing: list[str] = []
-    for _ in range(4):  # repo includes can define repos that hold further includes
-        missing = []
+    repo_paths: dict[str, Path] = dict(include_repos or {})
+    while True:  # repo includes can define repos that hold further includes
+        missing: list[str] = []
         files = []
         for top in tops:
             files.extend(_load_tree(top, top_repo, work, repo_paths, [], missing))
         merged = _merged(files, use_lock)
         new = False
-        for rid in missing:
-            rc = (merged.get("repos") or {}).get(rid)
-            if rid in (merged.get("repos") or {}):
-                p = _repo_path(rid, rc or {}, top_repo, work)
-                if p.is_dir() and rid not in repo_paths:
-                    repo_paths[rid] = p
-                    new = True
+        if include_repos is None:
+            for rid in missing:
+                rc = (merged.get("repos") or {}).get(rid)
+                if rid in (merged.get("repos") or {}):
+                    p = _repo_path(rid, rc or {}, top_repo, work)
+                    if p.is_dir() and rid not in repo_paths:
+                        repo_paths[rid] = p
+                        new = True
         if not new:
             break
 
@@ -468,9 +498,10 @@ def load_config(path: str | os.PathLike | list, work_dir: str | os.PathLike | No
     defaults = (config.get("defaults") or {}).get("repos") or {}
     overrides = (config.get("overrides") or {}).get("repos") or {}
     repos: list[RepoSpec] = []
+    defaults_all = (config.get("defaults") or {}).get("repos") or {}
     for rid, rc in (config.get("repos") or {}).items():
         repos.append(_repo_spec(rid, rc or {}, defaults, overrides.get(rid) or {},
-                                top_repo, work, files))
+                                top_repo, work, files, defaults_all))
     unknown = set(overrides) - {r.id for r in repos}
     warnings = []
     for rid in sorted(unknown):
@@ -491,7 +522,8 @@ def load_config(path: str | os.PathLike | list, work_dir: str | os.PathLike | No
         distro=os.environ.get("KAS_DISTRO") or config.get("distro"),
         target=list(target),
         repos=repos, work_dir=work, build_dir=build, top_repo_path=top_repo,
-        lock_files=lock_files, missing_includes=missing, config=config, warnings=warnings)
+        lock_files=lock_files, missing_includes=missing, config=config, warnings=warnings,
+        top_files=list(tops))
 
 
 def _merged(files: list[_File], use_lock: bool) -> dict:
@@ -512,7 +544,8 @@ def _repo_path(rid: str, rc: Mapping, top_repo: Path, work: Path) -> Path:
 
 
 def _repo_spec(rid: str, rc: Mapping, defaults: Mapping, ov: Mapping, top_repo: Path,
-               work: Path, files: list[_File]) -> RepoSpec:
+               work: Path, files: list[_File], defaults_all: Mapping | None = None) -> RepoSpec:
+    """kas's ``Repo.factory`` for one repo (same precedence, same refusals)."""
     url = rc.get("url")
     commit = rc.get("commit")
     tag = rc.get("tag", defaults.get("tag"))
@@ -520,18 +553,20 @@ def _repo_spec(rid: str, rc: Mapping, defaults: Mapping, ov: Mapping, top_repo: 
     refspec = rc.get("refspec", defaults.get("refspec"))
     src = next((f for f in reversed(files) if rid in (f.data.get("repos") or {})), None)
     where = src.where("repos", rid) if src else rid
+    config_commit = commit
+    locked = False
     if refspec is not None:
         if commit is not None or tag is not None or branch is not None:
             raise InputError(f"{where}: repo '{rid}' mixes the deprecated 'refspec' with "
                              "commit/tag/branch", "kas rejects that mixture",
                              "Replace 'refspec' by 'commit' + 'branch'")
-        if HEX40.match(refspec):
-            commit = refspec
-        else:
-            branch = refspec
-    config_commit = commit
-    locked = refspec is None and bool(ov.get("commit"))
-    if refspec is None:
+        # kas: ``refspec = repo_overrides.get('commit', refspec)``: a lock file
+        # pins a legacy-refspec repo too (checked out detached at the commit)
+        if ov.get("commit"):
+            refspec = ov["commit"]
+            locked = True
+    else:
+        locked = bool(ov.get("commit"))
         commit = ov.get("commit", commit)
         branch = ov.get("branch", branch)
         url = ov.get("url", url)
@@ -539,7 +574,34 @@ def _repo_spec(rid: str, rc: Mapping, defaults: Mapping, ov: Mapping, top_repo: 
             msg = git_url_warning(url)
             if msg:
                 log.warning("repo '%s' (overrides): %s", rid, msg)
-    if url is not None and commit is None and tag is None and branch is None:
+    if refspec is not None:
+        # kas checks a legacy refspec out as given: a commit id detached,
+        # a branch name as ``git checkout <name>`` (the local branch)
+        if HEX40.match(str(refspec)):
+            commit = str(refspec)
+        else:
+            branch = str(refspec)
+    patches = []
+    default_patch_repo = (defaults.get("patches") or {}).get("repo")
+    for pid in sorted(rc.get("patches") or {}):
+        pc = (rc.get("patches") or {})[pid]
+        if not pc:
+            continue
+        prepo = pc.get("repo", default_patch_repo)
+        if prepo is None:
+            raise InputError(f"{where}: patch entry '{pid}' of repo '{rid}' names no repo",
+                             "kas: \"No repo specified for patch entry and no default repo "
+                             "specified\"", "Add 'repo:' to the patch entry (or "
+                             "defaults: repos: patches: repo:)")
+        patches.append({"id": pid, "repo": prepo, "path": pc["path"]})
+    signed = bool(rc.get("signed", False))
+    signers = rc.get("allowed_signers") if signed else None
+    if signed and not signers:
+        raise InputError(f"{where}: repo '{rid}' is signed but names no allowed signers",
+                         "kas refuses this (\"is signed but no allowed signers specified\")",
+                         "Add 'allowed_signers:' naming keys of the top-level 'signers:'")
+    if url is not None and commit is None and tag is None and branch is None \
+            and refspec is None:
         raise InputError(f"{where}: repo '{rid}' has a url but no commit, tag or branch",
                          "kas refuses this (\"No commit, tag or branch specified\")",
                          "Add 'branch:' and 'commit:' (full id), then run 'armvm-oe lock'")
@@ -565,7 +627,9 @@ def _repo_spec(rid: str, rc: Mapping, defaults: Mapping, ov: Mapping, top_repo: 
     return RepoSpec(id=rid, url=url, path=path.absolute(), commit=commit, branch=branch,
                     tag=tag, layers=layers, is_local=url is None, name=rc.get("name", rid),
                     layer_prio=prio, locked=locked, config_commit=config_commit,
-                    source=src.path if src else None)
+                    source=src.path if src else None, refspec=refspec,
+                    type=str(rc.get("type", "git")), patches=patches, signed=signed,
+                    allowed_signers=signers)
 
 
 def layer_dirs(repo: RepoSpec) -> list[Path]:
@@ -581,6 +645,34 @@ def bblayers(project: KasProject) -> list[Path]:
             items.append(((-r.layer_prio.get(name, 0), r.name, name),
                           Path(os.path.normpath(r.path / name))))
     return [p for _, p in sorted(items, key=lambda t: t[0])]
+
+
+def _conf_header(config: Mapping, key: str) -> str:
+    return "".join(f"# {k}\n{v}\n" for k, v in sorted((config.get(key) or {}).items()))
+
+
+def bblayers_conf_text(project: KasProject) -> str:
+    """``build/conf/bblayers.conf`` byte for byte as kas's WriteBBConfig writes it."""
+    layers = ["${TOPDIR}/" + os.path.relpath(p, project.build_dir) for p in project.bblayers()]
+    return (_conf_header(project.config, "bblayers_conf_header") + 'BBLAYERS ?= " \\\n    ' +
+            " \\\n    ".join(layers) + '"\n' + 'BBPATH ?= "${TOPDIR}"\n' + 'BBFILES ??= ""\n')
+
+
+def local_conf_text(project: KasProject) -> str:
+    """``build/conf/local.conf`` as kas writes it (machine/distro defaults from
+    kas's schema, KAS_MACHINE/KAS_DISTRO win; BBMULTICONFIG sorted, where kas
+    joins a set)."""
+    props = _schema()[0]["properties"]
+    cfg = project.config
+    machine = os.environ.get("KAS_MACHINE", cfg.get("machine", props["machine"]["default"]))
+    distro = os.environ.get("KAS_DISTRO", cfg.get("distro", props["distro"]["default"]))
+    mcs = sorted({t.split(":")[1] for t in project.target
+                  if t.startswith("multiconfig:") or t.startswith("mc:")})
+    text = (_conf_header(cfg, "local_conf_header") + f'MACHINE ??= "{machine}"\n'
+            f'DISTRO ??= "{distro}"\n' + f'BBMULTICONFIG ?= "{" ".join(mcs)}"\n')
+    if cfg.get("build_system") == "isar-rootless":
+        text += 'ISAR_ROOTLESS ?= "1"\n'
+    return text
 
 
 def write_lock(lock_path: Path, commits: dict[str, str], header_version: int = 14,

@@ -11,14 +11,16 @@ NAME = "checkout"
 ORDER = 10
 HELP = "clone/update the layers a kas config pins, into kas's work-dir layout"
 DESCRIPTION = """\
-Read a kas configuration (with its includes and <config>.lock.yml, validated
-against kas's own schema) and materialise every repository at its pinned
-commit in the layout kas uses (KAS_WORK_DIR or the current directory), so
-that 'kas build' afterwards fetches nothing. Fetches only the pinned commit
-(shallow) when the server allows it, else the branch. New clones are built in
-a hidden sibling directory and renamed into place when complete, so an
-interrupted run never leaves a half-made tree. A repository with local
-changes is never moved (exit 1) unless --force, which stashes them first.
+Do what 'kas checkout' does, faster and safely: read a kas configuration
+(includes, lock files, kas's schema), check out repos that 'repo:' includes
+need and read again until complete, materialise every repository at its pin
+in kas's layout (KAS_WORK_DIR or the current directory), apply 'patches:' as
+kas does (same commits), and write build/conf/bblayers.conf and local.conf.
+Fetches only the pinned commit (shallow) in new clones, nothing when the pin
+is present. New clones appear only when complete; an update killed half-way
+is finished by the next run. A repository with local changes is never moved
+(exit 1) unless --force, which stashes them first. What armvm-oe does not
+implement (type: hg, signed:) is refused with exit 2, never ignored.
 """
 EXAMPLES = """\
 armvm-oe checkout                                   # kas/armvm-aarch64.yml
@@ -26,6 +28,7 @@ armvm-oe checkout kas/armvm-arm.yml
 armvm-oe checkout kas/armvm-aarch64.yml:kas/wrynose.yml   # Yocto 6.0 overlay
 KAS_WORK_DIR=$PWD/work armvm-oe checkout --mirror-dir /srv/git-mirrors
 armvm-oe checkout --force                           # stash local changes, then move
+armvm-oe checkout --update ci/qemuarm64.yml         # branch-only pins: fetch the new tip
 """
 DEFAULT_CONFIG = "kas/armvm-aarch64.yml"
 
@@ -41,6 +44,9 @@ def setup_parser(parser):
                              "repeatable; $KAS_REPO_REF_DIR is also used")
     parser.add_argument("--force", action="store_true",
                         help="stash local changes (named stash, reported) before moving a repo")
+    parser.add_argument("--update", action="store_true",
+                        help="fetch the current tip of branch-only pins (as 'kas checkout "
+                             "--update'); without it a branch already present is not fetched")
 
 
 def run(args) -> int:
@@ -53,14 +59,20 @@ def run(args) -> int:
             raise UsageError(f"--mirror-dir {d} is not a directory", None,
                              "Pass a directory that holds local clones of the repositories")
     project = load_config(args.config, work_dir=args.work_dir)
-    co = Checkout(project, mirror_dirs=args.mirror_dir, force=args.force)
+    co = Checkout(project, mirror_dirs=args.mirror_dir, force=args.force, update=args.update)
     results = co.run()
+    project = co.project   # re-read with the files of repo includes
+    from armvm_oe.gitcheckout.checkout import init_script_repo, write_bbconfig
+    # kas's last steps: find the environment script, write the build configuration
+    init_script_repo(project)
+    written = write_bbconfig(project)
     dirty = [r for r in results if r.action == "dirty"]
     if args.json:
         ui.emit_json({"config": [str(p) for p in project.config_files],
                       "lock_file": str(project.lock_file) if project.lock_file else None,
                       "work_dir": str(project.work_dir),
                       "repos": [r.as_dict() for r in results],
+                      "bbconfig": [str(p) for p in written],
                       "ok": not dirty})
     else:
         rows = [[r.id, ui.badge("ok" if r.action != "dirty" else "fail"), r.action,

@@ -141,5 +141,12 @@ def big_remote(tmp_path_factory):
 def big_config(tmp_path: Path, remote: Remote, name="big.yml") -> Path:
     cfg = tmp_path / name
     cfg.write_text(f"header:\n  version: 14\nrepos:\n  big:\n    url: {remote.url}\n"
-                   f"    branch: {remote.branch}\n    commit: {remote.head()}\n")
+                   f"    branch: {remote.branch}\n    commit: {remote.head()}\n  this:\n")
+    with_init_script(tmp_path)
     return cfg
+
+
+def with_init_script(directory: Path) -> None:
+    """kas (and armvm-oe) checkout need exactly one repo with oe-init-build-env;
+    a config's own directory ('this:') provides it in the small cases."""
+    (directory / "oe-init-build-env").write_text("#!/bin/sh\ntrue\n")

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import gitgen
 import pytest
-from conftest import (big_config, checkout_json, make_project, run_armvm, run_kas)
+from conftest import (big_config, checkout_json, make_project, run_armvm, run_kas,
+                      with_init_script)
 
 from armvm_oe import kasconfig
 
@@ -77,7 +78,8 @@ def test_fallback_to_full_fetch_when_server_refuses_sha(tmp_path):
     pin = gitgen.head(bare, "main~3")
     cfg = tmp_path / "c.yml"
     cfg.write_text(f"header:\n  version: 14\nrepos:\n  old:\n    url: {bare.as_uri()}\n"
-                   f"    branch: main\n    commit: {pin}\n")
+                   f"    branch: main\n    commit: {pin}\n  this:\n")
+    with_init_script(tmp_path)
     env = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "protocol.version",
            "GIT_CONFIG_VALUE_0": "0"}
     r = run_armvm("checkout", cfg, "--json", cwd=tmp_path, env=env)
