@@ -92,6 +92,8 @@ def kas_project(tmp_path):
     src = tmp_path / "src"
     (src / "conf").mkdir(parents=True)
     (src / "conf" / "layer.conf").write_text('BBFILE_COLLECTIONS += "x"\n')
+    # kas (and so checkout) needs exactly one repo holding the init script
+    (src / "oe-init-build-env").write_text("# stub\n")
     git("init", "-q", src)
     git("add", "-A", cwd=src)
     git("commit", "-qm", "one", cwd=src)
