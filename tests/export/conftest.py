@@ -99,8 +99,8 @@ def libvirt_session(tmp_path_factory):
         return subprocess.run(base + list(map(str, args)), capture_output=True, text=True,
                               timeout=timeout)
 
-    for _ in range(100):
-        if sock.exists() and virsh("version").returncode == 0:
+    for _ in range(600):                # first start probes every QEMU binary: slow
+        if sock.exists() and virsh("list", "--all").returncode == 0:
             break
         if daemon.poll() is not None:
             break
