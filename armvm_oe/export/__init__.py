@@ -70,7 +70,7 @@ TARGETS = {
                   why="VMware (ovftool, govc, vSphere): OVF descriptor + manifest + VMDK"),
     "vhd": Target("vhd", ".vhd", "vpc", "subformat=fixed,force_size=on", align=MiB,
                   libvirt=True, why="Azure, Hyper-V: fixed VHD, size a whole number of MiB"),
-    "vhdx": Target("vhdx", ".vhdx", "vhdx", "subformat=dynamic", libvirt=True,
+    "vhdx": Target("vhdx", ".vhdx", "vhdx", "subformat=dynamic",
                    why="Hyper-V: dynamic VHDX"),
     "raw": Target("raw", ".raw", "raw", libvirt=True,
                   why="AWS/GCP imports, dd: the plain disk (sparse)"),
@@ -288,12 +288,15 @@ def export(image: str | os.PathLike, to: str, out: str | os.PathLike | None = No
         companions["bmap"] = bmap_name(out)
     if libvirt_xml is not None:
         if not target.libvirt:
-            raise UsageError(f"a libvirt domain cannot use a {to} file as its disk",
-                             "QEMU writes to the disk of a running domain, and "
-                             + ("an OVA is an archive" if to == "ova" else
-                                "an xz file is compressed" if to == "raw.xz" else
-                                "it writes streamOptimized VMDKs only sequentially"),
-                             "Export --to qcow2 (or raw/vhd/vhdx) with --libvirt-xml")
+            why = {"ova": "QEMU writes to the disk of a running domain, and an OVA is an archive",
+                   "raw.xz": "QEMU writes to the disk of a running domain, and an xz file "
+                             "is compressed",
+                   "vmdk": "QEMU writes to the disk of a running domain, and it cannot rewrite "
+                           "an allocated cluster of a streamOptimized VMDK",
+                   "vhdx": "libvirt has no 'vhdx' disk format (libvirt 9.0's virsh define "
+                           "rejects it, although virt-xml-validate accepts it)"}[to]
+            raise UsageError(f"a libvirt domain cannot use a {to} file as its disk", why,
+                             "Export --to qcow2 (or raw/vhd) with --libvirt-xml")
         companions["libvirt_xml"] = (out.with_name(out.name + ".xml") if libvirt_xml == "auto"
                                      else Path(libvirt_xml))
     for path in [out, *companions.values()]:

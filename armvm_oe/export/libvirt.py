@@ -31,7 +31,7 @@ from pathlib import Path
 from armvm_oe.qemu.argv import TCG_CPU
 
 LIBVIRT_ARCH = {"aarch64": "aarch64", "arm": "armv7l"}
-DISK_TYPE = {"qcow2": "qcow2", "raw": "raw", "vmdk": "vmdk", "vhd": "vpc", "vhdx": "vhdx"}
+DISK_TYPE = {"qcow2": "qcow2", "raw": "raw", "vhd": "vpc"}   # libvirt's names (no vhdx in libvirt)
 
 
 def domain_xml(name: str, arch: str, disk: Path, disk_format: str, *, domain_type: str = "qemu",

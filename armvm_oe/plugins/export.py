@@ -44,7 +44,7 @@ def setup_parser(p):
     p.add_argument("--force", action="store_true", help="replace existing output files")
     p.add_argument("--libvirt-xml", nargs="?", const="auto", metavar="FILE",
                    help="also write a libvirt domain (default FILE: OUT.xml); "
-                        "qcow2, raw, vhd, vhdx")
+                        "qcow2, raw, vhd")
     p.add_argument("--libvirt-type", choices=("auto", "kvm", "qemu"), default="auto",
                    help="domain type (auto: kvm on an Arm host with /dev/kvm, else qemu/TCG)")
     p.add_argument("--arch", choices=("auto", "aarch64", "arm"), default="auto",

@@ -378,6 +378,8 @@ def test_refuses_to_write_over_its_input(image, tmp_path):
     (["--to", "qcow2", "--size", "10M"], "smaller than the image"),
     (["--to", "ova", "--libvirt-xml"], "cannot use a ova file"),
     (["--to", "raw.xz", "--libvirt-xml"], "cannot use a raw.xz file"),
+    (["--to", "vhdx", "--libvirt-xml"], "no 'vhdx' disk format"),   # seen at virsh define
+    (["--to", "vmdk", "--libvirt-xml"], "streamOptimized"),
     (["--to", "qcow2", "-o", "/nonexistent-dir/x.qcow2"], "does not exist"),
 ])
 def test_usage_errors(image, tmp_path, args, needle):
