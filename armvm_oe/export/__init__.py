@@ -78,6 +78,38 @@ TARGETS = {
                      why="flashing (bmaptool copy): xz + a block map"),
 }
 
+# the --json result (JSON Schema 2020-12)
+SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "armvm-oe export result",
+    "type": "object",
+    "required": ["input", "input_format", "format", "output", "virtual_size", "bytes",
+                 "allocated_bytes", "seconds", "commands", "grown", "arch"],
+    "properties": {
+        "input": {"type": "string"},
+        "input_format": {"type": "string"},
+        "format": {"enum": list(TARGETS)},
+        "output": {"type": "string"},
+        "virtual_size": {"type": "integer", "minimum": 0},
+        "bytes": {"type": "integer", "minimum": 0},
+        "allocated_bytes": {"type": "integer", "minimum": 0},
+        "seconds": {"type": "number", "minimum": 0},
+        "commands": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
+        "grown": {"oneOf": [{"type": "null"}, {
+            "type": "object", "required": ["grown", "old_size", "new_size"],
+            "properties": {"grown": {"type": "boolean"}, "old_size": {"type": "integer"},
+                           "new_size": {"type": "integer"}, "backup_lba": {"type": "integer"},
+                           "last_usable_lba": {"type": "integer"},
+                           "rounded_to": {"type": "integer"}}}]},
+        "arch": {"enum": [None, "aarch64", "arm"]},
+        "bmap": {"type": "string"},
+        "libvirt_xml": {"type": "string"},
+        "libvirt_domain": {"type": "string"},
+        "ovf": {"type": "object", "required": ["descriptor", "manifest", "disk"]},
+    },
+    "additionalProperties": False,
+}
+
 
 def parse_size(text: str) -> int:
     """``16G``, ``16GiB``, ``1024M``, ``4096K``, ``17179869184`` -> bytes

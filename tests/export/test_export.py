@@ -7,10 +7,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
+import signal
 import struct
 import subprocess
+import sys
 import tarfile
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -437,3 +441,48 @@ def test_parse_size():
     assert parse_size("4096M") == 4 << 30 and parse_size("512") == 512
     with pytest.raises(Exception):
         parse_size("1.5G")
+
+
+def test_progress_bar_only_on_a_terminal(image, tmp_path):
+    import pexpect
+
+    env = dict(os.environ, NO_COLOR="1", PYTHONPATH=os.environ.get("PYTHONPATH", ""))
+    out = tmp_path / "tty.vmdk"
+    text = pexpect.run(f"{sys.executable} -m armvm_oe export {image('aarch64')} --to vmdk "
+                       f"-o {out}", env=env, timeout=300, encoding="utf-8")
+    assert "vmdk:" in text and re.search(r"\d+%\|", text), text      # tqdm's bar
+    p = cli("export", image("aarch64"), "--to", "vmdk", "-o", tmp_path / "pipe.vmdk")
+    assert p.returncode == 0 and "%|" not in p.stderr and "\r" not in p.stderr
+
+
+def test_interrupt_leaves_nothing_behind(image, tmp_path):
+    """SIGINT in the middle of a long export (xz of a 4 GiB sparse disk):
+    exit 130, no output, no temporary directory."""
+    src = tmp_path / "in" / "big.wic"
+    src.parent.mkdir()
+    shutil.copyfile(image("aarch64"), src)
+    gptgrow.grow(src, 4 << 30)
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "armvm_oe", "export", str(src), "--to",
+                             "raw.xz", "-o", str(outdir / "big.raw.xz")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, NO_COLOR="1"))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(outdir.iterdir()):
+        time.sleep(0.05)                     # the temporary directory appears: work started
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert list(outdir.iterdir()) == []
+
+
+def test_json_result_matches_its_schema(exported):
+    import jsonschema
+
+    from armvm_oe.export import SCHEMA
+    for fmt in ("vhd", "ova", "raw.xz"):
+        jsonschema.validate(exported("aarch64", fmt)[1], SCHEMA)
+    jsonschema.validate(exported("aarch64", "qcow2", "--libvirt-xml")[1], SCHEMA)
