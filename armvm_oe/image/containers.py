@@ -171,7 +171,7 @@ def open_container(path: str | os.PathLike, kind: str) -> Source:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return _OwnedSource(inner, tmp, str(p), f"ova+{inner.format}")
+        return _OwnedSource(inner, tmp, str(p), "ova")
     raise ValueError(kind)
 
 

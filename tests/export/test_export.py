@@ -18,6 +18,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from armvm_oe.export import gptgrow, parse_size
@@ -25,6 +26,7 @@ from armvm_oe.image import open_image
 from armvm_oe.image.gpt import read_gpt
 from armvm_oe.image.source import FileSource
 from armvm_oe.lib import sha256_file
+from armvm_oe.verify.model import SCHEMA as VERIFY_SCHEMA
 
 from conftest import FORMATS, cli
 
@@ -61,6 +63,8 @@ def test_verify_findings_survive_export(exported, raw_findings, image, arch, fmt
     assert doc["image"]["partitions"] == base_doc["image"]["partitions"]
     assert doc["arch"] == arch
     assert res["format"] == fmt and Path(res["output"]) == out
+    jsonschema.validate(doc, VERIFY_SCHEMA)             # verify's documented schema
+    assert doc["image"]["format"] == {"qcow2": "qcow2", "raw.xz": "xz"}.get(fmt, fmt)
 
 
 def test_export_never_touches_the_input(image, tmp_path):
