@@ -105,7 +105,7 @@ def run(args) -> int:
     from armvm_oe.image.containers import bootable
     from armvm_oe.qemu import check_image
 
-    if not args.image.is_file():
+    if not args.image.is_file() or not os.access(args.image, os.R_OK):
         check_image(args.image)             # the one-paragraph error
     # armvm-oe export's formats: VMDK/VHD/VHDX boot as they are, an OVA's
     # disk and a compressed image are unpacked to a temporary file first

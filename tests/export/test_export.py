@@ -490,3 +490,21 @@ def test_json_result_matches_its_schema(exported):
     for fmt in ("vhd", "ova", "raw.xz"):
         jsonschema.validate(exported("aarch64", fmt)[1], SCHEMA)
     jsonschema.validate(exported("aarch64", "qcow2", "--libvirt-xml")[1], SCHEMA)
+
+
+def test_test_command_errors_stay_one_paragraph(tmp_path):
+    """armvm-oe test now unpacks containers first: its input errors are
+    still one paragraph (as another user, a file it cannot read)."""
+    junk = tmp_path / "junk.vmdk"
+    junk.write_bytes(b"KDMV" + os.urandom(4092))
+    msg = _one_paragraph(cli("test", junk, cwd=tmp_path))
+    assert "qemu-img could not read" in msg
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file (the fresh-machine CI "
+                    "runs the tests as another user)")
+def test_test_command_unreadable_image(tmp_path):
+    secret = tmp_path / "secret.wic"
+    secret.write_bytes(b"\0" * 4096)
+    secret.chmod(0)
+    msg = _one_paragraph(cli("test", secret, cwd=tmp_path))
+    assert "cannot be read" in msg
