@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FORMATS
+from conftest import FORMATS, cli  # tests/export/conftest.py (imported at collection)
 
 pytestmark = pytest.mark.boot
 
@@ -154,9 +154,6 @@ def test_debian_image_exports_verifies_and_reaches_login_under_libvirt(libvirt_s
     (systemd, Debian's kernel and GRUB, getty on ttyAMA0) exported to qcow2
     with its domain, verified the same as the raw image, and booted under
     libvirtd to the login prompt on virsh console."""
-    import json
-
-    from conftest import cli
 
     src = _distro_image("aarch64")
     if src is None:
