@@ -99,23 +99,23 @@ def libvirt_session(tmp_path_factory):
         return subprocess.run(base + list(map(str, args)), capture_output=True, text=True,
                               timeout=timeout)
 
-    for _ in range(600):                # first start probes every QEMU binary: slow
-        if sock.exists() and virsh("list", "--all").returncode == 0:
-            break
-        if daemon.poll() is not None:
-            break
-        time.sleep(0.2)
-    else:
-        daemon.terminate()
-        pytest.fail("the session libvirtd did not come up: "
-                    + (root / "libvirtd.log").read_text()[-2000:])
-    if daemon.poll() is not None:
-        pytest.fail("libvirtd exited at start: " + (root / "libvirtd.log").read_text()[-2000:])
-    yield {"virsh": virsh, "argv": base, "root": root}
-    daemon.terminate()
     try:
-        daemon.wait(30)
-    except subprocess.TimeoutExpired:
-        daemon.kill()
-    log.close()
-    shutil.rmtree(root, ignore_errors=True)
+        for _ in range(600):            # first start probes every QEMU binary: slow
+            if sock.exists() and virsh("list", "--all").returncode == 0:
+                break
+            if daemon.poll() is not None:
+                pytest.fail("libvirtd exited at start: "
+                            + (root / "libvirtd.log").read_text()[-2000:])
+            time.sleep(0.2)
+        else:
+            pytest.fail("the session libvirtd did not come up: "
+                        + (root / "libvirtd.log").read_text()[-2000:])
+        yield {"virsh": virsh, "argv": base, "root": root}
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+        log.close()
+        shutil.rmtree(root, ignore_errors=True)
