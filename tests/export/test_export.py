@@ -508,3 +508,15 @@ def test_test_command_unreadable_image(tmp_path):
     secret.chmod(0)
     msg = _one_paragraph(cli("test", secret, cwd=tmp_path))
     assert "cannot be read" in msg
+
+
+def test_kvm_domain_validates(tmp_path):
+    """--libvirt-type kvm (an Arm host with /dev/kvm): host-passthrough CPU."""
+    from armvm_oe.export.libvirt import domain_xml
+
+    xml = tmp_path / "kvm.xml"
+    xml.write_text(domain_xml("k", "aarch64", tmp_path / "d.qcow2", "qcow2", domain_type="kvm"))
+    v = _validate(xml)
+    assert v.returncode == 0, v.stdout + v.stderr
+    dom = ET.parse(xml).getroot()
+    assert dom.get("type") == "kvm" and dom.find("cpu").get("mode") == "host-passthrough"
