@@ -389,6 +389,10 @@ def open_source(path: str | os.PathLike, fmt: str | None = None) -> Source:
     except OSError as err:
         raise InputError(f"{p} cannot be read", str(err), "Check its permissions") from None
     if fmt == "raw":
+        from armvm_oe.image import containers    # VMDK/VHD/VHDX/OVA (armvm-oe export)
+        kind = containers.detect(p)
+        if kind:
+            return containers.open_container(p, kind)
         return FileSource(p)
     if fmt == "qcow2":
         return QemuImgSource(p)

@@ -102,17 +102,30 @@ def _xen_cell(args, image: Path, arch: str, firmware, log_dir: Path):
 
 
 def run(args) -> int:
+    from armvm_oe.image.containers import bootable
+    from armvm_oe.qemu import check_image
+
+    if not args.image.is_file() or not os.access(args.image, os.R_OK):
+        check_image(args.image)             # the one-paragraph error
+    # armvm-oe export's formats: VMDK/VHD/VHDX boot as they are, an OVA's
+    # disk and a compressed image are unpacked to a temporary file first
+    with bootable(args.image) as (disk, _fmt):
+        return _run(args, disk)
+
+
+def _run(args, disk: Path) -> int:
     from armvm_oe.boottest import matrix as mx
     from armvm_oe.boottest.detect import guess_arch
     from armvm_oe.boottest.result import summary_table, write_junit
+    from armvm_oe.image.containers import guess_arch as guess_arch_any
     from armvm_oe.qemu import check_image, find_firmware, qemu_binary, resolve_kvm
     from armvm_oe.qemu.argv import GICV2_MAX_CPUS
     from armvm_oe.ui import emit_json
 
-    image = check_image(args.image)
+    image = check_image(disk)
     arch = args.arch
     if arch == "auto":
-        arch = guess_arch(image)
+        arch = guess_arch(image) or guess_arch_any(image)
         if not arch:
             raise UsageError(f"cannot tell the architecture of {image}",
                              "no single \\EFI\\BOOT\\BOOTAA64.EFI or BOOTARM.EFI was found in "
@@ -156,7 +169,7 @@ def run(args) -> int:
                          hotplug_required=args.require_hotplug)
         jobs = args.jobs or os.cpu_count() or 1
         if not args.json:
-            print(f"booting {len(cells)} cells of {image.name} ({arch}, "
+            print(f"booting {len(cells)} cells of {args.image.name} ({arch}, "
                   f"{'KVM' if kvm else 'emulated'}), {min(jobs, len(cells))} at a time",
                   file=sys.stderr, flush=True)
         results += mx.run_matrix(cells, st, jobs=jobs, on_result=show)
@@ -171,7 +184,7 @@ def run(args) -> int:
     elapsed = time.monotonic() - started
     ok = all(r.ok for r in results)
     if args.json:
-        emit_json({"image": str(image), "arch": arch, "ok": ok, "elapsed_s": round(elapsed, 1),
+        emit_json({"image": str(args.image), "arch": arch, "ok": ok, "elapsed_s": round(elapsed, 1),
                    "junit": str(junit), "firmware": firmware.as_dict(),
                    "cells": [r.as_dict() for r in results],
                    "summary": {s: sum(r.status == s for r in results)

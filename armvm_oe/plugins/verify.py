@@ -22,7 +22,8 @@ GUEST-* requirements. Every finding names its requirement id
 (docs/requirements.md). "must" requirements fail, "should" ones warn.
 
 Inputs: raw (.wic, .img), .wic.gz/.wic.bz2/.wic.zst/.wic.xz (streamed),
-.qcow2 (through qemu-img). Exit 0 compliant (warnings allowed), 1 not
+.qcow2 (through qemu-img), and armvm-oe export's VMDK/VHD/VHDX/OVA.
+Exit 0 compliant (warnings allowed), 1 not
 compliant, 2 unreadable input."""
 EXAMPLES = """\
 armvm-oe verify tmp/deploy/images/armvm-aarch64/armvm-image-armvm-aarch64.rootfs.wic

@@ -60,16 +60,24 @@ def check_image(image: Path) -> Path:
     if len(head) < 1024:
         raise InputError(f"the image {image} is too small to be a disk image",
                          f"it has {image.stat().st_size} bytes", "Give a built GPT disk image")
-    if head[:4] != b"QFI\xfb" and head[512:520] != b"EFI PART" and head[510:512] != b"\x55\xaa":
+    if head[:4] != b"QFI\xfb" and head[512:520] != b"EFI PART" and head[510:512] != b"\x55\xaa" \
+            and not _container(image):
         raise InputError(f"{image} is not a disk image",
                          "it has neither a partition table nor a qcow2 header",
                          "Give a built GPT disk image (.wic)")
     return image
 
 
+def _container(image: Path) -> bool:
+    """A VMDK/VHD/VHDX (armvm-oe export's formats), which QEMU reads natively."""
+    from armvm_oe.image.containers import detect
+    return detect(image) in ("vmdk", "vhdx", "vpc", "vpc-fixed")
+
+
 def image_format(image: Path) -> str:
-    with open(image, "rb") as f:
-        return "qcow2" if f.read(4) == b"QFI\xfb" else "raw"
+    """The format QEMU is told (raw, qcow2, vmdk, vhdx or vpc), by content."""
+    from armvm_oe.image.containers import qemu_format
+    return qemu_format(image)
 
 
 def create_overlay(image: Path, overlay: Path) -> Path:

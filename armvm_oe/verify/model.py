@@ -114,7 +114,8 @@ SCHEMA: dict = {
             "additionalProperties": False,
             "properties": {
                 "path": {"type": "string"},
-                "format": {"enum": ["raw", "gzip", "bzip2", "zstd", "xz", "qcow2"]},
+                "format": {"enum": ["raw", "gzip", "bzip2", "zstd", "xz", "qcow2",
+                                            "vmdk", "vhd", "vhdx", "ova"]},
                 "size": {"type": "integer", "minimum": 0},
                 "esp": {"type": ["integer", "null"]},
                 "partitions": {"type": "array", "items": {
