@@ -4,7 +4,7 @@ Most schemas ship as package data (armvm_oe/data/schemas/NAME.schema.json);
 the two reports whose schema lives next to the code that writes them are
 referenced, not copied: ``verify`` (armvm_oe.verify.model.SCHEMA) and
 ``build-report`` (the build package's report.REPORT_SCHEMA, also the schema
-of build/build-report.json). ``error`` is what any command prints with
+of build/build-report.json) and ``export`` (armvm_oe.export.SCHEMA). ``error`` is what any command prints with
 --json when it stops with an error.
 
     python3 -m armvm_oe.schemas            # list: output -> schema name
@@ -31,6 +31,7 @@ OUTPUTS: dict[str, str] = {
     "doctor": "doctor",
     "doctor --log": "doctor-log",
     "doctor --list": "doctor-list",
+    "export": "export",
     "instances": "instances",
     "instances --reset-vars": "instances-reset",
     "lock": "lock",
@@ -44,6 +45,7 @@ OUTPUTS: dict[str, str] = {
 # schemas defined in Python next to their writer: name -> (modules to try, attribute)
 _IN_CODE = {
     "verify": (("armvm_oe.verify.model",), "SCHEMA"),
+    "export": (("armvm_oe.export",), "SCHEMA"),
     # the build package was armvm_oe.build before issue 13 renamed it
     "build-report": (("armvm_oe.imagebuild.report", "armvm_oe.build.report"), "REPORT_SCHEMA"),
 }

@@ -486,10 +486,10 @@ def test_interrupt_leaves_nothing_behind(image, tmp_path):
 def test_json_result_matches_its_schema(exported):
     import jsonschema
 
-    from armvm_oe.export import SCHEMA
+    from armvm_oe import schemas
     for fmt in ("vhd", "ova", "raw.xz"):
-        jsonschema.validate(exported("aarch64", fmt)[1], SCHEMA)
-    jsonschema.validate(exported("aarch64", "qcow2", "--libvirt-xml")[1], SCHEMA)
+        schemas.validate("export", exported("aarch64", fmt)[1])
+    schemas.validate("export", exported("aarch64", "qcow2", "--libvirt-xml")[1])
 
 
 def test_test_command_errors_stay_one_paragraph(tmp_path):
