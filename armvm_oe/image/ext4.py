@@ -27,6 +27,10 @@ class Ext4Error(Exception):
     """debugfs could not read the filesystem or the file (message says why)."""
 
 
+class Ext4TooLarge(Ext4Error):
+    """A file is larger than the caller's read limit."""
+
+
 def is_ext(src: Source) -> bool:
     sb = src.read(1024, 1024)
     return len(sb) >= 58 + 2 and struct.unpack_from("<H", sb, 56)[0] == EXT_MAGIC
@@ -123,7 +127,7 @@ class Ext4:
         if match is None:
             raise FileNotFoundError(path)
         if match.size > max_bytes:
-            raise Ext4Error(f"{path} is {match.size} bytes, over the {max_bytes} byte limit")
+            raise Ext4TooLarge(f"{path} is {match.size} bytes, over the {max_bytes} byte limit")
         proc = self._run(f"cat {self._quote(path)}")
         return proc.stdout[:max_bytes]
 
