@@ -68,3 +68,82 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def regular_file(path: str | os.PathLike, what: str, fix: str = "Check the path") -> Path:
+    """``path`` if it is a readable regular file, else InputError (exit 2).
+
+    Checked with stat before anything opens it: a FIFO would block the open
+    forever and /dev/zero would be read forever; a directory or a missing
+    file gets a clear message instead of a traceback."""
+    import stat as _stat
+
+    from armvm_oe.errors import InputError
+
+    p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise InputError(f"{what} {p} does not exist", None, fix) from None
+    except OSError as err:
+        raise InputError(f"{what} {p} cannot be read", err.strerror or str(err), fix) from None
+    if _stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{what} {p} is a directory", "a file is needed", fix)
+    if not _stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO (named pipe)" if _stat.S_ISFIFO(st.st_mode) else
+                "a device" if _stat.S_ISCHR(st.st_mode) or _stat.S_ISBLK(st.st_mode) else
+                "a socket" if _stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise InputError(f"{what} {p} is {kind}",
+                         "only regular files are read (a pipe or device could block or never "
+                         "end)", fix)
+    if not os.access(p, os.R_OK):
+        raise InputError(f"{what} {p} cannot be read", "permission denied",
+                         "Check its permissions")
+    return p
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output(out: str | os.PathLike, inputs: list, force: bool = False,
+                 what: str = "output") -> Path:
+    """Validate where a command will write: never one of its ``inputs`` (not
+    even with --force), never an existing file without --force, never a
+    directory, and a parent that is (or can be made) a writable directory.
+    Raises UsageError (exit 2); returns the path."""
+    from armvm_oe.errors import UsageError
+
+    out = Path(out)
+    for src in inputs:
+        if src is not None and _same_file(out, Path(src)):
+            raise UsageError(f"The {what} {out} is also an input ({src})",
+                             "writing it would destroy the input before it is read",
+                             "Choose another output path")
+    if out.is_dir():
+        raise UsageError(f"The {what} {out} is a directory", None,
+                         "Give a file name, e.g. " + str(out / "out.zip"))
+    if (out.exists() or out.is_symlink()) and not force:
+        raise UsageError(f"The {what} {out} already exists", None,
+                         "Pass --force to replace it, or choose another path")
+    parent = out.parent
+    for anc in [parent, *parent.parents]:
+        if anc.exists() or anc.is_symlink():
+            if not anc.is_dir():
+                raise UsageError(f"The {what} {out} cannot be created",
+                                 f"{anc} is a file, not a directory",
+                                 "Choose an output path in a directory")
+            if not os.access(anc, os.W_OK | os.X_OK):
+                raise UsageError(f"The {what} {out} cannot be created",
+                                 f"the directory {anc} is not writable", "Choose another path")
+            break
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"The {what} {out} cannot be created",
+                         f"its directory {parent} cannot be made: {err.strerror or err}",
+                         "Choose another path") from None
+    return out
