@@ -23,13 +23,17 @@ import collections
 import gzip
 import lzma
 import os
+import re
 import shutil
+import struct
 import subprocess
 import tempfile
 from pathlib import Path
+from stat import S_ISREG
 from typing import BinaryIO, Callable
 
 from armvm_oe.errors import InputError, ToolMissing
+from armvm_oe.lib import regular_file
 
 CHUNK = 1 << 20
 
@@ -326,18 +330,96 @@ class StreamSource(Source):
         self._cache.clear()
 
 
+# -- qcow2 backing files: refused unless asked for, never over a network -----
+QCOW2_MAX_CHAIN = 8
+QEMU_IMG_TIMEOUT = float(os.environ.get("ARMVM_QEMU_IMG_TIMEOUT", "600"))
+_PROTOCOL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")     # nbd:, http://, json:, ...
+
+
+def qcow2_references(path: str | os.PathLike) -> tuple[str | None, bool]:
+    """(backing file name or None, has an external data file) from a qcow2
+    header, read directly (qemu-img is never asked, so nothing is opened)."""
+    with open(path, "rb") as f:
+        head = f.read(104)
+        if len(head) < 72 or head[:4] != b"QFI\xfb":
+            return None, False
+        version, = struct.unpack_from(">I", head, 4)
+        off, size = struct.unpack_from(">QI", head, 8)
+        incompatible = struct.unpack_from(">Q", head, 72)[0] if version >= 3 and \
+            len(head) >= 80 else 0
+        name = None
+        if off and size:
+            f.seek(off)
+            name = f.read(min(size, 4096)).decode("utf-8", "replace")
+    return name, bool(incompatible & 0x4)     # bit 2: external data file
+
+
+def check_backing_chain(path: str | os.PathLike, allow_backing: bool) -> None:
+    """Refuse (InputError) a qcow2 that names a backing or external data file,
+    unless ``allow_backing``; even then refuse protocols (nbd:, http:, json:
+    ...), files the caller could not read itself (os.access uses the real
+    uid), non-regular files and chains deeper than QCOW2_MAX_CHAIN."""
+    cur = Path(path)
+    for _ in range(QCOW2_MAX_CHAIN):
+        backing, data_file = qcow2_references(cur)
+        if data_file:
+            raise InputError(f"{cur} keeps its data in an external file",
+                             "verify does not open files a qcow2 names",
+                             "Convert it to a self-contained image: qemu-img convert -O qcow2 "
+                             f"{cur} standalone.qcow2")
+        if backing is None:
+            return
+        if not allow_backing:
+            raise InputError(f"{cur} has a backing file ({backing!r})",
+                             "reading it would make verify open whatever file (or network "
+                             "address) the image names",
+                             "Check the backing file, then pass --allow-backing, or flatten the "
+                             "image: qemu-img convert -O qcow2 IMAGE standalone.qcow2")
+        if _PROTOCOL.match(backing) and not backing.startswith("file:"):
+            raise InputError(f"{cur} names the backing {backing!r}, a network or pseudo "
+                             "protocol", "verify never follows those, even with --allow-backing",
+                             "Flatten the image with qemu-img convert")
+        nxt = Path(backing.removeprefix("file:"))
+        if not nxt.is_absolute():
+            nxt = cur.parent / nxt
+        st = None
+        try:
+            st = nxt.stat()
+        except OSError:
+            pass
+        if st is None or not S_ISREG(st.st_mode) or not os.access(nxt, os.R_OK):
+            raise InputError(f"{cur} names the backing file {nxt}, which is missing, not a "
+                             "regular file or not readable by you", None,
+                             "Flatten the image with qemu-img convert")
+        cur = nxt
+    raise InputError(f"{path}: the backing chain is deeper than {QCOW2_MAX_CHAIN}", None,
+                     "Flatten the image with qemu-img convert")
+
+
 class QemuImgSource(FileSource):
     """A qcow2 (or other qemu-img format) image converted to a sparse raw
-    temporary file with ``qemu-img convert`` (only allocated data is written)."""
+    temporary file with ``qemu-img convert`` (only allocated data is written),
+    with a timeout, after :func:`check_backing_chain`."""
 
-    def __init__(self, path: str | os.PathLike, fmt: str = "qcow2") -> None:
+    def __init__(self, path: str | os.PathLike, fmt: str = "qcow2",
+                 allow_backing: bool = False) -> None:
         exe = shutil.which("qemu-img")
         if not exe:
             raise ToolMissing("qemu-img", "qemu-utils", f"read the {fmt} image {path}")
+        if fmt == "qcow2":
+            check_backing_chain(path, allow_backing)
         self._tmpdir = tempfile.mkdtemp(prefix="armvm-verify-")
         raw = Path(self._tmpdir) / "image.raw"
-        proc = subprocess.run([exe, "convert", "-q", "-f", fmt, "-O", "raw", str(path), str(raw)],
-                              capture_output=True, text=True)
+        cmd = [exe, "convert", "-q", "-f", fmt, "-O", "raw", str(path), str(raw)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=QEMU_IMG_TIMEOUT,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            raise InputError(f"qemu-img did not convert {path} within {QEMU_IMG_TIMEOUT:.0f} s",
+                             "it may be waiting for a network backing file or a very large "
+                             "image", "Convert it to raw yourself (qemu-img convert -O raw), "
+                             "or raise ARMVM_QEMU_IMG_TIMEOUT") from None
         if proc.returncode != 0:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             raise InputError(f"qemu-img could not read {path} as {fmt}",
@@ -363,7 +445,8 @@ def sniff(path: str | os.PathLike) -> str:
     return "raw"
 
 
-def open_source(path: str | os.PathLike, fmt: str | None = None) -> Source:
+def open_source(path: str | os.PathLike, fmt: str | None = None,
+                allow_backing: bool = False) -> Source:
     """Open ``path`` as a :class:`Source`, detecting the format by content.
 
     Raises :class:`InputError` (exit 2) for a missing, unreadable, empty or
@@ -373,6 +456,7 @@ def open_source(path: str | os.PathLike, fmt: str | None = None) -> Source:
         if p.is_dir():
             raise InputError(f"{p} is a directory", "verify needs a disk image file",
                              "Pass the .wic/.img/.qcow2 file itself")
+        regular_file(p, "The image", "Pass the .wic/.img/.qcow2 file itself")
         st = p.stat()
     except FileNotFoundError:
         raise InputError(f"{p} does not exist", None,
@@ -391,7 +475,7 @@ def open_source(path: str | os.PathLike, fmt: str | None = None) -> Source:
     if fmt == "raw":
         return FileSource(p)
     if fmt == "qcow2":
-        return QemuImgSource(p)
+        return QemuImgSource(p, allow_backing=allow_backing)
     src = StreamSource(p, fmt)
     if src.size == 0:
         raise InputError(f"{p} decompresses to nothing", f"the {fmt} stream is empty",

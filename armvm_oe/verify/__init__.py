@@ -84,7 +84,8 @@ def verify_source(source: Source, arch: str = "auto", kernel_config: str | os.Pa
 
 def verify(path: str | os.PathLike, arch: str = "auto",
            kernel_config: str | os.PathLike | None = None, use_debugfs: bool = True,
-           limits: Limits | None = None) -> Report:
-    """Verify the image at ``path`` (raw, .gz, .bz2, .zst, .xz or .qcow2)."""
-    with open_source(path) as src:
+           limits: Limits | None = None, allow_backing: bool = False) -> Report:
+    """Verify the image at ``path`` (raw, .gz, .bz2, .zst, .xz or .qcow2; a
+    qcow2 with a backing file only with ``allow_backing``)."""
+    with open_source(path, allow_backing=allow_backing) as src:
         return verify_source(src, arch, kernel_config, use_debugfs, limits)
