@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from armvm_oe.errors import InputError
+from armvm_oe.lib import yaml_compose_bounded
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ def _read_file(path: Path, is_lockfile: bool = False) -> _File:
         raise InputError(f"The {what} {path} cannot be read", str(exc),
                          "Check the file's permissions and encoding (UTF-8)")
     try:
-        tree = yaml.compose(text, Loader=yaml.SafeLoader)
+        tree = yaml_compose_bounded(text, str(path))      # alias bombs, before loading
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

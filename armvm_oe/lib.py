@@ -147,3 +147,63 @@ def check_output(out: str | os.PathLike, inputs: list, force: bool = False,
                          f"its directory {parent} cannot be made: {err.strerror or err}",
                          "Choose another path") from None
     return out
+
+
+YAML_MAX_BYTES = 4 << 20
+YAML_MAX_NODES = 200_000
+
+
+def yaml_expanded_nodes(node, limit: int = YAML_MAX_NODES) -> int:
+    """How many nodes a composed YAML tree has once aliases are expanded
+    (what every later walk of the loaded data pays), counted with a memo per
+    node so a 300-byte "billion laughs" costs microseconds. Stops counting
+    just past ``limit``."""
+    import yaml
+
+    memo: dict[int, int] = {}
+    on_path: set[int] = set()
+
+    def size(n) -> int:
+        key = id(n)
+        if key in memo:
+            return memo[key]
+        if key in on_path:                 # a recursive alias: infinite when expanded
+            return limit + 1
+        on_path.add(key)
+        total = 1
+        if isinstance(n, yaml.SequenceNode):
+            kids = n.value
+        elif isinstance(n, yaml.MappingNode):
+            kids = [x for kv in n.value for x in kv]
+        else:
+            kids = []
+        for k in kids:
+            total += size(k)
+            if total > limit:
+                break
+        on_path.discard(key)
+        memo[key] = min(total, limit + 1)
+        return memo[key]
+
+    return size(node) if node is not None else 0
+
+
+def yaml_compose_bounded(text: str, where: str):
+    """``yaml.compose`` (SafeLoader) with limits: InputError when the text is
+    over YAML_MAX_BYTES or expands through anchors and aliases beyond
+    YAML_MAX_NODES nodes (a 300-byte alias bomb). Returns the node tree;
+    yaml.YAMLError passes through for the caller's message."""
+    import yaml
+
+    from armvm_oe.errors import InputError
+
+    if len(text) > YAML_MAX_BYTES:
+        raise InputError(f"{where} is {len(text)} bytes, more than the {YAML_MAX_BYTES} byte "
+                         "limit for a YAML configuration", None, "Check that it is a config file")
+    tree = yaml.compose(text, Loader=yaml.SafeLoader)
+    n = yaml_expanded_nodes(tree)
+    if n > YAML_MAX_NODES:
+        raise InputError(f"{where} expands to more than {YAML_MAX_NODES} YAML nodes through "
+                         "anchors and aliases", "that is an alias bomb, not a configuration",
+                         "Write the configuration out without nested aliases")
+    return tree

@@ -14,6 +14,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,13 @@ from armvm_oe.errors import ToolMissing
 from armvm_oe.image.source import FileSource, SliceSource, Source, copy_to_file
 
 EXT_MAGIC = 0xEF53
+DEBUGFS_MEMORY = 768 << 20       # address space of one debugfs (a corrupt fs made it take 1.5 GB)
+TOTAL_SECONDS = 60.0             # all debugfs calls on one filesystem
+
+
+def _limit_memory() -> None:      # runs in the child before exec
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (DEBUGFS_MEMORY, DEBUGFS_MEMORY))
 
 
 class Ext4Error(Exception):
@@ -50,8 +58,9 @@ class ExtEntry:
 class Ext4:
     """An ext2/3/4 filesystem in ``src`` (a partition slice or a whole source)."""
 
-    def __init__(self, src: Source, timeout: float = 30.0) -> None:
+    def __init__(self, src: Source, timeout: float = 20.0) -> None:
         self.timeout = timeout
+        self.spent = 0.0
         self._exe = shutil.which("debugfs") or next(
             (p for p in ("/sbin/debugfs", "/usr/sbin/debugfs") if os.path.exists(p)), None)
         if not self._exe:
@@ -77,11 +86,22 @@ class Ext4:
         self.bytes_out = 0
 
     def _run(self, request: str) -> subprocess.CompletedProcess:
+        if self.spent >= TOTAL_SECONDS:
+            raise Ext4Error(f"debugfs used its {TOTAL_SECONDS:.0f} s budget for this "
+                            "filesystem: giving up")
+        t0 = time.monotonic()
         try:
             proc = subprocess.run([self._exe, "-c", "-R", request, self.spec],
-                                  capture_output=True, timeout=self.timeout)
+                                  capture_output=True, timeout=self.timeout,
+                                  stdin=subprocess.DEVNULL, preexec_fn=_limit_memory)
         except subprocess.TimeoutExpired:
             raise Ext4Error(f"debugfs did not finish '{request}' within {self.timeout:.0f} s")
+        finally:
+            self.spent += time.monotonic() - t0
+        if proc.returncode < 0 or (proc.returncode and b"Cannot allocate" in proc.stderr):
+            raise Ext4Error(f"debugfs stopped on '{request}' (signal or over its "
+                            f"{DEBUGFS_MEMORY >> 20} MiB memory limit): the filesystem is "
+                            "corrupt")
         self.bytes_out += len(proc.stdout)
         return proc
 

@@ -36,6 +36,12 @@ from armvm_oe.errors import InputError, ToolMissing
 from armvm_oe.lib import regular_file
 
 CHUNK = 1 << 20
+_ZERO_CHUNK = bytes(CHUNK)
+# A compressed image may expand at most MAX_RATIO times (checked on the
+# running totals once RATIO_FLOOR bytes came out): zero bombs stop after
+# RATIO_FLOOR bytes instead of running to the 4 TiB size limit.
+RATIO_FLOOR = 128 << 20
+MAX_RATIO = float(os.environ.get("ARMVM_MAX_RATIO", "500"))
 
 MAGIC = (
     (b"\x1f\x8b", "gzip"),
@@ -154,43 +160,95 @@ def _decompressor(fmt: str, raw: BinaryIO) -> BinaryIO:
     raise ValueError(fmt)
 
 
+ZSTD_MAGIC = 0xFD2FB528
+ZSTD_MAX_WINDOW = 1 << 27        # zstd's own default limit: a fixed memory ceiling
+
+
+def zstd_frames_problem(raw: BinaryIO, size: int) -> str | None:
+    """Walk the frame and block headers of a zstd file without decompressing
+    (a few bytes per 128 KiB block): why the stream is incomplete or not zstd,
+    or None. zstandard's stream_reader stops silently at a truncated frame;
+    this makes truncation an error before any data is trusted."""
+    pos = 0
+    frames = 0
+
+    def take(n: int) -> bytes:
+        nonlocal pos
+        raw.seek(pos)
+        b = raw.read(n)
+        pos += n
+        return b
+
+    while pos < size:
+        head = take(4)
+        if len(head) < 4:
+            return f"the stream ends inside a frame header at byte {pos - 4}"
+        magic = int.from_bytes(head, "little")
+        if 0x184D2A50 <= magic <= 0x184D2A5F:          # skippable frame
+            n = take(4)
+            if len(n) < 4:
+                return "the stream ends inside a skippable frame"
+            pos += int.from_bytes(n, "little")
+            if pos > size:
+                return "a skippable frame runs past the end of the file"
+            continue
+        if magic != ZSTD_MAGIC:
+            return f"no zstd frame at byte {pos - 4}" + (" (trailing garbage)" if frames else "")
+        fhd_b = take(1)
+        if not fhd_b:
+            return "the stream ends inside a frame header"
+        fhd = fhd_b[0]
+        single = (fhd >> 5) & 1
+        pos += (0 if single else 1) + (0, 1, 2, 4)[fhd & 3] + \
+            ((1 if single else 0), 2, 4, 8)[fhd >> 6]
+        while True:
+            bh = take(3)
+            if len(bh) < 3:
+                return "the zstd stream ends in the middle of a frame (truncated)"
+            v = int.from_bytes(bh, "little")
+            btype = (v >> 1) & 3
+            if btype == 3:
+                return f"reserved block type at byte {pos - 3}"
+            pos += 1 if btype == 1 else v >> 3
+            if pos > size:
+                return "the zstd stream ends in the middle of a frame (truncated)"
+            if v & 1:
+                break
+        if (fhd >> 2) & 1:
+            pos += 4
+            if pos > size:
+                return "the zstd stream ends inside a frame checksum (truncated)"
+        frames += 1
+    return None
+
+
 class _ZstdReader:
-    """Multi-frame zstd stream reader that, unlike zstandard's stream_reader,
-    reports a truncated last frame as an error."""
+    """Multi-frame zstd stream with a fixed memory ceiling (stream_reader
+    returns at most what is asked; the window is capped), and truncation
+    reported as an error (:func:`zstd_frames_problem`)."""
 
     def __init__(self, raw: BinaryIO) -> None:
         import zstandard
         self._z = zstandard
         self._raw = raw
-        self._d = zstandard.ZstdDecompressor().decompressobj()
-        self._buf = b""
-        self._in_frame = False
+        self._r = None
 
     def read(self, n: int) -> bytes:
-        while len(self._buf) < n:
-            comp = self._raw.read(1 << 18)
-            if not comp:
-                if self._in_frame:
-                    raise EOFError("the zstd stream ends in the middle of a frame")
-                break
-            while comp:
-                try:
-                    out = self._d.decompress(comp)
-                except self._z.ZstdError as err:
-                    raise ValueError(str(err)) from None
-                self._in_frame = True
-                self._buf += out
-                if self._d.eof:
-                    comp = self._d.unused_data
-                    self._d = self._z.ZstdDecompressor().decompressobj()
-                    self._in_frame = False
-                else:
-                    comp = b""
-        out, self._buf = self._buf[:n], self._buf[n:]
-        return out
+        if self._r is None:
+            problem = zstd_frames_problem(self._raw, os.fstat(self._raw.fileno()).st_size)
+            if problem:
+                raise ValueError(problem)
+            self._raw.seek(0)
+            d = self._z.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
+            self._r = d.stream_reader(self._raw, read_size=1 << 17, read_across_frames=True)
+        try:
+            return self._r.read(n)
+        except self._z.ZstdError as err:
+            raise ValueError(str(err) or "corrupt zstd data") from None
 
     def close(self) -> None:
-        pass
+        if self._r is not None:
+            self._r.close()
 
 
 class StreamSource(Source):
@@ -259,7 +317,7 @@ class StreamSource(Source):
         return data
 
     def _remember(self, index: int, data: bytes) -> None:
-        if not data.count(0) == len(data):
+        if data != _ZERO_CHUNK[:len(data)]:       # memcmp: bytes.count(0) is 20x slower
             self._cache[index] = data
             self._cache.move_to_end(index)
             while len(self._cache) > self._cache_chunks:
@@ -271,20 +329,33 @@ class StreamSource(Source):
         self._open()
         total = 0
         index = 0
+        tail: list[tuple[int, bytes]] = []
         while True:
             data = self._next_chunk()
             if not data:
                 break
             if index < 4:         # keep the head (MBR, GPT, often the ESP start)
                 self._remember(index, data)
-            elif len(data) == CHUNK and data.count(0) == len(data):
+            elif data == _ZERO_CHUNK:
                 self._zero.add(index)
+            else:                 # and the last data chunks (the backup GPT), so
+                tail = (tail + [(index, data)])[-2:]   # reading them needs no 2nd pass
             total += len(data)
             index += 1
             if total > self._max_size:
                 raise InputError(f"{self.name} decompresses to more than {self._max_size} bytes",
                                  "that is larger than any disk image armvm-oe accepts",
                                  "Check that the file is a compressed disk image")
+            if total > RATIO_FLOOR and self._raw is not None and \
+                    total > MAX_RATIO * max(1, self._raw.tell()):
+                raise InputError(
+                    f"{self.name} expands more than {MAX_RATIO:.0f} times ({total} bytes from "
+                    f"{self._raw.tell()} compressed bytes so far)",
+                    "that is a decompression bomb, or an almost empty sparse image",
+                    "Decompress it yourself and verify the raw image, or raise the limit "
+                    "with ARMVM_MAX_RATIO")
+        for i, data in tail:
+            self._remember(i, data)
         self._close_stream()
         self.restarts = 0
         return total
@@ -509,7 +580,7 @@ def copy_to_file(src: Source, dest: BinaryIO, progress: Callable[[int], None] | 
         data = src.read(pos, CHUNK)
         if not data:
             break
-        if data.count(0) != len(data):
+        if data != _ZERO_CHUNK[:len(data)]:
             dest.seek(pos)
             dest.write(data)
         pos += len(data)
