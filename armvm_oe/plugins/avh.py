@@ -141,10 +141,12 @@ def _check(args, table) -> int:
     if args.json:
         ui.emit_json(rep.as_dict())
     else:
-        print(f"{ui.badge('ok' if rep.ok else 'fail')} {rep.path}"
-              + (f"  device {rep.device}" if rep.device else ""))
+        # names and messages come from the (untrusted) zip: escaped for the terminal
+        print(f"{ui.badge('ok' if rep.ok else 'fail')} {ui.term_safe(rep.path)}"
+              + (f"  device {ui.term_safe(rep.device)}" if rep.device else ""))
         for m in rep.members:
-            print(f"  {m['name']!r:<16} {m['size']:>12} bytes ({m['compressed']} compressed)")
+            print(f"  {ui.term_safe(repr(m['name'])):<16} {m['size']:>12} bytes "
+                  f"({m['compressed']} compressed)")
         for p in rep.problems:
-            print(f"  {ui.badge(p.severity)} {p.code}: {p.message}")
+            print(f"  {ui.badge(p.severity)} {p.code}: {ui.term_safe(p.message)}")
     return EXIT_OK if rep.ok else EXIT_PROBLEM

@@ -226,3 +226,28 @@ def test_tokenizer_limits_raise():
         grub.parse_config("x\n" * 300_000)
     with pytest.raises(grub.GrubLimit):
         grub.parse_config("#" * (grub.MAX_CONFIG_BYTES + 1))
+
+
+def test_terminal_escapes_from_the_image_are_escaped(work, tmp_path, verify_cli):
+    """A grub.cfg line echoed in a finding cannot clear or rewrite the
+    terminal (an image could hide a FAIL line); JSON keeps the exact text."""
+    lin = _linux_line(work)
+    evil = "devicetree /x\x1b[2K\x1b[1A\u202e"
+    _put(work, tmp_path, "/EFI/BOOT/grub.cfg", f"menuentry a {{\n {lin}\n {evil}\n}}\n")
+    rc, out, err, _ = verify_cli(work)
+    assert rc == 1 and "HW-FDT" in out
+    assert "\x1b" not in out and "\u202e" not in out
+    assert "\\x1b[2K" in out
+    rc, out, err, doc = verify_cli(work, "--json")
+    f = next(x for x in doc["findings"] if x["id"] == "HW-FDT")
+    assert "\x1b[2K" in f["reason"]
+
+
+def test_json_is_strict():
+    import io
+    import json
+    from armvm_oe.ui import emit_json
+    buf = io.StringIO()
+    emit_json({"seconds": float("nan"), "x": [float("inf")]}, buf)
+    assert json.loads(buf.getvalue(), parse_constant=lambda c: pytest.fail(c)) == \
+        {"seconds": None, "x": [None]}
