@@ -86,12 +86,15 @@ class Ext4:
         self.bytes_out = 0
 
     def _run(self, request: str) -> subprocess.CompletedProcess:
+        return self._run_args(["-R", request], request)
+
+    def _run_args(self, args: list[str], request: str) -> subprocess.CompletedProcess:
         if self.spent >= TOTAL_SECONDS:
             raise Ext4Error(f"debugfs used its {TOTAL_SECONDS:.0f} s budget for this "
                             "filesystem: giving up")
         t0 = time.monotonic()
         try:
-            proc = subprocess.run([self._exe, "-c", "-R", request, self.spec],
+            proc = subprocess.run([self._exe, "-c", *args, self.spec],
                                   capture_output=True, timeout=self.timeout,
                                   stdin=subprocess.DEVNULL, preexec_fn=_limit_memory)
         except subprocess.TimeoutExpired:
@@ -128,6 +131,33 @@ class Ext4:
                 continue
         if not out and ("not found" in err or "File not found" in err):
             raise FileNotFoundError(path)
+        return out
+
+    def listdirs(self, paths: list[str]) -> dict[str, list[ExtEntry]]:
+        """Several directories in one debugfs run (``-f`` command file):
+        {path: entries} for those that exist."""
+        for p in paths:
+            self._quote(p)
+        with tempfile.NamedTemporaryFile("w", suffix=".cmds", delete=False) as f:
+            f.write("".join(f"ls -p {self._quote(p)}\n" for p in paths))
+            cmds = f.name
+        try:
+            proc = self._run_args(["-f", cmds], f"ls of {len(paths)} directories")
+        finally:
+            os.unlink(cmds)
+        out: dict[str, list[ExtEntry]] = {}
+        cur = None
+        for line in proc.stdout.decode("utf-8", "replace").splitlines():
+            if line.startswith("debugfs: ls -p "):
+                cur = line[len("debugfs: ls -p "):].strip().strip('"')
+                continue
+            f = line.strip().split("/")
+            if cur is None or len(f) != 8 or not f[1].isdigit() or f[5] in (".", ".."):
+                continue
+            try:
+                out.setdefault(cur, []).append(ExtEntry(f[5], int(f[2], 8), int(f[6] or 0)))
+            except ValueError:
+                continue
         return out
 
     def exists(self, path: str) -> bool:

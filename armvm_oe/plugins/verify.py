@@ -22,8 +22,10 @@ GUEST-* requirements. Every finding names its requirement id
 (docs/requirements.md). "must" requirements fail, "should" ones warn.
 
 Inputs: raw (.wic, .img), .wic.gz/.wic.bz2/.wic.zst/.wic.xz (streamed),
-.qcow2 (through qemu-img). Exit 0 compliant (warnings allowed), 1 not
-compliant, 2 unreadable input."""
+.qcow2 (through qemu-img). Exit 0 compliant (warnings allowed; the summary
+says "compliant as far as checked (N unknown)" when something could not be
+checked), 1 not compliant (with --strict also when anything is unknown),
+2 unreadable input (docs/exit-codes.md)."""
 EXAMPLES = """\
 armvm-oe verify tmp/deploy/images/armvm-aarch64/armvm-image-armvm-aarch64.rootfs.wic
 armvm-oe verify --json image.wic.zst > report.json
@@ -40,6 +42,9 @@ def setup_parser(parser):
                              "instead of the one found in the image")
     parser.add_argument("--no-rootfs", action="store_true",
                         help="do not read the ext4 root filesystem (no debugfs)")
+    parser.add_argument("--strict", action="store_true",
+                        help="every 'unknown' finding fails too (for CI gates): exit 1 "
+                             "unless everything could be checked")
     parser.add_argument("--allow-backing", action="store_true",
                         help="read a qcow2's backing file (local, readable by you; network "
                              "backings are always refused)")
@@ -60,7 +65,7 @@ def run(args) -> int:
                              "that is neither a .config nor a kernel image",
                              "Pass the kernel's .config")
     report = verify(args.image, arch=args.arch, kernel_config=args.kernel_config,
-                    use_debugfs=not args.no_rootfs, allow_backing=args.allow_backing)
+                    use_debugfs=not args.no_rootfs, allow_backing=args.allow_backing, strict=args.strict)
     if args.kernel_config and report.kernel.get("config_source") is None:
         raise InputError(f"--kernel-config {args.kernel_config} holds no kernel configuration",
                          "it is neither a .config nor a kernel image with embedded IKCONFIG",

@@ -33,7 +33,8 @@ _CHECK_REQ = {"gpt_table": "IMG-GPT", "esp_type": "IMG-ESP-TYPE", "esp_fat": "IM
 
 
 def verify_source(source: Source, arch: str = "auto", kernel_config: str | os.PathLike | None = None,
-                  use_debugfs: bool = True, limits: Limits | None = None) -> Report:
+                  use_debugfs: bool = True, limits: Limits | None = None,
+                  strict: bool = False) -> Report:
     """Run every check on an already opened source (the fuzz tests use
     :class:`armvm_oe.image.BytesSource`)."""
     if arch not in ("auto", "aarch64", "arm"):
@@ -79,13 +80,14 @@ def verify_source(source: Source, arch: str = "auto", kernel_config: str | os.Pa
     image = {"path": source.name, "format": source.format, "size": source.size,
              "esp": ctx.esp.number if ctx.esp else None,
              "partitions": [p.as_dict() for p in g.partitions[:128]]}
-    return Report(image, ctx.arch, ctx.arch_source, ctx.kernel, findings, stats)
+    return Report(image, ctx.arch, ctx.arch_source, ctx.kernel, findings, stats, strict)
 
 
 def verify(path: str | os.PathLike, arch: str = "auto",
            kernel_config: str | os.PathLike | None = None, use_debugfs: bool = True,
-           limits: Limits | None = None, allow_backing: bool = False) -> Report:
+           limits: Limits | None = None, allow_backing: bool = False,
+           strict: bool = False) -> Report:
     """Verify the image at ``path`` (raw, .gz, .bz2, .zst, .xz or .qcow2; a
     qcow2 with a backing file only with ``allow_backing``)."""
     with open_source(path, allow_backing=allow_backing) as src:
-        return verify_source(src, arch, kernel_config, use_debugfs, limits)
+        return verify_source(src, arch, kernel_config, use_debugfs, limits, strict)

@@ -473,6 +473,17 @@ def find_firmware_volume(data: bytes) -> int | None:
 
 @check
 def firmware(ctx: Context) -> list[Finding]:
+    """FW-NOT-IN-IMAGE on the ESP and (independently) on the root fs."""
+    try:
+        esp = _firmware_esp(ctx)
+    except (FatError, TruncatedImage) as err:
+        esp = [Finding("FW-NOT-IN-IMAGE", "firmware-files", _req_bad("FW-NOT-IN-IMAGE"),
+                       f"the ESP cannot be read completely: {err}",
+                       "Re-create the ESP (mkfs.vfat -F 32) and copy the files again")]
+    return esp + _firmware_in_root(ctx)
+
+
+def _firmware_esp(ctx: Context) -> list[Finding]:
     miss = _no_esp(ctx, "FW-NOT-IN-IMAGE", "firmware-files")
     if miss:
         return [miss]
@@ -507,6 +518,39 @@ def firmware(ctx: Context) -> list[Finding]:
                         {"files": hits})]
     return [Finding("FW-NOT-IN-IMAGE", "firmware-files", "pass",
                     "no firmware volume (_FVH) or firmware file name on the ESP")]
+
+
+# where distributions install UEFI firmware images (Debian qemu-efi-aarch64 /
+# qemu-efi-arm / ovmf, Fedora edk2-aarch64 / edk2-arm, Yocto's ovmf and
+# qemu's own firmware descriptors' targets)
+ROOT_FIRMWARE_DIRS = ("/boot", "/boot/efi", "/usr/share/qemu-efi-aarch64",
+                      "/usr/share/qemu-efi-arm", "/usr/share/AAVMF", "/usr/share/OVMF",
+                      "/usr/share/edk2", "/usr/share/edk2/aarch64", "/usr/share/edk2/arm",
+                      "/usr/share/edk2/ovmf", "/usr/share/qemu", "/usr/share/ovmf",
+                      "/usr/share/firmware", "/lib/firmware/efi")
+
+
+def _firmware_in_root(ctx: Context) -> list[Finding]:
+    """FW-NOT-IN-IMAGE on the root filesystem: firmware image names in the
+    usual firmware directories (one debugfs run for all of them)."""
+    root = ctx.root()
+    if root is None:
+        return []
+    try:
+        listing = root.listdirs(list(ROOT_FIRMWARE_DIRS))
+    except Ext4Error as err:
+        return [Finding("FW-NOT-IN-IMAGE", "firmware-rootfs", "unknown",
+                        f"the root filesystem's firmware directories could not be listed: {err}")]
+    hits = [f"{d.rstrip('/')}/{e.name}" for d, es in listing.items() for e in es
+            if not e.is_dir and FIRMWARE_NAME.search(e.name)]
+    if hits:
+        return [Finding("FW-NOT-IN-IMAGE", "firmware-rootfs", _req_bad("FW-NOT-IN-IMAGE"),
+                        "UEFI firmware is shipped on the root filesystem: " + "; ".join(hits[:8]),
+                        "Remove the firmware package from the image (e.g. qemu-efi-aarch64, "
+                        "edk2-aarch64, ovmf): the VM provides its firmware", {"files": hits})]
+    return [Finding("FW-NOT-IN-IMAGE", "firmware-rootfs", "pass",
+                    f"no UEFI firmware image in the root filesystem's firmware directories "
+                    f"({len(listing)} of {len(ROOT_FIRMWARE_DIRS)} exist)")]
 
 
 # -- IMG-GRUB, HW-FDT, GUEST-NO-CONSOLE-ARG -----------------------------------

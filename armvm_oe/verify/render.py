@@ -59,8 +59,9 @@ def render(report: Report, verbose: int = 0, stream: TextIO | None = None) -> st
                 for w in (textwrap.wrap("fix: " + term_safe(f.fix), width=max(30, width - 34))):
                     lines.append(" " * 32 + w)
     s = report.summary()
-    verdict = (style("COMPLIANT", "green", "bold", stream=stream) if report.compliant
-               else style("NOT COMPLIANT", "red", "bold", stream=stream))
+    v = report.verdict()
+    verdict = style(v, *(("green", "bold") if v == "COMPLIANT" else ("yellow", "bold")
+                         if report.compliant else ("red", "bold")), stream=stream)
     st = report.stats
     lines += ["", f"{verdict}: {s['fail']} fail, {s['warn']} warn, {s['unknown']} unknown, "
               f"{s['pass']} pass  ({st['seconds']:.2f} s, read {_fmt_size(st['bytes_read'])} "

@@ -251,3 +251,31 @@ def test_json_is_strict():
     emit_json({"seconds": float("nan"), "x": [float("inf")]}, buf)
     assert json.loads(buf.getvalue(), parse_constant=lambda c: pytest.fail(c)) == \
         {"seconds": None, "x": [None]}
+
+
+def test_unknown_is_not_plain_compliant_and_strict_fails(work, verify_cli):
+    rc, out, err, _ = verify_cli(work, "--no-rootfs")      # GUEST-* kernel config unknown
+    assert rc == 0 and "compliant as far as checked (" in out and "\nCOMPLIANT" not in out
+    rc, out, err, doc = verify_cli(work, "--no-rootfs", "--strict", "--json")
+    assert rc == 1 and doc["compliant"] is False and doc["strict"] is True
+    assert doc["summary"]["fail"] == 0 and doc["summary"]["unknown"] > 0
+    rc, out, err, doc = verify_cli(work, "--strict", "--json")    # everything checked
+    assert rc == 0 and doc["verdict"] == "COMPLIANT"
+
+
+def test_firmware_in_the_root_filesystem_is_found(work, tmp_path):
+    """FW-NOT-IN-IMAGE is a "should": found firmware warns, on the ESP and now
+    also in the root filesystem's firmware directories."""
+    from armvm_oe.verify.model import bad_result
+    fd = tmp_path / "QEMU_EFI.fd"
+    fd.write_bytes(bytes(4096))
+    with open_image(work) as im:
+        off = im.root_partition().offset
+    import subprocess
+    subprocess.run(["debugfs", "-w", "-R", f"write {fd} /boot/QEMU_EFI.fd",
+                    f"{work}?offset={off}"], check=True, capture_output=True)
+    r = verify(work)
+    f = r.find("FW-NOT-IN-IMAGE", "firmware-rootfs")[0]
+    assert f.result == bad_result("FW-NOT-IN-IMAGE") != "pass"
+    assert "/boot/QEMU_EFI.fd" in f.reason
+    assert r.find("FW-NOT-IN-IMAGE", "firmware-files")[0].result == "pass"
