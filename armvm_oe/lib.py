@@ -25,13 +25,36 @@ def cache_dir() -> Path:
 def data_dir() -> Path:
     """Per-user state that must survive (VM instances and their UEFI variable
     stores): never deleted by armvm-oe."""
+    from armvm_oe.errors import UsageError
+
     base = os.environ.get("ARMVM_DATA_DIR")
     if base:
-        path = Path(base)
+        path, what = Path(base), "ARMVM_DATA_DIR"
     else:
         xdg = os.environ.get("XDG_DATA_HOME")
         path = (Path(xdg) if xdg else Path.home() / ".local" / "share") / APP
-    path.mkdir(parents=True, exist_ok=True)
+        what = "the data directory"
+    if "," in str(path):
+        # QEMU's -drive file=... splits options at commas: the variable store
+        # and overlay paths would be cut in two
+        raise UsageError(f"{what} {path} contains a comma",
+                         "QEMU's -drive option uses commas as separators, so the VM's disk "
+                         "and variable store paths would break",
+                         "Set ARMVM_DATA_DIR to a path without commas")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError(f"{what} {path} is a file, not a directory", None,
+                         "Point ARMVM_DATA_DIR at a directory (or unset it)") from None
+    except OSError as err:
+        raise UsageError(f"{what} {path} cannot be created", err.strerror or str(err),
+                         "Point ARMVM_DATA_DIR at a writable directory") from None
+    if not path.is_dir():
+        raise UsageError(f"{what} {path} is not a directory", None,
+                         "Point ARMVM_DATA_DIR at a directory (or unset it)")
+    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+        raise UsageError(f"{what} {path} is not readable and writable by you", None,
+                         "Fix its permissions or point ARMVM_DATA_DIR elsewhere")
     return path
 
 
