@@ -168,6 +168,10 @@ def _read_file(path: Path, is_lockfile: bool = False) -> _File:
         raise InputError(f"{path} is not a kas configuration file",
                          "kas reads only .yml, .yaml and .json files",
                          "Pass the path of a kas YAML file, e.g. kas/armvm-aarch64.yml")
+    if path.exists() and not path.is_file():          # a FIFO would block the read
+        raise InputError(f"The {what} {path} is not a regular file",
+                         "only regular files are read (a pipe or device could block)",
+                         "Pass the path of a kas YAML file, e.g. kas/armvm-aarch64.yml")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

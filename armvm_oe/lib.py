@@ -93,7 +93,8 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     os.replace(tmp, path)
 
 
-def regular_file(path: str | os.PathLike, what: str, fix: str = "Check the path") -> Path:
+def regular_file(path: str | os.PathLike, what: str, fix: str = "Check the path",
+                 allow_empty: bool = True) -> Path:
     """``path`` if it is a readable regular file, else InputError (exit 2).
 
     Checked with stat before anything opens it: a FIFO would block the open
@@ -122,6 +123,8 @@ def regular_file(path: str | os.PathLike, what: str, fix: str = "Check the path"
     if not os.access(p, os.R_OK):
         raise InputError(f"{what} {p} cannot be read", "permission denied",
                          "Check its permissions")
+    if not allow_empty and st.st_size == 0:
+        raise InputError(f"{what} {p} is empty (0 bytes)", None, fix)
     return p
 
 

@@ -104,7 +104,8 @@ def run(args, out=None) -> int:
         return 0
     if args.log:
         from armvm_oe.lib import regular_file
-        regular_file(args.log, "The log", "Pass the path of a bitbake/kas log file")
+        regular_file(args.log, "The log", "Pass the path of a bitbake/kas log file",
+                     allow_empty=False)
         try:
             findings = logscan.diagnose_file(args.log)
         except OSError as exc:
@@ -121,7 +122,7 @@ def run(args, out=None) -> int:
         # (the kas.config-missing check still explains a missing default one)
         from armvm_oe.lib import regular_file
         regular_file(args.config, "The kas configuration",
-                     "Pass the right path, e.g. kas/armvm-aarch64.yml")
+                     "Pass the right path, e.g. kas/armvm-aarch64.yml", allow_empty=False)
     ctx = make_context(args)
     results = run_checks(ctx)
     checked = len(selected(ctx))
