@@ -151,7 +151,7 @@ def check_output(out: str | os.PathLike, inputs: list, force: bool = False,
                              "Choose another output path")
     if out.is_dir():
         raise UsageError(f"The {what} {out} is a directory", None,
-                         "Give a file name, e.g. " + str(out / "out.zip"))
+                         "Give the path of a file (it may be inside that directory)")
     if (out.exists() or out.is_symlink()) and not force:
         raise UsageError(f"The {what} {out} already exists", None,
                          "Pass --force to replace it, or choose another path")

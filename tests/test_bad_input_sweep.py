@@ -114,3 +114,20 @@ def test_bad_path_exits_2(tmp_path, good, case, kind, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert rc == 2, (rc, err[-800:])
     assert "error:" in err
+
+
+def test_outputs_never_replace_an_input(tmp_path, good, monkeypatch, capsys):
+    """'test --junit IMAGE' (and avh pack -o, tests/avh) is refused before
+    any work, and the image is untouched."""
+    import hashlib
+    import shutil
+
+    from armvm_oe import cli
+
+    img = tmp_path / "disk.wic"
+    shutil.copyfile(good["image"], img)
+    before = hashlib.sha256(img.read_bytes()).hexdigest()
+    monkeypatch.setenv("ARMVM_DATA_DIR", str(tmp_path / "data"))
+    rc = cli.main(["test", "--quick", str(img), "--junit", str(img)])
+    assert rc == 2 and "also an input" in capsys.readouterr().err
+    assert hashlib.sha256(img.read_bytes()).hexdigest() == before

@@ -110,6 +110,11 @@ def run(args) -> int:
     from armvm_oe.ui import emit_json
 
     image = check_image(args.image)
+    # the report is replaced on every run, but never one of the inputs (and
+    # never a directory): checked before hours of booting, not after
+    from armvm_oe.lib import check_output
+    check_output(args.junit, [image, args.firmware, args.vars_template], force=True,
+                 what="JUnit report")
     arch = args.arch
     if arch == "auto":
         arch = guess_arch(image)
