@@ -71,3 +71,14 @@ def test_special_files_as_kernel_config_exit_2(image, tmp_path, verify_cli, kind
         os.mkfifo(bad)
     rc, out, err, _ = verify_cli(image("aarch64"), "--kernel-config", bad, timeout=60)
     assert rc == 2 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("command", ["run", "test"])
+def test_boot_commands_refuse_network_backing(tmp_path, command, monkeypatch, capsys):
+    """QEMU would follow the chain itself and hang on nbd://."""
+    from armvm_oe import cli
+    q = _qcow2_with_backing(tmp_path, "nbd://127.0.0.1:9/x")
+    monkeypatch.setenv("ARMVM_DATA_DIR", str(tmp_path / "data"))
+    argv = [command, str(q)] + (["--dry-run"] if command == "run" else ["--quick"])
+    rc = cli.main(argv)
+    assert rc == 2 and "protocol" in capsys.readouterr().err
