@@ -11,7 +11,7 @@ import textwrap
 
 from armvm_oe import __version__, plugins
 from armvm_oe.errors import (EXIT_INTERRUPTED, EXIT_USAGE, ArmvmError)
-from armvm_oe.ui import emit_json, style
+from armvm_oe.ui import emit_json, style, term_safe
 
 EPILOG = """\
 examples:
@@ -102,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         if args.json:
             emit_json(err.as_dict())
-        print(style("armvm-oe: error: ", "red", "bold", stream=sys.stderr) + err.paragraph(),
-              file=sys.stderr)
+        print(style("armvm-oe: error: ", "red", "bold", stream=sys.stderr)
+              + term_safe(err.paragraph()), file=sys.stderr)
         return err.exit_code
     except BrokenPipeError:
         return 0

@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from armvm_oe.errors import InputError
+from armvm_oe.lib import yaml_compose_bounded
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,10 @@ def _read_file(path: Path, is_lockfile: bool = False) -> _File:
         raise InputError(f"{path} is not a kas configuration file",
                          "kas reads only .yml, .yaml and .json files",
                          "Pass the path of a kas YAML file, e.g. kas/armvm-aarch64.yml")
+    if path.exists() and not path.is_file():          # a FIFO would block the read
+        raise InputError(f"The {what} {path} is not a regular file",
+                         "only regular files are read (a pipe or device could block)",
+                         "Pass the path of a kas YAML file, e.g. kas/armvm-aarch64.yml")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -193,7 +198,7 @@ def _read_file(path: Path, is_lockfile: bool = False) -> _File:
         raise InputError(f"The {what} {path} cannot be read", str(exc),
                          "Check the file's permissions and encoding (UTF-8)")
     try:
-        tree = yaml.compose(text, Loader=yaml.SafeLoader)
+        tree = yaml_compose_bounded(text, str(path))      # alias bombs, before loading
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -32,6 +32,9 @@ IKCFG_ST = b"IKCFG_ST"
 IKCFG_ED = b"IKCFG_ED"
 MAX_OUTPUT = 256 << 20        # never decompress more than this from one payload
 MAX_CANDIDATES = 24           # compressed-payload guesses tried per image
+MAX_IKCONFIG_TRIES = 16       # IKCFG_ST markers followed by a gzip header tried
+MAX_RATIO = 32                # a kernel payload expands ~3-5x; zero bombs far more
+TOTAL_OUTPUT = 128 << 20      # decompressed across all payload guesses of one kernel
 _LINE = re.compile(r"^CONFIG_([A-Za-z0-9_]+)=(.*)$")
 _UNSET = re.compile(r"^# CONFIG_([A-Za-z0-9_]+) is not set$")
 _RELEASE = re.compile(rb"Linux version (\S+) \(")
@@ -100,32 +103,44 @@ def _decompress(data: bytes, fmt: str, limit: int = MAX_OUTPUT) -> bytes:
         return d.decompress(data, max_length=limit)
     if fmt == "zstd":
         import zstandard
-        d = zstandard.ZstdDecompressor().decompressobj()
+        d = zstandard.ZstdDecompressor(max_window_size=1 << 27)
         out = []
         total = 0
-        view = memoryview(data)
-        for i in range(0, len(view), 1 << 20):
-            piece = d.decompress(view[i:i + (1 << 20)])
-            out.append(piece)
-            total += len(piece)
-            if total >= limit or d.eof:
-                break
-        return b"".join(out)[:limit]
+        with d.stream_reader(data, read_size=1 << 16) as r:     # bounded output per read
+            while total < limit:
+                try:
+                    piece = r.read(min(1 << 20, limit - total))
+                except zstandard.ZstdError:
+                    if out:          # trailing data after the frame (the piggy's size word)
+                        break
+                    raise
+                if not piece:
+                    break
+                out.append(piece)
+                total += len(piece)
+        return b"".join(out)
     raise ValueError(fmt)
 
 
 def _ikconfig(blob: bytes) -> str | None:
+    """IKCONFIG: the gzip stream right after an ``IKCFG_ST`` marker. Linear:
+    markers are found with one forward scan, only markers followed by a gzip
+    header are tried (at most MAX_IKCONFIG_TRIES), the payload is a
+    memoryview (never a copy of the rest of the kernel)."""
+    view = memoryview(blob)
     start = blob.find(IKCFG_ST)
-    while start >= 0:
-        payload = blob[start + len(IKCFG_ST):]
-        end = payload.find(IKCFG_ED)
-        try:
-            text = _decompress(payload[:end] if end >= 0 else payload, "gzip", 16 << 20)
-            if b"CONFIG_" in text:
-                return text.decode("utf-8", "replace")
-        except (zlib.error, ValueError):
-            pass
-        start = blob.find(IKCFG_ST, start + 1)
+    tries = 0
+    while start >= 0 and tries < MAX_IKCONFIG_TRIES:
+        p = start + len(IKCFG_ST)
+        if blob[p:p + 3] == b"\x1f\x8b\x08":
+            tries += 1
+            try:
+                text = _decompress(view[p:], "gzip", 16 << 20)
+                if b"CONFIG_" in text:
+                    return text.decode("utf-8", "replace")
+            except (zlib.error, ValueError):
+                pass
+        start = blob.find(IKCFG_ST, p)
     return None
 
 
@@ -156,11 +171,18 @@ def inspect_kernel(blob: bytes, max_output: int = MAX_OUTPUT) -> KernelInfo:
         or blob[4:8] == b"zimg"          # ARM zImage / EFI zboot: the kernel is inside
     if info.config_text or (info.release and not wrapped):
         return info                     # an uncompressed kernel: nothing more inside
+    view = memoryview(blob)
+    budget = TOTAL_OUTPUT
     for pos, fmt in _candidates(blob):
+        limit = min(max_output, budget, max(16 << 20, MAX_RATIO * (len(blob) - pos)))
+        if limit <= 0:
+            info.note = "the payload guesses used up the decompression budget"
+            return info
         try:
-            inner = _decompress(blob[pos:], fmt, max_output)
+            inner = _decompress(view[pos:], fmt, limit)
         except Exception:  # noqa: BLE001 - a false magic match is expected
             continue
+        budget -= len(inner)
         if len(inner) < 4096:
             continue
         text = _ikconfig(inner)

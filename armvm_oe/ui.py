@@ -59,7 +59,8 @@ def progress(**kwargs: Any):
 
 def emit_json(obj: Any, stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
-    json.dump(obj, stream, indent=2, sort_keys=False, default=str)
+    # strict JSON: NaN/Infinity are not JSON and break other parsers
+    json.dump(_finite(obj), stream, indent=2, sort_keys=False, default=str, allow_nan=False)
     stream.write("\n")
 
 
@@ -85,3 +86,39 @@ def table(rows: list[list[str]], headers: list[str] | None = None) -> str:
         if headers and n == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with NaN/Infinity floats replaced by None (so strict JSON
+    never fails on a measurement that could not be taken)."""
+    import math
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+_UNSAFE = None
+
+
+def term_safe(text: Any, keep_newlines: bool = False) -> str:
+    """``text`` with every control character (C0, DEL, C1, and the Unicode
+    bidi overrides that reorder what a terminal shows) written as an escape
+    (``\\x1b``, ``\\u202e``), so a file name or config line from an image or
+    log cannot move the cursor, recolour, or hide a FAIL line. JSON output
+    keeps the exact string; this is for text on a terminal."""
+    global _UNSAFE
+    import re
+    if _UNSAFE is None:
+        _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e"
+                             "\u2066-\u2069]")
+    s = str(text)
+    if not keep_newlines:
+        s = s.replace("\n", "\\n").replace("\t", "\\t") if ("\n" in s or "\t" in s) else s
+    if not _UNSAFE.search(s):
+        return s
+    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                       else f"\\u{ord(m.group()):04x}", s)

@@ -2,8 +2,8 @@
 foreign, without trusting it.
 
 * Names: absolute paths, drive letters, ``..`` components, backslashes, NUL
-  bytes and duplicate names are refused (zip-slip); nothing is ever extracted
-  to disk.
+  bytes and duplicate names are refused (zip-slip), and so are symlink,
+  device, FIFO and socket members; nothing is ever extracted to disk.
 * Bombs: the declared total uncompressed size and every member's ratio are
   bounded before anything is decompressed; overlapping members (the
   non-recursive "overlapped files" bomb) are refused; members are then read
@@ -28,6 +28,7 @@ from armvm_oe.avh import formats
 from armvm_oe.avh.devices import Device
 from armvm_oe.avh.pack import DEVICETREE, INFO_JSON, INFO_PLIST, KERNEL
 from armvm_oe.errors import InputError
+from armvm_oe.lib import regular_file
 
 CHUNK = 1 << 20
 MAX_INFO = 1 << 20
@@ -98,6 +99,26 @@ def unsafe_name(name: str) -> str | None:
     return None
 
 
+def unsafe_type(zi: zipfile.ZipInfo) -> str | None:
+    """Why a member is not a plain file or directory (Unix mode in the
+    external attributes), else None: a symlink (``lnk -> /tmp`` followed by
+    ``lnk/file`` writes outside on extraction), a device, FIFO or socket. A
+    hard link has no zip form of its own: two entries sharing one local
+    header, which the overlap check refuses."""
+    import stat
+
+    if zi.create_system != 3:
+        return None
+    mode = (zi.external_attr >> 16) & 0xFFFF
+    kind = stat.S_IFMT(mode)
+    if kind in (0, stat.S_IFREG, stat.S_IFDIR):
+        return None
+    names = {stat.S_IFLNK: "a symbolic link", stat.S_IFCHR: "a character device",
+             stat.S_IFBLK: "a block device", stat.S_IFIFO: "a FIFO",
+             stat.S_IFSOCK: "a socket"}
+    return f"is {names.get(kind, f'of file type 0o{kind:o}')}, not a regular file"
+
+
 def _local_header_len(fp, offset: int) -> int | None:
     fp.seek(offset)
     head = fp.read(30)
@@ -143,6 +164,7 @@ def check_package(path: Path, devices: dict[str, Device], limits: Limits | None 
     limits = limits or Limits()
     path = Path(path)
     report = CheckReport(str(path))
+    regular_file(path, "The package", "Pass the firmware .zip file")
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -158,13 +180,15 @@ def check_package(path: Path, devices: dict[str, Device], limits: Limits | None 
         seen: set[str] = set()
         safe: dict[str, zipfile.ZipInfo] = {}
         for zi in infos:
-            why = unsafe_name(zi.filename)
+            # zipfile cuts the name at a NUL byte; orig_filename is the name
+            # as stored, so the NUL rule can fire
+            why = unsafe_name(zi.orig_filename) or unsafe_type(zi)
             entry = {"name": zi.filename, "size": zi.file_size, "compressed": zi.compress_size,
                      "mode": oct((zi.external_attr >> 16) & 0o7777) if zi.create_system == 3
                      else None}
             report.members.append(entry)
             if why:
-                report.add("error", "unsafe-name", f"member name {zi.filename!r} {why}",
+                report.add("error", "unsafe-name", f"member name {zi.orig_filename!r} {why}",
                            zi.filename)
                 continue
             if zi.filename in seen:
@@ -270,7 +294,7 @@ def _check_contents(zf, safe: dict, report: CheckReport, devices: dict[str, Devi
     if dev_name and not dev:
         report.add("warn", "unknown-device", f"device '{dev_name}' is not in the device table "
                    f"({', '.join(sorted(devices))}); its storage files were not checked "
-                   "(add it with --device NAME=STORAGE)")
+                   "(add it with --device-def NAME=STORAGE)")
     elif dev:
         known |= set(dev.storage)
         for s in dev.storage:

@@ -22,6 +22,7 @@ from pathlib import Path
 from armvm_oe.avh import formats
 from armvm_oe.avh.devices import Device
 from armvm_oe.errors import InputError, UsageError
+from armvm_oe.lib import check_output, regular_file
 
 INFO_PLIST = "Info.plist"
 INFO_JSON = "Info.json"
@@ -80,7 +81,11 @@ def _err(path: Path, exc: formats.FormatError) -> InputError:
 
 def read_kernel(path: Path, max_size: int = MAX_KERNEL) -> tuple[bytes, formats.KernelInfo, bool]:
     """The kernel bytes (gunzipped if needed), its header info, was-gzip."""
+    regular_file(path, "The kernel", "Pass the deploy dir's Image (arch/arm64/boot/Image)")
     try:
+        if Path(path).stat().st_size > max_size:
+            raise InputError(f"The kernel {path} is larger than {max_size >> 20} MiB", None,
+                             "Pass the deploy dir's Image (arch/arm64/boot/Image)")
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise InputError(f"Cannot read the kernel {path}", exc.strerror,
@@ -95,6 +100,7 @@ def read_kernel(path: Path, max_size: int = MAX_KERNEL) -> tuple[bytes, formats.
 
 
 def read_dtb(path: Path) -> tuple[bytes, formats.DtbInfo]:
+    regular_file(path, "The devicetree", "Pass a compiled .dtb")
     try:
         size = Path(path).stat().st_size
         if size > MAX_DTB:
@@ -160,7 +166,7 @@ def assign_storage(device: Device, given: list[str]) -> dict[str, Path]:
         if name not in device.storage:
             raise UsageError(f"--storage {item}: '{name}' is not a storage file of device "
                              f"'{device.name}' ({', '.join(device.storage)})", None,
-                             "Use the device's storage names, or --device to define it")
+                             "Use the device's storage names, or --device-def NAME=STORAGE to define it")
         out[name] = Path(path)
     missing = [s for s in device.storage if s not in out]
     if missing:
@@ -170,17 +176,19 @@ def assign_storage(device: Device, given: list[str]) -> dict[str, Path]:
                          "card image, e.g. the build's .wic)",
                          "Pass --storage FILE (or NAME=FILE for each)")
     for name, p in out.items():
-        if not p.is_file():
-            raise InputError(f"The storage file {p} ({name}) does not exist or is not a file",
-                             None, "Pass the disk image, e.g. the build's .rootfs.wic")
+        regular_file(p, f"The storage file ({name})",
+                     "Pass the disk image, e.g. the build's .rootfs.wic")
     return out
 
 
 def pack(out: Path, kernel: Path, dtb: Path, device: Device, storage: dict[str, Path], *,
          version: str, build: str, unique_id: str | None = None,
          bootargs_normal: str | None = None, bootargs_restore: str | None = None,
-         info_json: bool = False, on_progress=None) -> PackResult:
-    """Write the package to ``out`` (atomically) and return what it holds."""
+         info_json: bool = False, on_progress=None, force: bool = False) -> PackResult:
+    """Write the package to ``out`` (atomically: temp file + rename) and
+    return what it holds. ``out`` may never be one of the inputs, and an
+    existing ``out`` is replaced only with ``force``."""
+    out = check_output(out, [kernel, dtb, *storage.values()], force, "package")
     kdata, kinfo, was_gzip = read_kernel(kernel)
     ddata, dinfo = read_dtb(dtb)
     digest = content_id(kdata, ddata, storage)
@@ -192,8 +200,6 @@ def pack(out: Path, kernel: Path, dtb: Path, device: Device, storage: dict[str, 
     else:
         info_name, info_bytes = INFO_PLIST, plistlib.dumps(info, fmt=plistlib.FMT_XML,
                                                            sort_keys=True)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     dt = zip_date_time()
     members = []
@@ -219,6 +225,9 @@ def pack(out: Path, kernel: Path, dtb: Path, device: Device, storage: dict[str, 
                 members.append({"name": name, "size": size, "sha256": h.hexdigest(),
                                 "source": str(src)})
         os.replace(tmp, out)
+    except OSError as err:
+        raise UsageError(f"The package {out} could not be written", err.strerror or str(err),
+                         "Check the free space and permissions of its directory") from None
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -52,6 +52,20 @@ def setup_parser(p: argparse.ArgumentParser) -> None:
                    help="STOPTASKS free-space limit in GB (default 1, as BB_DISKMON_DIRS)")
 
 
+def _known_selection(items: list[str], option: str) -> None:
+    """UsageError for a group or check id that does not exist (else
+    '--only nosuchgroup' would report "no problems (0 checks)")."""
+    from armvm_oe.doctor.registry import catalogue
+    from armvm_oe.errors import UsageError
+
+    ids = {c.id for c in catalogue()}
+    unknown = [x for x in items if x not in GROUPS and x not in ids]
+    if unknown or not items:
+        raise UsageError(f"{option} {','.join(unknown) or repr('')}: no such check group or "
+                         "check id", f"the groups are {', '.join(GROUPS)}",
+                         "Run 'armvm-oe doctor --list' for every check id")
+
+
 def make_context(args) -> Context:
     config = args.config
     if config is None and Path(DEFAULT_CONFIG).is_file():
@@ -60,6 +74,7 @@ def make_context(args) -> Context:
     only_ids = None
     if args.only:
         items = [x.strip() for x in args.only.split(",") if x.strip()]
+        _known_selection(items, "--only")
         gsel = [x for x in items if x in GROUPS]
         ids = {x for x in items if x not in GROUPS}
         groups = gsel or sorted({i.split(".", 1)[0] for i in ids})
@@ -100,6 +115,9 @@ def run(args, out=None) -> int:
                          "a file; the environment checks have no file to point at",
                          "Use --log FILE --format sarif, or --json for the environment checks")
     if args.log:
+        from armvm_oe.lib import regular_file
+        regular_file(args.log, "The log", "Pass the path of a bitbake/kas log file",
+                     allow_empty=False)
         try:
             diag = logscan.scan_file(args.log, build_dir=args.build_dir)
         except OSError as exc:
@@ -114,6 +132,12 @@ def run(args, out=None) -> int:
         else:
             out.write(report.render_findings(diag, stream=out))
         return 1 if diag.findings else 0
+    if args.config is not None:
+        # a config named on the command line must exist: bad input is exit 2
+        # (the kas.config-missing check still explains a missing default one)
+        from armvm_oe.lib import regular_file
+        regular_file(args.config, "The kas configuration",
+                     "Pass the right path, e.g. kas/armvm-aarch64.yml", allow_empty=False)
     ctx = make_context(args)
     results = run_checks(ctx)
     checked = len(selected(ctx))

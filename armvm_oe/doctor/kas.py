@@ -61,7 +61,11 @@ def yaml_valid(ctx: Context):
        "Pass the right path, e.g. kas/armvm-aarch64.yml")
 def config_missing(ctx: Context):
     exc = _error(ctx)
-    return _problem(exc) if exc is not None and _kind(exc) == "missing" else None
+    if exc is None or _kind(exc) != "missing":
+        return None
+    p = _problem(exc)
+    p.path = str(ctx.kas_config)          # fills the '%s' of the error text
+    return p
 
 
 @check("kas.installed", "the kas command is on PATH", "fatal",

@@ -89,6 +89,14 @@ def _prefetch(ctx: Context, ids: set):
     return pool
 
 
+def _fill(error_text: str, value: str | None) -> str:
+    """The catalogue's printf-style pattern with this problem's value (the
+    path it is about), or an ellipsis: never a literal '%s' to the user."""
+    if "%s" not in error_text:
+        return error_text
+    return error_text.replace("%s", value or "...", 1).replace("%s", "...")
+
+
 def _run_one(ctx: Context, chk: Check) -> list[Result]:
     try:
         problems = as_problems(chk.detect(ctx))
@@ -98,5 +106,5 @@ def _run_one(ctx: Context, chk: Check) -> list[Result]:
         problems[0].severity = "info"
     return [Result(id=chk.id, group=chk.group, title=chk.title,
                    severity=p.severity or chk.severity, message=p.message,
-                   fix=p.fix or chk.fix, error_text=chk.error_text,
+                   fix=p.fix or chk.fix, error_text=_fill(chk.error_text, p.path),
                    commands=list(p.commands), path=p.path) for p in problems]

@@ -14,6 +14,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +22,21 @@ from armvm_oe.errors import ToolMissing
 from armvm_oe.image.source import FileSource, SliceSource, Source, copy_to_file
 
 EXT_MAGIC = 0xEF53
+DEBUGFS_MEMORY = 768 << 20       # address space of one debugfs (a corrupt fs made it take 1.5 GB)
+TOTAL_SECONDS = 60.0             # all debugfs calls on one filesystem
+
+
+def _limit_memory() -> None:      # runs in the child before exec
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (DEBUGFS_MEMORY, DEBUGFS_MEMORY))
 
 
 class Ext4Error(Exception):
     """debugfs could not read the filesystem or the file (message says why)."""
+
+
+class Ext4TooLarge(Ext4Error):
+    """A file is larger than the caller's read limit."""
 
 
 def is_ext(src: Source) -> bool:
@@ -46,8 +58,9 @@ class ExtEntry:
 class Ext4:
     """An ext2/3/4 filesystem in ``src`` (a partition slice or a whole source)."""
 
-    def __init__(self, src: Source, timeout: float = 30.0) -> None:
+    def __init__(self, src: Source, timeout: float = 20.0) -> None:
         self.timeout = timeout
+        self.spent = 0.0
         self._exe = shutil.which("debugfs") or next(
             (p for p in ("/sbin/debugfs", "/usr/sbin/debugfs") if os.path.exists(p)), None)
         if not self._exe:
@@ -73,11 +86,25 @@ class Ext4:
         self.bytes_out = 0
 
     def _run(self, request: str) -> subprocess.CompletedProcess:
+        return self._run_args(["-R", request], request)
+
+    def _run_args(self, args: list[str], request: str) -> subprocess.CompletedProcess:
+        if self.spent >= TOTAL_SECONDS:
+            raise Ext4Error(f"debugfs used its {TOTAL_SECONDS:.0f} s budget for this "
+                            "filesystem: giving up")
+        t0 = time.monotonic()
         try:
-            proc = subprocess.run([self._exe, "-c", "-R", request, self.spec],
-                                  capture_output=True, timeout=self.timeout)
+            proc = subprocess.run([self._exe, "-c", *args, self.spec],
+                                  capture_output=True, timeout=self.timeout,
+                                  stdin=subprocess.DEVNULL, preexec_fn=_limit_memory)
         except subprocess.TimeoutExpired:
             raise Ext4Error(f"debugfs did not finish '{request}' within {self.timeout:.0f} s")
+        finally:
+            self.spent += time.monotonic() - t0
+        if proc.returncode < 0 or (proc.returncode and b"Cannot allocate" in proc.stderr):
+            raise Ext4Error(f"debugfs stopped on '{request}' (signal or over its "
+                            f"{DEBUGFS_MEMORY >> 20} MiB memory limit): the filesystem is "
+                            "corrupt")
         self.bytes_out += len(proc.stdout)
         return proc
 
@@ -106,6 +133,33 @@ class Ext4:
             raise FileNotFoundError(path)
         return out
 
+    def listdirs(self, paths: list[str]) -> dict[str, list[ExtEntry]]:
+        """Several directories in one debugfs run (``-f`` command file):
+        {path: entries} for those that exist."""
+        for p in paths:
+            self._quote(p)
+        with tempfile.NamedTemporaryFile("w", suffix=".cmds", delete=False) as f:
+            f.write("".join(f"ls -p {self._quote(p)}\n" for p in paths))
+            cmds = f.name
+        try:
+            proc = self._run_args(["-f", cmds], f"ls of {len(paths)} directories")
+        finally:
+            os.unlink(cmds)
+        out: dict[str, list[ExtEntry]] = {}
+        cur = None
+        for line in proc.stdout.decode("utf-8", "replace").splitlines():
+            if line.startswith("debugfs: ls -p "):
+                cur = line[len("debugfs: ls -p "):].strip().strip('"')
+                continue
+            f = line.strip().split("/")
+            if cur is None or len(f) != 8 or not f[1].isdigit() or f[5] in (".", ".."):
+                continue
+            try:
+                out.setdefault(cur, []).append(ExtEntry(f[5], int(f[2], 8), int(f[6] or 0)))
+            except ValueError:
+                continue
+        return out
+
     def exists(self, path: str) -> bool:
         proc = self._run(f"stat {self._quote(path)}")
         return proc.returncode == 0 and b"Inode:" in proc.stdout
@@ -123,7 +177,7 @@ class Ext4:
         if match is None:
             raise FileNotFoundError(path)
         if match.size > max_bytes:
-            raise Ext4Error(f"{path} is {match.size} bytes, over the {max_bytes} byte limit")
+            raise Ext4TooLarge(f"{path} is {match.size} bytes, over the {max_bytes} byte limit")
         proc = self._run(f"cat {self._quote(path)}")
         return proc.stdout[:max_bytes]
 

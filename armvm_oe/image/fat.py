@@ -11,7 +11,8 @@
 * Everything is bounded by :class:`Limits`: cluster chains that loop, leave
   the data area, or hit a free/bad cluster raise :class:`FatError`, as do
   directories with more entries than the FAT spec allows (65536), walks that
-  nest too deep or list too many entries, and reads beyond ``max_file_bytes``.
+  nest too deep or list too many entries (a budget per walk or lookup, never
+  per filesystem, so one big walk cannot starve a later check), and reads beyond ``max_file_bytes``.
   Memory is bounded by the FAT cache (at most ``fat_cache_bytes``).
 """
 
@@ -89,7 +90,6 @@ class FatFs:
         self.limits = limits or Limits()
         self.problems: list[str] = []
         self._fat_cache: OrderedDict[int, object] = OrderedDict()
-        self._entries_listed = 0
         self._parse_bpb()
 
     # -- boot sector -------------------------------------------------------
@@ -343,14 +343,18 @@ class FatFs:
                                    "entries (the FAT limit) without an end marker")
                 yield data[k:k + 32]
 
-    def listdir_cluster(self, first_cluster: int, what: str = "root directory") \
-            -> list[DirEntry]:
+    def listdir_cluster(self, first_cluster: int, what: str = "root directory",
+                        budget: list[int] | None = None) -> list[DirEntry]:
+        """The entries of one directory. ``budget`` is the walk's (or
+        lookup's) entry counter, a one-element list: the limit applies per
+        walk, so a long verify never runs out of a filesystem-wide budget."""
+        budget = [0] if budget is None else budget
         entries: list[DirEntry] = []
         lfn: dict[int, str] = {}
         lfn_sum = -1
         for e in self._dir_raw(first_cluster, what):
-            self._entries_listed += 1
-            if self._entries_listed > self.limits.max_total_entries:
+            budget[0] += 1
+            if budget[0] > self.limits.max_total_entries:
                 raise FatError(f"more than {self.limits.max_total_entries} directory entries "
                                "read: giving up")
             if e[0] == 0:
@@ -397,8 +401,9 @@ class FatFs:
         cluster = 0
         entry = None
         walked = ""
+        budget = [0]
         for i, comp in enumerate(parts):
-            listing = self.listdir_cluster(cluster, f"directory /{walked}")
+            listing = self.listdir_cluster(cluster, f"directory /{walked}", budget)
             entry = next((e for e in listing if e.matches(comp)), None)
             if entry is None:
                 return None
@@ -433,12 +438,13 @@ class FatFs:
                 return
             stack = [(e.path, e.first_cluster, 1)]
         seen_dirs: set[int] = set()
+        budget = [0]
         while stack:
             base, cluster, depth = stack.pop()
             if depth > self.limits.max_depth:
                 raise FatError(f"directories nest deeper than {self.limits.max_depth} levels "
                                f"at {base or '/'}")
-            for e in self.listdir_cluster(cluster, f"directory {base or '/'}"):
+            for e in self.listdir_cluster(cluster, f"directory {base or '/'}", budget):
                 e.path = f"{base}/{e.name}"
                 yield e
                 if e.is_dir:

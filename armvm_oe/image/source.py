@@ -23,15 +23,25 @@ import collections
 import gzip
 import lzma
 import os
+import re
 import shutil
+import struct
 import subprocess
 import tempfile
 from pathlib import Path
+from stat import S_ISREG
 from typing import BinaryIO, Callable
 
 from armvm_oe.errors import InputError, ToolMissing
+from armvm_oe.lib import regular_file
 
 CHUNK = 1 << 20
+_ZERO_CHUNK = bytes(CHUNK)
+# A compressed image may expand at most MAX_RATIO times (checked on the
+# running totals once RATIO_FLOOR bytes came out): zero bombs stop after
+# RATIO_FLOOR bytes instead of running to the 4 TiB size limit.
+RATIO_FLOOR = 128 << 20
+MAX_RATIO = float(os.environ.get("ARMVM_MAX_RATIO", "500"))
 
 MAGIC = (
     (b"\x1f\x8b", "gzip"),
@@ -150,43 +160,95 @@ def _decompressor(fmt: str, raw: BinaryIO) -> BinaryIO:
     raise ValueError(fmt)
 
 
+ZSTD_MAGIC = 0xFD2FB528
+ZSTD_MAX_WINDOW = 1 << 27        # zstd's own default limit: a fixed memory ceiling
+
+
+def zstd_frames_problem(raw: BinaryIO, size: int) -> str | None:
+    """Walk the frame and block headers of a zstd file without decompressing
+    (a few bytes per 128 KiB block): why the stream is incomplete or not zstd,
+    or None. zstandard's stream_reader stops silently at a truncated frame;
+    this makes truncation an error before any data is trusted."""
+    pos = 0
+    frames = 0
+
+    def take(n: int) -> bytes:
+        nonlocal pos
+        raw.seek(pos)
+        b = raw.read(n)
+        pos += n
+        return b
+
+    while pos < size:
+        head = take(4)
+        if len(head) < 4:
+            return f"the stream ends inside a frame header at byte {pos - 4}"
+        magic = int.from_bytes(head, "little")
+        if 0x184D2A50 <= magic <= 0x184D2A5F:          # skippable frame
+            n = take(4)
+            if len(n) < 4:
+                return "the stream ends inside a skippable frame"
+            pos += int.from_bytes(n, "little")
+            if pos > size:
+                return "a skippable frame runs past the end of the file"
+            continue
+        if magic != ZSTD_MAGIC:
+            return f"no zstd frame at byte {pos - 4}" + (" (trailing garbage)" if frames else "")
+        fhd_b = take(1)
+        if not fhd_b:
+            return "the stream ends inside a frame header"
+        fhd = fhd_b[0]
+        single = (fhd >> 5) & 1
+        pos += (0 if single else 1) + (0, 1, 2, 4)[fhd & 3] + \
+            ((1 if single else 0), 2, 4, 8)[fhd >> 6]
+        while True:
+            bh = take(3)
+            if len(bh) < 3:
+                return "the zstd stream ends in the middle of a frame (truncated)"
+            v = int.from_bytes(bh, "little")
+            btype = (v >> 1) & 3
+            if btype == 3:
+                return f"reserved block type at byte {pos - 3}"
+            pos += 1 if btype == 1 else v >> 3
+            if pos > size:
+                return "the zstd stream ends in the middle of a frame (truncated)"
+            if v & 1:
+                break
+        if (fhd >> 2) & 1:
+            pos += 4
+            if pos > size:
+                return "the zstd stream ends inside a frame checksum (truncated)"
+        frames += 1
+    return None
+
+
 class _ZstdReader:
-    """Multi-frame zstd stream reader that, unlike zstandard's stream_reader,
-    reports a truncated last frame as an error."""
+    """Multi-frame zstd stream with a fixed memory ceiling (stream_reader
+    returns at most what is asked; the window is capped), and truncation
+    reported as an error (:func:`zstd_frames_problem`)."""
 
     def __init__(self, raw: BinaryIO) -> None:
         import zstandard
         self._z = zstandard
         self._raw = raw
-        self._d = zstandard.ZstdDecompressor().decompressobj()
-        self._buf = b""
-        self._in_frame = False
+        self._r = None
 
     def read(self, n: int) -> bytes:
-        while len(self._buf) < n:
-            comp = self._raw.read(1 << 18)
-            if not comp:
-                if self._in_frame:
-                    raise EOFError("the zstd stream ends in the middle of a frame")
-                break
-            while comp:
-                try:
-                    out = self._d.decompress(comp)
-                except self._z.ZstdError as err:
-                    raise ValueError(str(err)) from None
-                self._in_frame = True
-                self._buf += out
-                if self._d.eof:
-                    comp = self._d.unused_data
-                    self._d = self._z.ZstdDecompressor().decompressobj()
-                    self._in_frame = False
-                else:
-                    comp = b""
-        out, self._buf = self._buf[:n], self._buf[n:]
-        return out
+        if self._r is None:
+            problem = zstd_frames_problem(self._raw, os.fstat(self._raw.fileno()).st_size)
+            if problem:
+                raise ValueError(problem)
+            self._raw.seek(0)
+            d = self._z.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
+            self._r = d.stream_reader(self._raw, read_size=1 << 17, read_across_frames=True)
+        try:
+            return self._r.read(n)
+        except self._z.ZstdError as err:
+            raise ValueError(str(err) or "corrupt zstd data") from None
 
     def close(self) -> None:
-        pass
+        if self._r is not None:
+            self._r.close()
 
 
 class StreamSource(Source):
@@ -255,7 +317,7 @@ class StreamSource(Source):
         return data
 
     def _remember(self, index: int, data: bytes) -> None:
-        if not data.count(0) == len(data):
+        if data != _ZERO_CHUNK[:len(data)]:       # memcmp: bytes.count(0) is 20x slower
             self._cache[index] = data
             self._cache.move_to_end(index)
             while len(self._cache) > self._cache_chunks:
@@ -267,20 +329,33 @@ class StreamSource(Source):
         self._open()
         total = 0
         index = 0
+        tail: list[tuple[int, bytes]] = []
         while True:
             data = self._next_chunk()
             if not data:
                 break
             if index < 4:         # keep the head (MBR, GPT, often the ESP start)
                 self._remember(index, data)
-            elif len(data) == CHUNK and data.count(0) == len(data):
+            elif data == _ZERO_CHUNK:
                 self._zero.add(index)
+            else:                 # and the last data chunks (the backup GPT), so
+                tail = (tail + [(index, data)])[-2:]   # reading them needs no 2nd pass
             total += len(data)
             index += 1
             if total > self._max_size:
                 raise InputError(f"{self.name} decompresses to more than {self._max_size} bytes",
                                  "that is larger than any disk image armvm-oe accepts",
                                  "Check that the file is a compressed disk image")
+            if total > RATIO_FLOOR and self._raw is not None and \
+                    total > MAX_RATIO * max(1, self._raw.tell()):
+                raise InputError(
+                    f"{self.name} expands more than {MAX_RATIO:.0f} times ({total} bytes from "
+                    f"{self._raw.tell()} compressed bytes so far)",
+                    "that is a decompression bomb, or an almost empty sparse image",
+                    "Decompress it yourself and verify the raw image, or raise the limit "
+                    "with ARMVM_MAX_RATIO")
+        for i, data in tail:
+            self._remember(i, data)
         self._close_stream()
         self.restarts = 0
         return total
@@ -326,18 +401,96 @@ class StreamSource(Source):
         self._cache.clear()
 
 
+# -- qcow2 backing files: refused unless asked for, never over a network -----
+QCOW2_MAX_CHAIN = 8
+QEMU_IMG_TIMEOUT = float(os.environ.get("ARMVM_QEMU_IMG_TIMEOUT", "600"))
+_PROTOCOL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")     # nbd:, http://, json:, ...
+
+
+def qcow2_references(path: str | os.PathLike) -> tuple[str | None, bool]:
+    """(backing file name or None, has an external data file) from a qcow2
+    header, read directly (qemu-img is never asked, so nothing is opened)."""
+    with open(path, "rb") as f:
+        head = f.read(104)
+        if len(head) < 72 or head[:4] != b"QFI\xfb":
+            return None, False
+        version, = struct.unpack_from(">I", head, 4)
+        off, size = struct.unpack_from(">QI", head, 8)
+        incompatible = struct.unpack_from(">Q", head, 72)[0] if version >= 3 and \
+            len(head) >= 80 else 0
+        name = None
+        if off and size:
+            f.seek(off)
+            name = f.read(min(size, 4096)).decode("utf-8", "replace")
+    return name, bool(incompatible & 0x4)     # bit 2: external data file
+
+
+def check_backing_chain(path: str | os.PathLike, allow_backing: bool) -> None:
+    """Refuse (InputError) a qcow2 that names a backing or external data file,
+    unless ``allow_backing``; even then refuse protocols (nbd:, http:, json:
+    ...), files the caller could not read itself (os.access uses the real
+    uid), non-regular files and chains deeper than QCOW2_MAX_CHAIN."""
+    cur = Path(path)
+    for _ in range(QCOW2_MAX_CHAIN):
+        backing, data_file = qcow2_references(cur)
+        if data_file:
+            raise InputError(f"{cur} keeps its data in an external file",
+                             "verify does not open files a qcow2 names",
+                             "Convert it to a self-contained image: qemu-img convert -O qcow2 "
+                             f"{cur} standalone.qcow2")
+        if backing is None:
+            return
+        if not allow_backing:
+            raise InputError(f"{cur} has a backing file ({backing!r})",
+                             "reading it would make verify open whatever file (or network "
+                             "address) the image names",
+                             "Check the backing file, then pass --allow-backing, or flatten the "
+                             "image: qemu-img convert -O qcow2 IMAGE standalone.qcow2")
+        if _PROTOCOL.match(backing) and not backing.startswith("file:"):
+            raise InputError(f"{cur} names the backing {backing!r}, a network or pseudo "
+                             "protocol", "verify never follows those, even with --allow-backing",
+                             "Flatten the image with qemu-img convert")
+        nxt = Path(backing.removeprefix("file:"))
+        if not nxt.is_absolute():
+            nxt = cur.parent / nxt
+        st = None
+        try:
+            st = nxt.stat()
+        except OSError:
+            pass
+        if st is None or not S_ISREG(st.st_mode) or not os.access(nxt, os.R_OK):
+            raise InputError(f"{cur} names the backing file {nxt}, which is missing, not a "
+                             "regular file or not readable by you", None,
+                             "Flatten the image with qemu-img convert")
+        cur = nxt
+    raise InputError(f"{path}: the backing chain is deeper than {QCOW2_MAX_CHAIN}", None,
+                     "Flatten the image with qemu-img convert")
+
+
 class QemuImgSource(FileSource):
     """A qcow2 (or other qemu-img format) image converted to a sparse raw
-    temporary file with ``qemu-img convert`` (only allocated data is written)."""
+    temporary file with ``qemu-img convert`` (only allocated data is written),
+    with a timeout, after :func:`check_backing_chain`."""
 
-    def __init__(self, path: str | os.PathLike, fmt: str = "qcow2") -> None:
+    def __init__(self, path: str | os.PathLike, fmt: str = "qcow2",
+                 allow_backing: bool = False) -> None:
         exe = shutil.which("qemu-img")
         if not exe:
             raise ToolMissing("qemu-img", "qemu-utils", f"read the {fmt} image {path}")
+        if fmt == "qcow2":
+            check_backing_chain(path, allow_backing)
         self._tmpdir = tempfile.mkdtemp(prefix="armvm-verify-")
         raw = Path(self._tmpdir) / "image.raw"
-        proc = subprocess.run([exe, "convert", "-q", "-f", fmt, "-O", "raw", str(path), str(raw)],
-                              capture_output=True, text=True)
+        cmd = [exe, "convert", "-q", "-f", fmt, "-O", "raw", str(path), str(raw)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=QEMU_IMG_TIMEOUT,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            raise InputError(f"qemu-img did not convert {path} within {QEMU_IMG_TIMEOUT:.0f} s",
+                             "it may be waiting for a network backing file or a very large "
+                             "image", "Convert it to raw yourself (qemu-img convert -O raw), "
+                             "or raise ARMVM_QEMU_IMG_TIMEOUT") from None
         if proc.returncode != 0:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             raise InputError(f"qemu-img could not read {path} as {fmt}",
@@ -363,7 +516,8 @@ def sniff(path: str | os.PathLike) -> str:
     return "raw"
 
 
-def open_source(path: str | os.PathLike, fmt: str | None = None) -> Source:
+def open_source(path: str | os.PathLike, fmt: str | None = None,
+                allow_backing: bool = False) -> Source:
     """Open ``path`` as a :class:`Source`, detecting the format by content.
 
     Raises :class:`InputError` (exit 2) for a missing, unreadable, empty or
@@ -373,6 +527,7 @@ def open_source(path: str | os.PathLike, fmt: str | None = None) -> Source:
         if p.is_dir():
             raise InputError(f"{p} is a directory", "verify needs a disk image file",
                              "Pass the .wic/.img/.qcow2 file itself")
+        regular_file(p, "The image", "Pass the .wic/.img/.qcow2 file itself")
         st = p.stat()
     except FileNotFoundError:
         raise InputError(f"{p} does not exist", None,
@@ -395,7 +550,7 @@ def open_source(path: str | os.PathLike, fmt: str | None = None) -> Source:
             return containers.open_container(p, kind)
         return FileSource(p)
     if fmt == "qcow2":
-        return QemuImgSource(p)
+        return QemuImgSource(p, allow_backing=allow_backing)
     src = StreamSource(p, fmt)
     if src.size == 0:
         raise InputError(f"{p} decompresses to nothing", f"the {fmt} stream is empty",
@@ -429,7 +584,7 @@ def copy_to_file(src: Source, dest: BinaryIO, progress: Callable[[int], None] | 
         data = src.read(pos, CHUNK)
         if not data:
             break
-        if data.count(0) != len(data):
+        if data != _ZERO_CHUNK[:len(data)]:
             dest.seek(pos)
             dest.write(data)
         pos += len(data)

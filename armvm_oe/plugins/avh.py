@@ -16,7 +16,7 @@ DESCRIPTION = """\
 Arm Virtual Hardware boots custom Linux firmware from a zip holding Info.plist
 (or Info.json), 'kernel' (uncompressed arm64 Image), 'devicetree' (DTB) and the
 device's storage files (rpi4b: 'nand', kronos: 'virtio_0'; add models with
---device NAME=STORAGE[,STORAGE]).
+--device-def NAME=STORAGE[,STORAGE]).
 
 'pack' checks every input (a gzip'd kernel is decompressed; a zImage, vmlinux,
 other-arch or big-endian kernel, or a blob that is not a DTB is refused) and
@@ -31,7 +31,7 @@ armvm-oe avh pack --device rpi4b --kernel Image --dtb bcm2711-rpi-4-b.dtb \\
 armvm-oe avh pack --device kronos --kernel Image.gz --dtb kronos.dtb --storage disk.img \\
     --bootargs-normal "console=ttyAMA0 root=/dev/vda2 rootwait" --info-json -o fw.zip
 armvm-oe avh check fw.zip
-armvm-oe avh check --device imx93=mmc --json vendor-fw.zip
+armvm-oe avh check --device-def imx93=mmc --json vendor-fw.zip
 """
 
 
@@ -53,7 +53,9 @@ def setup_parser(parser):
     p.add_argument("--bootargs-restore", help="kernel command line for the first boot "
                                               "before the device is declared ready")
     p.add_argument("--info-json", action="store_true", help="write Info.json, not Info.plist")
-    p.add_argument("-o", "--output", type=Path, required=True, help="the zip to write")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="the zip to write (never one of the inputs; written atomically)")
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
     _device_opt(p)
     c = sub.add_parser("check", help="validate a firmware package (any origin)")
     c.add_argument("zip", type=Path)
@@ -112,7 +114,7 @@ def _pack(args, table) -> int:
     res = pack(args.output, args.kernel, args.dtb, dev, storage, version=args.fw_version,
                build=args.fw_build, unique_id=args.unique_id,
                bootargs_normal=args.bootargs_normal, bootargs_restore=args.bootargs_restore,
-               info_json=args.info_json)
+               info_json=args.info_json, force=args.force)
     if args.json:
         ui.emit_json(res.as_dict())
     else:
@@ -139,10 +141,12 @@ def _check(args, table) -> int:
     if args.json:
         ui.emit_json(rep.as_dict())
     else:
-        print(f"{ui.badge('ok' if rep.ok else 'fail')} {rep.path}"
-              + (f"  device {rep.device}" if rep.device else ""))
+        # names and messages come from the (untrusted) zip: escaped for the terminal
+        print(f"{ui.badge('ok' if rep.ok else 'fail')} {ui.term_safe(rep.path)}"
+              + (f"  device {ui.term_safe(rep.device)}" if rep.device else ""))
         for m in rep.members:
-            print(f"  {m['name']!r:<16} {m['size']:>12} bytes ({m['compressed']} compressed)")
+            print(f"  {ui.term_safe(repr(m['name'])):<16} {m['size']:>12} bytes "
+                  f"({m['compressed']} compressed)")
         for p in rep.problems:
-            print(f"  {ui.badge(p.severity)} {p.code}: {p.message}")
+            print(f"  {ui.badge(p.severity)} {p.code}: {ui.term_safe(p.message)}")
     return EXIT_OK if rep.ok else EXIT_PROBLEM

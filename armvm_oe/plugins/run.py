@@ -87,7 +87,14 @@ def run(args) -> int:
     from armvm_oe.qemu.instance import copy_vars, create_overlay
     from armvm_oe.ui import emit_json
 
-    extra = [a for chunk in args.qemu_args for a in shlex.split(chunk)]
+    extra = []
+    for chunk in args.qemu_args:
+        try:
+            extra += shlex.split(chunk)
+        except ValueError as err:      # "No closing quotation" and friends
+            raise UsageError(f"--qemu-args {chunk!r} cannot be split into arguments",
+                             str(err), "Balance the quotes, e.g. --qemu-args \"-smp 4\"") \
+                from None
     image = check_image(args.image)
     arch = resolve_arch(args.arch, image)
     ports = args.hotplug_ports if args.hotplug_ports is not None else (

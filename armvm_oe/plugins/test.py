@@ -123,6 +123,11 @@ def _run(args, disk: Path) -> int:
     from armvm_oe.ui import emit_json
 
     image = check_image(disk)
+    # the report is replaced on every run, but never one of the inputs (and
+    # never a directory): checked before hours of booting, not after
+    from armvm_oe.lib import check_output
+    check_output(args.junit, [args.image, image, args.firmware, args.vars_template], force=True,
+                 what="JUnit report")
     arch = args.arch
     if arch == "auto":
         arch = guess_arch(image) or guess_arch_any(image)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from armvm_oe.errors import InputError, UsageError
+from armvm_oe.errors import InputError
 
 NAME = "verify"
 ORDER = 40
@@ -23,8 +23,10 @@ GUEST-* requirements. Every finding names its requirement id
 
 Inputs: raw (.wic, .img), .wic.gz/.wic.bz2/.wic.zst/.wic.xz (streamed),
 .qcow2 (through qemu-img), and armvm-oe export's VMDK/VHD/VHDX/OVA.
-Exit 0 compliant (warnings allowed), 1 not
-compliant, 2 unreadable input."""
+Exit 0 compliant (warnings allowed; the summary
+says "compliant as far as checked (N unknown)" when something could not be
+checked), 1 not compliant (with --strict also when anything is unknown),
+2 unreadable input (docs/exit-codes.md)."""
 EXAMPLES = """\
 armvm-oe verify tmp/deploy/images/armvm-aarch64/armvm-image-armvm-aarch64.rootfs.wic
 armvm-oe verify --json image.wic.zst > report.json
@@ -41,27 +43,30 @@ def setup_parser(parser):
                              "instead of the one found in the image")
     parser.add_argument("--no-rootfs", action="store_true",
                         help="do not read the ext4 root filesystem (no debugfs)")
+    parser.add_argument("--strict", action="store_true",
+                        help="every 'unknown' finding fails too (for CI gates): exit 1 "
+                             "unless everything could be checked")
+    parser.add_argument("--allow-backing", action="store_true",
+                        help="read a qcow2's backing file (local, readable by you; network "
+                             "backings are always refused)")
 
 
 def run(args) -> int:
-    from pathlib import Path
 
+    from armvm_oe.lib import regular_file
     from armvm_oe.ui import emit_json
     from armvm_oe.verify import verify
     from armvm_oe.verify.render import render
 
     if args.kernel_config:
-        kc = Path(args.kernel_config)
-        if not kc.is_file():
-            raise UsageError(f"--kernel-config {kc} is not a file",
-                             "it must name a kernel .config or a kernel image with IKCONFIG",
-                             "Check the path")
+        kc = regular_file(args.kernel_config, "--kernel-config",
+                          "Pass a kernel .config or a kernel image with IKCONFIG")
         if kc.stat().st_size > 512 << 20:
             raise InputError(f"--kernel-config {kc} is larger than 512 MiB",
                              "that is neither a .config nor a kernel image",
                              "Pass the kernel's .config")
     report = verify(args.image, arch=args.arch, kernel_config=args.kernel_config,
-                    use_debugfs=not args.no_rootfs)
+                    use_debugfs=not args.no_rootfs, allow_backing=args.allow_backing, strict=args.strict)
     if args.kernel_config and report.kernel.get("config_source") is None:
         raise InputError(f"--kernel-config {args.kernel_config} holds no kernel configuration",
                          "it is neither a .config nor a kernel image with embedded IKCONFIG",

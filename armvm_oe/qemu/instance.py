@@ -65,6 +65,12 @@ def check_image(image: Path) -> Path:
         raise InputError(f"{image} is not a disk image",
                          "it has neither a partition table nor a qcow2 header",
                          "Give a built GPT disk image (.wic)")
+    if head[:4] == b"QFI\xfb":
+        # QEMU follows a qcow2's backing chain itself: never over a network
+        # (an nbd:// backing hangs the boot), never to a file the caller
+        # could not read (issue 16); local readable backings are fine here
+        from armvm_oe.image.source import check_backing_chain
+        check_backing_chain(image, allow_backing=True)
     return image
 
 

@@ -7,9 +7,10 @@ disk image and its kernel.
     report.as_dict()                               # the documented JSON (model.SCHEMA)
 
 The checks live in :mod:`armvm_oe.verify.checks`; rendering in
-:mod:`armvm_oe.verify.render`. Unreadable input raises
-:class:`armvm_oe.errors.InputError` (exit 2); everything found inside a
-readable file (including corruption) is a finding.
+:mod:`armvm_oe.verify.render`. Unreadable input, and a file that is not a disk image at all (no MBR
+signature, no GPT header), raises :class:`armvm_oe.errors.InputError`
+(exit 2); everything found inside a disk image (including corruption) is a
+finding.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ _CHECK_REQ = {"gpt_table": "IMG-GPT", "esp_type": "IMG-ESP-TYPE", "esp_fat": "IM
 
 
 def verify_source(source: Source, arch: str = "auto", kernel_config: str | os.PathLike | None = None,
-                  use_debugfs: bool = True, limits: Limits | None = None) -> Report:
+                  use_debugfs: bool = True, limits: Limits | None = None,
+                  strict: bool = False) -> Report:
     """Run every check on an already opened source (the fuzz tests use
     :class:`armvm_oe.image.BytesSource`)."""
     if arch not in ("auto", "aarch64", "arm"):
@@ -79,12 +81,32 @@ def verify_source(source: Source, arch: str = "auto", kernel_config: str | os.Pa
     image = {"path": source.name, "format": source.format, "size": source.size,
              "esp": ctx.esp.number if ctx.esp else None,
              "partitions": [p.as_dict() for p in g.partitions[:128]]}
-    return Report(image, ctx.arch, ctx.arch_source, ctx.kernel, findings, stats)
+    return Report(image, ctx.arch, ctx.arch_source, ctx.kernel, findings, stats, strict)
 
 
 def verify(path: str | os.PathLike, arch: str = "auto",
            kernel_config: str | os.PathLike | None = None, use_debugfs: bool = True,
-           limits: Limits | None = None) -> Report:
-    """Verify the image at ``path`` (raw, .gz, .bz2, .zst, .xz or .qcow2)."""
-    with open_source(path) as src:
-        return verify_source(src, arch, kernel_config, use_debugfs, limits)
+           limits: Limits | None = None, allow_backing: bool = False,
+           strict: bool = False) -> Report:
+    """Verify the image at ``path`` (raw, .gz, .bz2, .zst, .xz or .qcow2; a
+    qcow2 with a backing file only with ``allow_backing``)."""
+    with open_source(path, allow_backing=allow_backing) as src:
+        _require_disk_image(src)
+        return verify_source(src, arch, kernel_config, use_debugfs, limits, strict)
+
+
+def _require_disk_image(src: Source) -> None:
+    """The exit-code contract (docs/exit-codes.md): a file that is not a
+    disk image at all (no MBR signature, no GPT header at LBA 1 or at the end)
+    is bad input, exit 2, as in ``test`` and ``run``; a disk image with a
+    broken table is a finding (exit 1)."""
+    from armvm_oe.errors import InputError
+
+    head = src.read(0, 1024)
+    tail = src.read(max(0, src.size - 512), 512) if src.size >= 1024 else b""
+    if head[510:512] == b"\x55\xaa" or head[512:520] == b"EFI PART" or \
+            tail[:8] == b"EFI PART":
+        return
+    raise InputError(f"{src.name} is not a disk image",
+                     "it has neither an MBR signature nor a GPT header (at LBA 1 or at the end)",
+                     "Give a built GPT disk image (.wic, optionally compressed, or .qcow2)")

@@ -15,6 +15,7 @@ from typing import Callable
 
 from armvm_oe import kconfig, requirements
 from armvm_oe.image import DiskImage, Ext4, Ext4Error, FatError, FatFs, TruncatedImage
+from armvm_oe.image.ext4 import Ext4TooLarge
 from armvm_oe.image.fat import DirEntry
 from armvm_oe.image.gpt import BASIC_DATA_TYPE, ESP_TYPE, Partition
 from armvm_oe.verify import grub
@@ -34,6 +35,10 @@ FV_SCAN_TOTAL = 96 << 20
 FIRMWARE_NAME = re.compile(r"(^|/)(QEMU_EFI|QEMU_VARS|AAVMF|OVMF|EDK2|ARMVIRT|RPI_EFI)[^/]*$"
                            r"|\.fd$", re.IGNORECASE)
 ROOT_DEVICE = re.compile(r"^/dev/((?:sd|vd|xvd|hd)[a-z]+\d*|mmcblk\d+(?:p\d+)?|nvme\d+n\d+(?:p\d+)?)$")
+
+
+class TooLarge(FatError):
+    """A file on the ESP is larger than the caller's read limit."""
 
 
 @dataclass
@@ -92,7 +97,7 @@ class Context:
         if e is None or e.is_dir:
             return None
         if e.size > limit:
-            raise FatError(f"{e.path} is {e.size} bytes, over the {limit} byte limit")
+            raise TooLarge(f"{e.path} is {e.size} bytes, over the {limit} byte limit")
         return self.esp_fs.read(e)
 
     def find_file(self, path: str, limit: int) -> tuple[bytes | None, str | None]:
@@ -187,6 +192,8 @@ def esp_type(ctx: Context) -> list[Finding]:
                            "Set the type: wic 'part /boot --source bootimg-efi ... --part-type "
                            f"{ESP_TYPE}' (or sgdisk -t N:EF00)"))
         ctx.esp = other
+    if ctx.esp is not None:
+        out.append(_esp_attributes(ctx.esp))
     if other is not None:
         out.append(Finding("IMG-ESP-TYPE", "esp-type-efi-boot", "warn",
                            f"FAT partition {other.number} ({other.name!r}) holds EFI/BOOT but its "
@@ -194,6 +201,28 @@ def esp_type(ctx: Context) -> list[Finding]:
                            "firmware will not use it as the ESP (stock wic does this)",
                            f"Give it the ESP type: wic --part-type {ESP_TYPE}"))
     return out
+
+
+GPT_ATTR_REQUIRED, GPT_ATTR_NO_BLOCK_IO, GPT_ATTR_LEGACY_BOOT = 1 << 0, 1 << 1, 1 << 2
+
+
+def _esp_attributes(esp: Partition) -> Finding:
+    r"""UEFI 2.10 table 5.8: bit 1 ("No Block IO Protocol") tells the firmware
+    not to produce EFI_BLOCK_IO_PROTOCOL for the partition, so no filesystem
+    driver binds to it and the ESP is never searched for \EFI\BOOT. Bits 0
+    (required) and 2 (legacy BIOS bootable) change nothing for UEFI boot."""
+    a = esp.attributes
+    detail = {"attributes": f"0x{a:016X}"}
+    if a & GPT_ATTR_NO_BLOCK_IO:
+        return Finding("IMG-ESP-TYPE", "esp-attributes", "fail",
+                       f"partition {esp.number} has GPT attribute bit 1 ('No Block IO "
+                       f"Protocol', attributes 0x{a:016X}) set: UEFI firmware exposes no block "
+                       "device for it, so it never reads the ESP and finds no boot application",
+                       f"Clear the attribute: sgdisk -A {esp.number}:clear:1 (or rebuild "
+                       "without it)", detail)
+    return Finding("IMG-ESP-TYPE", "esp-attributes", "pass",
+                   f"partition {esp.number}'s GPT attributes (0x{a:016X}) do not hide it "
+                   "from the firmware", "", detail)
 
 
 def _open_esp(ctx: Context) -> None:
@@ -364,6 +393,7 @@ def efi_app(ctx: Context) -> list[Finding]:
     if subsystem != 10:
         problems.append(f"subsystem {subsystem} ({SUBSYSTEMS.get(subsystem, 'unknown')}), "
                         "not 10 (EFI application)")
+    problems += pe_load_problems(pe, len(data))
     if problems:
         return [Finding("IMG-EFI-APP", "efi-app", "fail",
                         f"{e.path} is not a {arch} UEFI application: " + "; ".join(problems),
@@ -375,18 +405,67 @@ def efi_app(ctx: Context) -> list[Finding]:
                     f"0x{machine:04X}, subsystem 10 (EFI application)", "", detail)]
 
 
+def pe_load_problems(pe, file_size: int) -> list[str]:
+    """Why the firmware's loader would refuse this PE image: no sections,
+    headers or section data beyond the end of the file (a truncated copy), an
+    entry point outside every section."""
+    out = []
+    secs = list(pe.sections)
+    if pe.FILE_HEADER.NumberOfSections == 0 or not secs:
+        out.append("it has no sections, so there is no code to load")
+        return out
+    if pe.OPTIONAL_HEADER.SizeOfHeaders > file_size:
+        out.append(f"its headers ({pe.OPTIONAL_HEADER.SizeOfHeaders} bytes) are larger than "
+                   f"the file ({file_size} bytes)")
+    for sec in secs:
+        name = sec.Name.rstrip(b"\0").decode("ascii", "replace") or "?"
+        end = sec.PointerToRawData + sec.SizeOfRawData
+        if sec.SizeOfRawData and end > file_size:
+            out.append(f"section {name!r} ends at byte {end}, beyond the end of the file "
+                       f"({file_size} bytes): the file is truncated")
+            break
+    ep = pe.OPTIONAL_HEADER.AddressOfEntryPoint
+    if not any(sec.VirtualAddress <= ep < sec.VirtualAddress +
+               max(sec.Misc_VirtualSize, sec.SizeOfRawData) for sec in secs):
+        out.append(f"its entry point 0x{ep:X} lies in no section")
+    return out
+
+
 # -- FW-NOT-IN-IMAGE ----------------------------------------------------------
 def find_firmware_volume(data: bytes) -> int | None:
-    """Offset of a valid UEFI firmware volume header (``_FVH``, checksum 0)."""
+    """Offset of a valid UEFI firmware volume header (``_FVH``, checksum 0).
+
+    Linear: the header checksum (16-bit words summing to 0) comes from a
+    prefix sum computed once per byte parity, so a buffer dense with fake
+    ``_FVH`` signatures costs one pass, not one sum per signature."""
+    prefix: dict[int, list[int]] = {}
+
+    def words_sum(h: int, n_words: int) -> int:
+        par = h & 1
+        if par not in prefix:
+            from array import array
+            from itertools import accumulate
+            raw = data[par:]
+            arr = array("H")
+            arr.frombytes(raw[:len(raw) // 2 * 2])
+            if arr.itemsize != 2:           # pragma: no cover - exotic platforms
+                return 1
+            if struct.pack("=H", 1) != struct.pack("<H", 1):   # big-endian host
+                arr.byteswap()
+            prefix[par] = [0, *accumulate(arr)]
+        p = prefix[par]
+        i = (h - par) // 2
+        return (p[i + n_words] - p[i]) & 0xFFFF
+
+    zero16 = bytes(16)
     pos = data.find(b"_FVH")
     while pos >= 0:
         h = pos - 40
-        if h >= 0 and h + 56 <= len(data) and data[h:h + 16] == bytes(16):
+        if h >= 0 and h + 56 <= len(data) and data[h:h + 16] == zero16:
             hlen = struct.unpack_from("<H", data, h + 48)[0]
             fvlen = struct.unpack_from("<Q", data, h + 32)[0]
             if 56 <= hlen <= 4096 and hlen % 2 == 0 and h + hlen <= len(data) and fvlen >= hlen:
-                words = struct.unpack_from(f"<{hlen // 2}H", data, h)
-                if sum(words) & 0xFFFF == 0:
+                if words_sum(h, hlen // 2) == 0:
                     return h
         pos = data.find(b"_FVH", pos + 1)
     return None
@@ -394,6 +473,17 @@ def find_firmware_volume(data: bytes) -> int | None:
 
 @check
 def firmware(ctx: Context) -> list[Finding]:
+    """FW-NOT-IN-IMAGE on the ESP and (independently) on the root fs."""
+    try:
+        esp = _firmware_esp(ctx)
+    except (FatError, TruncatedImage) as err:
+        esp = [Finding("FW-NOT-IN-IMAGE", "firmware-files", _req_bad("FW-NOT-IN-IMAGE"),
+                       f"the ESP cannot be read completely: {err}",
+                       "Re-create the ESP (mkfs.vfat -F 32) and copy the files again")]
+    return esp + _firmware_in_root(ctx)
+
+
+def _firmware_esp(ctx: Context) -> list[Finding]:
     miss = _no_esp(ctx, "FW-NOT-IN-IMAGE", "firmware-files")
     if miss:
         return [miss]
@@ -430,6 +520,39 @@ def firmware(ctx: Context) -> list[Finding]:
                     "no firmware volume (_FVH) or firmware file name on the ESP")]
 
 
+# where distributions install UEFI firmware images (Debian qemu-efi-aarch64 /
+# qemu-efi-arm / ovmf, Fedora edk2-aarch64 / edk2-arm, Yocto's ovmf and
+# qemu's own firmware descriptors' targets)
+ROOT_FIRMWARE_DIRS = ("/boot", "/boot/efi", "/usr/share/qemu-efi-aarch64",
+                      "/usr/share/qemu-efi-arm", "/usr/share/AAVMF", "/usr/share/OVMF",
+                      "/usr/share/edk2", "/usr/share/edk2/aarch64", "/usr/share/edk2/arm",
+                      "/usr/share/edk2/ovmf", "/usr/share/qemu", "/usr/share/ovmf",
+                      "/usr/share/firmware", "/lib/firmware/efi")
+
+
+def _firmware_in_root(ctx: Context) -> list[Finding]:
+    """FW-NOT-IN-IMAGE on the root filesystem: firmware image names in the
+    usual firmware directories (one debugfs run for all of them)."""
+    root = ctx.root()
+    if root is None:
+        return []
+    try:
+        listing = root.listdirs(list(ROOT_FIRMWARE_DIRS))
+    except Ext4Error as err:
+        return [Finding("FW-NOT-IN-IMAGE", "firmware-rootfs", "unknown",
+                        f"the root filesystem's firmware directories could not be listed: {err}")]
+    hits = [f"{d.rstrip('/')}/{e.name}" for d, es in listing.items() for e in es
+            if not e.is_dir and FIRMWARE_NAME.search(e.name)]
+    if hits:
+        return [Finding("FW-NOT-IN-IMAGE", "firmware-rootfs", _req_bad("FW-NOT-IN-IMAGE"),
+                        "UEFI firmware is shipped on the root filesystem: " + "; ".join(hits[:8]),
+                        "Remove the firmware package from the image (e.g. qemu-efi-aarch64, "
+                        "edk2-aarch64, ovmf): the VM provides its firmware", {"files": hits})]
+    return [Finding("FW-NOT-IN-IMAGE", "firmware-rootfs", "pass",
+                    f"no UEFI firmware image in the root filesystem's firmware directories "
+                    f"({len(listing)} of {len(ROOT_FIRMWARE_DIRS)} exist)")]
+
+
 # -- IMG-GRUB, HW-FDT, GUEST-NO-CONSOLE-ARG -----------------------------------
 def _cmdline_value(args: list[str], key: str) -> list[str]:
     return [a.split("=", 1)[1] for a in args if a.startswith(key + "=")]
@@ -445,54 +568,104 @@ def grub_config(ctx: Context) -> list[Finding]:
     gi = grub.parse_grub_efi(ctx.efi_data, ctx.pe)
     ctx.grub_image = gi
     if gi is None:
+        damaged = grub.mods_section(ctx.pe) is not None
+        if damaged:
+            why = (f"{ctx.removable.path} has GRUB's 'mods' section but no readable module "
+                   "info in it: the module area (modules, early config, prefix) is damaged, "
+                   "so GRUB cannot start")
+            return [Finding("IMG-GRUB", "grub-modules", "fail", why,
+                            "Install a freshly built GRUB EFI binary (grub-mkimage)"),
+                    Finding("HW-FDT", "devicetree", "unknown", why),
+                    Finding("GUEST-NO-CONSOLE-ARG", "console-arg", "unknown", why)]
         why = (f"{ctx.removable.path} is not GRUB (no embedded module info), so its "
                "configuration is not checked")
         return [Finding("IMG-GRUB", "grub-config", "unknown", why),
                 Finding("HW-FDT", "devicetree", "unknown", why),
                 Finding("GUEST-NO-CONSOLE-ARG", "console-arg", "unknown", why)]
-    out = []
-    locations = grub.config_locations(gi)
-    fixed = []
-    text = None
-    where = None
-    for loc in locations:
-        dev, path = grub.split_device(loc)
-        if grub.fixed_device(dev):
-            fixed.append(loc)
-        if path.startswith("$"):
-            continue
-        data, where = ctx.find_file(path, 4 << 20)
-        if data is not None:
-            ctx.grub_cfg_path = path
-            text = data.decode("utf-8", "replace")
-            break
-    detail = {"prefix": gi.prefix, "early_config": gi.early_config, "locations": locations}
-    if text is None:
-        why = (f"GRUB (prefix {gi.prefix!r}) looks for {', '.join(locations)}, which is "
-               "neither on the ESP nor on the root filesystem")
-        out.append(Finding("IMG-GRUB", "grub-config", _req_bad("IMG-GRUB"), why,
-                           "Install grub.cfg where the embedded prefix/early config points "
-                           "(\\EFI\\BOOT\\grub.cfg for a removable-media GRUB)", detail))
-        out.append(Finding("HW-FDT", "devicetree", "unknown", "GRUB's config was not found"))
+    walk = _read_grub_configs(ctx, gi)
+    cfg = walk.cfg
+    ctx.grub_cfg = cfg if walk.main else None
+    out: list[Finding] = []
+    detail = {"prefix": gi.prefix, "early_config": gi.early_config,
+              "locations": walk.locations, "files": cfg.files, "missing": walk.missing,
+              "unresolved": cfg.unresolved[:20]}
+    if walk.limit:
+        why = (f"GRUB's configuration is too large to check: {walk.limit}; a devicetree or "
+               "root= line beyond the limit would go unseen")
+        return [Finding("IMG-GRUB", "grub-config", "fail", why,
+                        "Keep grub.cfg small (a generated grub.cfg is a few KiB)", detail),
+                Finding("HW-FDT", "devicetree", "fail", why,
+                        "Keep grub.cfg small so it can be checked", detail),
+                Finding("GUEST-NO-CONSOLE-ARG", "console-arg", "unknown", why)]
+    if walk.errors:
+        out.append(Finding("IMG-GRUB", "grub-config-read", "fail",
+                           "GRUB config files cannot be read: " + "; ".join(walk.errors[:4]),
+                           "Re-create the ESP (mkfs.vfat -F 32) and copy the files again",
+                           detail))
+    # HW-FDT first: it must not depend on anything below (kernel reads etc.)
+    if cfg.devicetree_lines:
+        out.append(Finding("HW-FDT", "devicetree", "fail",
+                           "GRUB replaces the firmware's FDT: " + "; ".join(
+                               f"{f} line {n}: {line}" for f, n, line
+                               in cfg.devicetree_lines[:4]),
+                           "Remove the 'devicetree' commands: the VM's firmware passes the FDT "
+                           "that matches the VM", {"lines": cfg.devicetree_lines[:32]}))
+    elif cfg.unresolved or walk.errors or not walk.main:
+        why = []
+        if not walk.main:
+            why.append("GRUB's config was not found")
+        if walk.errors:
+            why.append(f"{len(walk.errors)} config file(s) could not be read")
+        if cfg.unresolved:
+            why.append("not every command could be resolved: " + "; ".join(cfg.unresolved[:3]))
+        out.append(Finding("HW-FDT", "devicetree", "unknown",
+                           "no devicetree command in what was read, but " + "; ".join(why),
+                           "", {"unresolved": cfg.unresolved[:20]}))
+    else:
+        out.append(Finding("HW-FDT", "devicetree", "pass",
+                           f"no devicetree command in {len(cfg.files)} GRUB script(s) "
+                           "(early config included): the kernel gets the firmware's FDT"))
+    entries = cfg.kernel_lines()
+    consoles = []
+    for e in entries:
+        for c in _cmdline_value(e.linux[1:] if e.linux else [], "console"):
+            consoles.append(f"console={c} (menuentry {e.title!r})")
+    if not walk.main:
         out.append(Finding("GUEST-NO-CONSOLE-ARG", "console-arg", "unknown",
                            "GRUB's config was not found"))
-        return out
-    detail["config"] = f"{where}:{ctx.grub_cfg_path}"
-    if fixed:
-        out.append(Finding("IMG-GRUB", "grub-config", _req_bad("IMG-GRUB"),
-                           f"GRUB's config location {', '.join(fixed)} names a fixed disk, "
-                           "which changes with the hypervisor's disk order",
-                           "Let the early config search for the file (search --file) "
-                           "instead of naming (hdN,gptM)", detail))
+    elif consoles:
+        out.append(Finding("GUEST-NO-CONSOLE-ARG", "console-arg", "warn",
+                           "the kernel command line hard-codes " + "; ".join(consoles[:4]) +
+                           ": on a hypervisor with another console (hvc0 under Xen) the boot "
+                           "log goes nowhere",
+                           "Drop console=: the FDT's stdout-path (chosen node) picks the console"))
     else:
-        out.append(Finding("IMG-GRUB", "grub-config", "pass",
-                           f"GRUB's embedded prefix {gi.prefix!r} leads to "
-                           f"{ctx.grub_cfg_path} on the {'ESP' if where == 'esp' else 'root fs'}",
-                           "", detail))
-    cfg = grub.parse_config(text)
-    ctx.grub_cfg = cfg
-    entries = cfg.kernel_lines()
-    # root= and fixed device names
+        out.append(Finding("GUEST-NO-CONSOLE-ARG", "console-arg", "pass",
+                           "no console= on the kernel command line"))
+    if not walk.main:
+        why = (f"GRUB (prefix {gi.prefix!r}) looks for {', '.join(walk.locations)}, which is "
+               "neither on the ESP nor on the root filesystem")
+        out.insert(0, Finding("IMG-GRUB", "grub-config", _req_bad("IMG-GRUB"), why,
+                              "Install grub.cfg where the embedded prefix/early config points "
+                              "(\\EFI\\BOOT\\grub.cfg for a removable-media GRUB)", detail))
+        return out
+    where, path = walk.main
+    ctx.grub_cfg_path = path
+    detail["config"] = f"{where}:{path}"
+    fixed = [loc for loc in walk.locations if grub.fixed_device(grub.split_device(loc)[0])]
+    if fixed:
+        out.insert(0, Finding("IMG-GRUB", "grub-config", _req_bad("IMG-GRUB"),
+                              f"GRUB's config location {', '.join(fixed)} names a fixed disk, "
+                              "which changes with the hypervisor's disk order",
+                              "Let the early config search for the file (search --file) "
+                              "instead of naming (hdN,gptM)", detail))
+    else:
+        out.insert(0, Finding("IMG-GRUB", "grub-config", "pass",
+                              f"GRUB's embedded prefix {gi.prefix!r} leads to "
+                              f"{path} on the {'ESP' if where == 'esp' else 'root fs'}",
+                              "", detail))
+    # root= and fixed device names: a FAIL, the disk is named differently on
+    # every hypervisor (vda on KVM virtio, xvda on Xen, sda on SCSI)
     bad_roots = []
     for e in entries:
         for r in _cmdline_value(e.linux[1:] if e.linux else [], "root"):
@@ -503,28 +676,89 @@ def grub_config(ctx: Context) -> list[Finding]:
         if grub.fixed_device(dev):
             bad_roots.append(f"set root={v} (line {n})")
     if bad_roots:
-        out.append(Finding("IMG-GRUB", "grub-root-device", _req_bad("IMG-GRUB"),
+        out.append(Finding("IMG-GRUB", "grub-root-device", "fail",
                            "fixed disk names: " + "; ".join(bad_roots[:6]) + ". The disk is "
-                           "vda under virtio-mmio/pci, xvda under Xen, sda under SCSI",
+                           "vda under virtio-mmio/pci, xvda under Xen, sda under SCSI, so the "
+                           "image cannot find its root on another hypervisor",
                            "Use root=PARTUUID=<uuid> (wic: --use-uuid) or UUID=/LABEL=, and "
                            "'search --fs-uuid/--file --set=root' in GRUB"))
     elif entries:
         out.append(Finding("IMG-GRUB", "grub-root-device", "pass",
                            "no fixed disk names (root= uses PARTUUID/UUID/LABEL or is absent)"))
-    # kernel and initrd files
-    default = cfg.default_entry()
-    missing = []
-    checked = 0
-    if default is None:
-        out.append(Finding("IMG-GRUB", "grub-boot-files", _req_bad("IMG-GRUB"),
-                           f"{ctx.grub_cfg_path} has no linux line, so GRUB boots no kernel",
-                           "Add a menuentry with 'linux' and 'initrd' lines"))
-    else:
-        files = [default.linux[0]] + default.initrd if default.linux else default.initrd
-        for i, f in enumerate(files):
-            dev, path = grub.split_device(f)
-            if path.startswith("$") or "$" in path:
+    out.extend(_boot_files(ctx, cfg, path))
+    return out
+
+
+@dataclass
+class _GrubWalk:
+    cfg: grub.GrubConfig
+    locations: list[str]
+    main: tuple[str, str] | None = None      # (where, path) of the first config read
+    missing: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    limit: str | None = None
+
+
+def _read_grub_configs(ctx: Context, gi: grub.GrubImage) -> _GrubWalk:
+    """Every script GRUB runs, in order: the early config, then each file a
+    configfile/source command names (bounded in files, depth and bytes)."""
+    cfg = grub.GrubConfig()
+    if gi.prefix is not None:
+        cfg.variables["prefix"] = gi.prefix
+    walk = _GrubWalk(cfg, [])
+    try:
+        cfg.add_script(gi.early_config or "", "(early config)")
+        if not cfg.loads:      # no configfile: normal mode reads $prefix/grub.cfg
+            prefix = cfg.variables.get("prefix", gi.prefix or "")
+            cfg.loads.append(("(early config)", 0, prefix.rstrip("/") + "/grub.cfg", 1))
+        walk.locations = [p for _, _, p, _ in cfg.loads]
+        seen: set[str] = set()
+        i = 0
+        while i < len(cfg.loads):
+            src, line, loc, depth = cfg.loads[i]
+            i += 1
+            dev, path = grub.split_device(loc)
+            if "$" in path:
+                cfg.unresolved.append(f"{src} line {line}: loads {loc}")
                 continue
+            if path in seen:
+                continue
+            seen.add(path)
+            if depth > grub.MAX_DEPTH or len(cfg.files) > grub.MAX_FILES:
+                raise grub.GrubLimit(f"configfile/source nest deeper than {grub.MAX_DEPTH} "
+                                     f"levels or load more than {grub.MAX_FILES} files")
+            try:
+                data, where = ctx.find_file(path, grub.MAX_CONFIG_BYTES)
+            except (FatError, Ext4Error, TruncatedImage) as err:
+                if isinstance(err, (TooLarge, Ext4TooLarge)):
+                    raise grub.GrubLimit(str(err)) from None
+                walk.errors.append(f"{path}: {err}")
+                continue
+            if data is None:
+                walk.missing.append(path)
+                continue
+            if walk.main is None:
+                walk.main = (where or "esp", path)
+            cfg.add_script(data.decode("utf-8", "replace"), path, depth)
+    except grub.GrubLimit as err:
+        walk.limit = str(err)
+    return walk
+
+
+def _boot_files(ctx: Context, cfg: grub.GrubConfig, cfg_path: str) -> list[Finding]:
+    default = cfg.default_entry()
+    if default is None:
+        return [Finding("IMG-GRUB", "grub-boot-files", _req_bad("IMG-GRUB"),
+                        f"{cfg_path} has no linux line, so GRUB boots no kernel",
+                        "Add a menuentry with 'linux' and 'initrd' lines")]
+    missing, unreadable = [], []
+    checked = 0
+    files = [default.linux[0]] + default.initrd if default.linux else default.initrd
+    for i, f in enumerate(files):
+        dev, path = grub.split_device(f)
+        if "$" in path:
+            continue
+        try:
             if i == 0:
                 data, where_k = ctx.find_file(path, MAX_KERNEL)
                 if data is not None:
@@ -534,42 +768,28 @@ def grub_config(ctx: Context) -> list[Finding]:
                 exists = data is not None
             else:
                 exists = _exists(ctx, path)
-            checked += 1
-            if not exists:
-                missing.append(f)
-        if missing:
-            out.append(Finding("IMG-GRUB", "grub-boot-files", _req_bad("IMG-GRUB"),
-                               f"the default entry {default.title!r} names files that are in "
-                               f"neither the ESP nor the root fs: {', '.join(missing)}",
-                               "Install the kernel/initramfs where grub.cfg says, or fix the "
-                               "paths"))
-        else:
-            out.append(Finding("IMG-GRUB", "grub-boot-files", "pass",
-                               f"default entry {default.title!r}: kernel and initrd present "
-                               f"({checked} files)"))
-    # HW-FDT
-    if cfg.devicetree_lines:
-        out.append(Finding("HW-FDT", "devicetree", "fail",
-                           "grub.cfg replaces the firmware's FDT: " + "; ".join(
-                               f"line {n}: {line}" for n, line in cfg.devicetree_lines[:4]),
-                           "Remove the 'devicetree' lines: the VM's firmware passes the FDT "
-                           "that matches the VM"))
-    else:
-        out.append(Finding("HW-FDT", "devicetree", "pass",
-                           "no devicetree line: the kernel gets the firmware's FDT"))
-    consoles = []
-    for e in entries:
-        for c in _cmdline_value(e.linux[1:] if e.linux else [], "console"):
-            consoles.append(f"console={c} (menuentry {e.title!r})")
-    if consoles:
-        out.append(Finding("GUEST-NO-CONSOLE-ARG", "console-arg", "warn",
-                           "the kernel command line hard-codes " + "; ".join(consoles[:4]) +
-                           ": on a hypervisor with another console (hvc0 under Xen) the boot "
-                           "log goes nowhere",
-                           "Drop console=: the FDT's stdout-path (chosen node) picks the console"))
-    else:
-        out.append(Finding("GUEST-NO-CONSOLE-ARG", "console-arg", "pass",
-                           "no console= on the kernel command line"))
+        except (FatError, Ext4Error, TruncatedImage) as err:
+            unreadable.append(f"{f}: {err}")
+            continue
+        checked += 1
+        if not exists:
+            missing.append(f)
+    out = []
+    if unreadable:
+        out.append(Finding("IMG-GRUB", "grub-boot-files", "fail",
+                           f"the default entry {default.title!r} names files that cannot be "
+                           "read, so GRUB cannot load them: " + "; ".join(unreadable[:4]),
+                           "Re-create the ESP (mkfs.vfat -F 32) and copy the files again"))
+    if missing:
+        out.append(Finding("IMG-GRUB", "grub-boot-files", _req_bad("IMG-GRUB"),
+                           f"the default entry {default.title!r} names files that are in "
+                           f"neither the ESP nor the root fs: {', '.join(missing)}",
+                           "Install the kernel/initramfs where grub.cfg says, or fix the "
+                           "paths"))
+    elif not unreadable:
+        out.append(Finding("IMG-GRUB", "grub-boot-files", "pass",
+                           f"default entry {default.title!r}: kernel and initrd present "
+                           f"({checked} files)"))
     return out
 
 

@@ -55,10 +55,27 @@ class Report:
     kernel: dict[str, Any]
     findings: list[Finding]
     stats: dict[str, Any]
+    strict: bool = False        # --strict: an "unknown" fails like a "fail"
 
     @property
     def compliant(self) -> bool:
-        return not any(f.result == "fail" for f in self.findings)
+        bad = ("fail", "unknown") if self.strict else ("fail",)
+        return not any(f.result in bad for f in self.findings)
+
+    @property
+    def unknown(self) -> int:
+        return sum(1 for f in self.findings if f.result == "unknown")
+
+    def verdict(self) -> str:
+        """COMPLIANT only when everything was checked; "compliant as far as
+        checked (N unknown)" otherwise, so a CI gate is not misled."""
+        if not self.compliant:
+            if self.strict and not any(f.result == "fail" for f in self.findings):
+                return f"NOT COMPLIANT (--strict: {self.unknown} unknown)"
+            return "NOT COMPLIANT"
+        if self.unknown:
+            return f"compliant as far as checked ({self.unknown} unknown)"
+        return "COMPLIANT"
 
     @property
     def exit_code(self) -> int:
@@ -89,7 +106,8 @@ class Report:
     def as_dict(self) -> dict:
         return {"schema_version": SCHEMA_VERSION, "tool": "armvm-oe verify",
                 "image": self.image, "arch": self.arch, "arch_source": self.arch_source,
-                "kernel": self.kernel, "compliant": self.compliant,
+                "kernel": self.kernel, "compliant": self.compliant, "strict": self.strict,
+                "verdict": self.verdict(),
                 "exit_code": self.exit_code, "summary": self.summary(),
                 "requirements": self.by_requirement(),
                 "findings": [f.as_dict() for f in self.findings], "stats": self.stats}
@@ -134,6 +152,8 @@ SCHEMA: dict = {
             "properties": {"path": _NSTR, "release": _NSTR, "compression": _NSTR,
                            "config_source": _NSTR}},
         "compliant": {"type": "boolean"},
+        "strict": {"type": "boolean"},
+        "verdict": {"type": "string"},
         "exit_code": {"enum": [0, 1]},
         "summary": {"type": "object", "required": list(RESULTS), "additionalProperties": False,
                     "properties": {r: {"type": "integer", "minimum": 0} for r in RESULTS}},

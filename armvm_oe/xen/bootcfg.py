@@ -56,7 +56,10 @@ def _entry(e: grub.MenuEntry, source: str) -> BootEntry:
 def default_entry(text: str, source: str = "grub.cfg") -> BootEntry | None:
     """The entry GRUB boots with no user input (``set default=`` by index,
     as verify's reader resolves it, or by title), else the first."""
-    cfg = grub.parse_config(text)
+    try:
+        cfg = grub.parse_config(text)
+    except grub.GrubLimit:          # too large to read: no entry rather than a guess
+        return None
     d = grub_default(text)
     if d and not d.isdigit():
         for e in cfg.kernel_lines():

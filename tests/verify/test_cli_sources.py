@@ -65,14 +65,14 @@ def test_unreadable_inputs_exit_2(tmp_path, verify_cli, content, what):
     assert rc == 2 and "directory" in err
 
 
-def test_random_bytes_is_a_finding(tmp_path, verify_cli, validate):
+def test_random_bytes_is_not_a_disk_image(tmp_path, verify_cli):
+    """The exit-code contract: not a disk image at all is bad input (exit 2),
+    as in 'armvm-oe test'; a disk image with a broken table is a finding."""
     p = tmp_path / "random.img"
     p.write_bytes(random.Random(7).randbytes(3 << 20))
     rc, out, err, doc = verify_cli(p, "--json")
-    assert rc == 1 and "Traceback" not in err
-    validate(doc)
-    gpt = [f for f in doc["findings"] if f["id"] == "IMG-GPT" and f["result"] == "fail"]
-    assert gpt and doc["arch"] is None
+    assert rc == 2 and "is not a disk image" in err and "Traceback" not in err
+    assert doc["exit_code"] == 2
 
 
 @pytest.mark.parametrize("tool,ext,fmt", [

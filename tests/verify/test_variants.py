@@ -17,7 +17,7 @@ EXPECT = {
     "x86-efi": ("IMG-EFI-APP", "efi-app", "fail"),
     "firmware-in-esp": ("FW-NOT-IN-IMAGE", "firmware-files", "warn"),
     "devicetree-line": ("HW-FDT", "devicetree", "fail"),
-    "dev-vda-root": ("IMG-GRUB", "grub-root-device", "warn"),
+    "dev-vda-root": ("IMG-GRUB", "grub-root-device", "fail"),
     "console-arg": ("GUEST-NO-CONSOLE-ARG", "console-arg", "warn"),
     "no-xen-console": ("GUEST-CONSOLE", "kconfig", "fail"),
     "no-xen": ("GUEST-XEN", "kconfig", "warn"),
