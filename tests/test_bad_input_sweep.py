@@ -1,7 +1,7 @@
 """The exit-code contract (docs/exit-codes.md) on bad paths: every
 subcommand and every option that takes an input file, given a missing path,
-a directory, a FIFO, /dev/zero, an empty file and (when not root) an
-unreadable file, exits 2 with a one-paragraph error: no traceback, no hang,
+a directory, a FIFO, /dev/zero, an empty file and an unreadable file
+(as root: the CLI run as uid 65534), exits 2 with a one-paragraph error: no traceback, no hang,
 never exit 0 or 1 (issue 15 item 5, issue 16)."""
 
 from __future__ import annotations
@@ -40,9 +40,7 @@ def _bad(kind: str, tmp: Path, suffix: str) -> Path:
         return Path("/dev/zero")
     p.write_bytes(b"" if kind == "empty" else b"header:\n  version: 14\n")
     if kind == "unreadable":
-        if os.geteuid() == 0:
-            pytest.skip("root reads every file: run the suite as a normal user (.ci/run does)")
-        p.chmod(0)
+        p.chmod(0)      # as root, the test runs the CLI as uid 65534 (see below)
     return p
 
 
@@ -80,7 +78,7 @@ class Hang(BaseException):
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_path_exits_2(tmp_path, good, case, kind, monkeypatch, capsys):
+def test_bad_path_exits_2(tmp_path, good, case, kind, monkeypatch, capsys, request):
     """In-process (cli.main, as the console script runs it) so the 78 cases
     cost no interpreter start each; an alarm turns a hang into a failure."""
     import signal
@@ -89,6 +87,9 @@ def test_bad_path_exits_2(tmp_path, good, case, kind, monkeypatch, capsys):
 
     build, suffix = CASES[case]
     bad = _bad(kind, tmp_path, suffix)
+    if kind == "unreadable" and os.geteuid() == 0:
+        return _as_nobody(request.getfixturevalue("other_user"), build(bad, good), tmp_path,
+                          good)
     if kind == "empty" and case in ("checkout CONFIG", "lock CONFIG", "status CONFIG",
                                     "doctor CONFIG"):
         bad.write_bytes(b"")
@@ -114,6 +115,34 @@ def test_bad_path_exits_2(tmp_path, good, case, kind, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert rc == 2, (rc, err[-800:])
     assert "error:" in err
+
+
+def _as_nobody(other_user, argv, tmp_path, good):
+    """Root reads every file, so the unreadable case runs the real CLI as
+    uid 65534 (an interpreter that user can read: tests/_otheruser.py), with
+    the companions and the scratch dirs opened up for it."""
+    import subprocess
+    import shutil
+
+    pub = tmp_path / "pub"
+    pub.mkdir()
+    img = pub / "good.wic"
+    shutil.copyfile(good["image"], img)
+    argv = [str(img) if str(a) == str(good["image"]) else str(a) for a in argv]
+    for d in (good["dir"], tmp_path, *tmp_path.parents):
+        if d != Path("/"):
+            os.chmod(d, os.stat(d).st_mode | 0o005)
+    for f in [img, *good["dir"].iterdir()]:
+        os.chmod(f, os.stat(f).st_mode | 0o004)
+    (good["dir"] / "out").mkdir(exist_ok=True)
+    os.chmod(good["dir"] / "out", 0o777)
+    env = other_user.env(dict(os.environ, NO_COLOR="1", HOME=str(pub),
+                              ARMVM_DATA_DIR=str(pub / "data"), ARMVM_CACHE_DIR=str(pub / "c")))
+    os.chmod(pub, 0o777)
+    p = subprocess.run(other_user.cmd(argv, 65534, 65534), env=env, cwd=str(pub),
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2, (p.returncode, p.stderr[-800:])
+    assert "error:" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_outputs_never_replace_an_input(tmp_path, good, monkeypatch, capsys):
