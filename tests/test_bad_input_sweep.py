@@ -57,6 +57,8 @@ CASES = {
     "avh pack --dtb": (lambda b, g: _pack(g, dtb=b), ""),
     "avh pack --storage": (lambda b, g: _pack(g, storage=b), ".wic"),
     "avh check ZIP": (lambda b, g: ["avh", "check", b], ".zip"),
+    "export IMAGE": (lambda b, g: ["export", b, "--to", "qcow2", "-o",
+                                   g["dir"] / "out" / "x.qcow2", "--force"], ".wic"),
     "checkout CONFIG": (lambda b, g: ["checkout", "--work-dir", g["dir"] / "w", b], ".yml"),
     "lock CONFIG": (lambda b, g: ["lock", b], ".yml"),
     "status CONFIG": (lambda b, g: ["status", b], ".yml"),
