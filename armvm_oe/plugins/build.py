@@ -84,8 +84,8 @@ def setup_parser(parser):
 def options_from_args(args):
     import os
 
-    from armvm_oe.build.orchestrate import BuildOptions
-    from armvm_oe.build.scaleout import ScaleOut
+    from armvm_oe.imagebuild.orchestrate import BuildOptions
+    from armvm_oe.imagebuild.scaleout import ScaleOut
     env_path = lambda k: Path(os.environ[k]) if os.environ.get(k) else None  # noqa: E731
     return BuildOptions(
         config=args.config, arch=args.arch, work_dir=args.work_dir, mode=args.mode,
@@ -100,8 +100,8 @@ def options_from_args(args):
 
 
 def run(args) -> int:
-    from armvm_oe.build.orchestrate import run_build
-    from armvm_oe.build.report import summary_lines
+    from armvm_oe.imagebuild.orchestrate import run_build
+    from armvm_oe.imagebuild.report import summary_lines
 
     out = run_build(options_from_args(args))
     if args.json:

@@ -1,6 +1,6 @@
 """`armvm-oe build --container` end to end: the real CLI, the real build image
 (the session's, shared with tests/container), the real kas 5.5 inside it and
-the recording stand-in bitbake of tests/build in the stand-in poky.
+the recording stand-in bitbake of tests/imagebuild in the stand-in poky.
 
 The build user is not root: on CI (root) the work dir and caches belong to
 uid 1234 and the runner builds as that owner, as tests/container does, while
@@ -18,12 +18,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from armvm_oe.build.report import REPORT_SCHEMA
+from armvm_oe.imagebuild.report import REPORT_SCHEMA
 from armvm_oe.container import SSTATE_MIRROR_MOUNT
 from armvm_oe.container.runner import leftover_containers
 from armvm_oe.lib import sha256_file
 
-from conftest import git, make_project, skip_root  # noqa: E402  (tests/build/conftest.py)
+from conftest import git, make_project, skip_root  # noqa: E402  (tests/imagebuild/conftest.py)
 
 pytestmark = pytest.mark.docker
 

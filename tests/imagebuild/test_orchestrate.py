@@ -16,10 +16,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from armvm_oe.build.report import REPORT_SCHEMA
+from armvm_oe.imagebuild.report import REPORT_SCHEMA
 from armvm_oe.lib import sha256_file
 
-from conftest import git, make_project, skip_root  # noqa: E402  (tests/build/conftest.py)
+from conftest import git, make_project, skip_root  # noqa: E402  (tests/imagebuild/conftest.py)
 
 
 def build(armvm, work: Path, *args, env=None, timeout=300):
