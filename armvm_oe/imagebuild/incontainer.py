@@ -15,6 +15,34 @@ from armvm_oe.imagebuild.options import BuildOptions
 from armvm_oe.imagebuild.scaleout import ScaleOut
 
 CHECK_DUBIOUS = "checkout.dubious-ownership"
+# DL_DIR and SSTATE_DIR of a container build without --dl-dir/--sstate-dir:
+# host directories in the work dir (bitbake's own defaults are under TOPDIR;
+# these survive 'rm -rf build'), made by the caller so the build user can write
+DEFAULT_DL = "downloads"
+DEFAULT_SSTATE = "sstate-cache"
+
+
+def container_path_map(work_dir: Path, project) -> dict:
+    """The container paths the build dir's files name (kas writes bblayers.conf
+    as /work/build/../../repo/meta-armvm, bitbake saves TMPDIR as
+    /work/build/tmp) -> the host directories mounted there, for the doctor."""
+    from armvm_oe.container import PROJECT_MOUNT, WORK_MOUNT
+    return {WORK_MOUNT: str(work_dir), PROJECT_MOUNT: str(project.top_repo_path)}
+
+
+def default_cache_dirs(dl_dir: Optional[Path], sstate_dir: Optional[Path], work_dir: Path,
+                       owner: Optional[tuple[int, int]]) -> tuple[Path, Path]:
+    """(DL_DIR, SSTATE_DIR) on the host, both existing and owned by the build
+    user. Never left to the image: its /downloads and /sstate belong to the
+    image's own user, not to the caller's uid the build runs as."""
+    out = []
+    for given, default in ((dl_dir, DEFAULT_DL), (sstate_dir, DEFAULT_SSTATE)):
+        p = Path(given).absolute() if given else work_dir / default
+        if not p.exists():
+            p.mkdir(parents=True)
+            hand_over(owner, p)
+        out.append(p)
+    return out[0], out[1]
 
 
 def container_owner(mode: str, work_dir: Path) -> Optional[tuple[int, int]]:

@@ -23,7 +23,8 @@ from armvm_oe.errors import ArmvmError, UsageError
 from armvm_oe.imagebuild import report as rpt
 from armvm_oe.imagebuild.hostrun import LineSink, host_kas_version, run_host
 from armvm_oe.imagebuild.incontainer import (CHECK_DUBIOUS, check_container_ownership,
-                                             container_owner, hand_over, run_container)
+                                             container_owner, container_path_map,
+                                             default_cache_dirs, hand_over, run_container)
 from armvm_oe.imagebuild.options import (ARCHES, LOG_DIR, BuildFailed, BuildOptions,  # noqa: F401
                                          BuildOutcome, PreflightFailed)
 from armvm_oe.imagebuild.postbuild import diagnose_failure, finish, post_build, write_report
@@ -136,14 +137,18 @@ def run_build(opts: BuildOptions) -> BuildOutcome:
         raise UsageError("--avh needs an arm64 kernel Image, and this is an aarch32 build",
                          "Arm Virtual Hardware boots arm64 Linux firmware packages",
                          "Build with --arch aarch64 for an AVH package")
+    path_map = {}
     if mode == "container":
         project.build_dir = work_dir / "build"   # /work/build inside
+        path_map = container_path_map(work_dir, project)
+        opts.dl_dir, opts.sstate_dir = default_cache_dirs(
+            opts.dl_dir, opts.sstate_dir, work_dir, container_owner(mode, work_dir))
     build_dir = project.build_dir
     say(f"build: {project.machine} from {', '.join(str(p) for p in project.config_files)} "
         f"({mode}), work dir {work_dir}")
 
     # 1. preflight (everything that does not need the checkout)
-    preflight(opts, chain, project, mode)
+    preflight(opts, chain, project, mode, path_map)
     # 2. checkout at the lock, then the checks that need the trees
     checkout_results = checkout(opts, project, mode)
     skip = set(opts.skip_checks)
@@ -153,7 +158,7 @@ def run_build(opts: BuildOptions) -> BuildOutcome:
         check_container_ownership(project, skip)
         skip.add(CHECK_DUBIOUS)
     results = run_doctor(dict(groups=("checkout",), kas_config=chain, work_dir=work_dir,
-                           build_dir=build_dir, skip=skip), say)
+                           build_dir=build_dir, skip=skip, path_map=path_map), say)
     stop_on_fatal(results, "checkout check", say)
 
     # 3. kas build

@@ -46,7 +46,8 @@ def stop_on_fatal(results: list, stage: str, say) -> None:
         "--skip-check ID to override one check", check_id=fatal[0].id)
 
 
-def preflight(opts: BuildOptions, chain: str, project, mode: str) -> list:
+def preflight(opts: BuildOptions, chain: str, project, mode: str,
+              path_map: dict | None = None) -> list:
     from armvm_oe.doctor.registry import catalogue
     env = dict(os.environ)
     if opts.dl_dir:
@@ -62,7 +63,8 @@ def preflight(opts: BuildOptions, chain: str, project, mode: str) -> list:
         groups, only = ("host", "build", "kas"), None
     results = run_doctor(dict(groups=groups, kas_config=chain, work_dir=project.work_dir,
                            build_dir=project.build_dir, env=env, only=only,
-                           skip=set(opts.skip_checks)), opts.say)
+                           skip=set(opts.skip_checks), path_map=path_map or {}),
+                         opts.say)
     stop_on_fatal(results, "preflight", opts.say)
     return results
 
