@@ -42,7 +42,8 @@ def bblayers_missing(ctx: Context):
     conf = b / "conf" / "bblayers.conf"
     if not conf.is_file():
         return None
-    v = facts.conf_vars(conf, {"TOPDIR": str(b)})
+    # TOPDIR as bitbake saw it (/work/build in the container)
+    v = facts.conf_vars(conf, {"TOPDIR": ctx.container_path(str(b))})
     layers = v.get("BBLAYERS", "").split()
     missing = [p for p in layers if "${" not in p and not Path(ctx.host_path(p)).is_dir()]
     if not missing:

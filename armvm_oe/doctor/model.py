@@ -86,6 +86,15 @@ class Context:
                 return str(Path(host)) + norm[len(prefix):]
         return path
 
+    def container_path(self, path: str) -> str:
+        """The reverse of :meth:`host_path`: where a host directory is seen
+        by the build (TOPDIR of a container build is /work/build)."""
+        for prefix, host in sorted(self.path_map.items(), key=lambda kv: -len(str(kv[1]))):
+            host = str(Path(host))
+            if path == host or path.startswith(host.rstrip("/") + "/"):
+                return prefix.rstrip("/") + path[len(host):]
+        return path
+
     def root(self, rel: str) -> Path:
         """A host path read through the injectable root."""
         return Path(self.host_root) / rel.lstrip("/")

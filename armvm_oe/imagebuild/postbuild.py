@@ -15,14 +15,19 @@ from armvm_oe.errors import ArmvmError, ProblemFound, UsageError
 from armvm_oe.imagebuild import report as rpt
 from armvm_oe.imagebuild.hostrun import LineSink
 from armvm_oe.imagebuild.incontainer import hand_over
+from armvm_oe.imagebuild.buildlog import sanity_findings, task_errors
 from armvm_oe.imagebuild.options import BuildFailed, BuildOptions, BuildOutcome
 
 
 def post_build(opts: BuildOptions, project, build_dir: Path, base: dict, versions: dict,
-                sink: LineSink, arch: Optional[str], t0: float,
-                owner: Optional[tuple[int, int]] = None) -> BuildOutcome:
+               sink: LineSink, arch: Optional[str], t0: float,
+               owner: Optional[tuple[int, int]] = None) -> BuildOutcome:
+    """After kas succeeded. Any step that fails (no image, verify failing or
+    crashing, the AVH package) makes the build ``failed``, exit 1, with the
+    step named in the report's ``failure``: a build is only ``succeeded`` when
+    everything it was asked to do was done."""
     say = opts.say
-    exit_code, error = 0, None
+    error, step = None, None
     deploy = rpt.find_deploy_dir(build_dir, project.machine)
     base["deploy_dir"] = str(deploy) if deploy else None
     artifacts = rpt.collect(deploy) if deploy else []
@@ -31,30 +36,49 @@ def post_build(opts: BuildOptions, project, build_dir: Path, base: dict, version
     wic = rpt.pick_wic(artifacts, target, project.machine)
     base["wic"] = wic
     if not wic:
+        step = "artifacts"
         error = BuildFailed("The build succeeded but left no .wic image in "
                             f"{deploy or build_dir}",
                             "the target should deploy <image>-<machine>.rootfs.wic",
                             "Check IMAGE_FSTYPES (meta-armvm sets wic) and the target")
-        exit_code = 1
     elif opts.verify:
         say(f"build: verifying {wic}")
         from armvm_oe.imagebuild.verifyhook import run_verify
         base["verify"] = run_verify(Path(wic), arch)
-        if base["verify"]["status"] == "failed":
-            exit_code = 1
+        status = base["verify"]["status"]
+        if status == "failed":
+            step = "verify"
             error = ProblemFound(f"The built image {wic} does not pass 'armvm-oe verify'",
                                  "failed requirement(s): "
                                  + ", ".join(base["verify"]["failed"] or ["?"]),
                                  f"Run 'armvm-oe verify {wic}' for the details")
+        elif status == "error":
+            step = "verify"
+            error = BuildFailed(f"The verify step could not check the built image {wic}",
+                                base["verify"]["summary"] or "verify stopped with an error",
+                                f"Run 'armvm-oe verify {wic} --debug' to see why, or build "
+                                "with --no-verify")
     else:
         base["verify"] = {"status": "skipped"}
     if opts.avh_device and wic and error is None:
-        base["avh"] = make_avh(opts, artifacts, wic, build_dir, project, target)
-        hand_over(owner, Path(base["avh"]["path"]))
-    finish(base, versions, sink, "succeeded", exit_code, t0, None)
+        try:
+            base["avh"] = make_avh(opts, artifacts, wic, build_dir, project, target)
+            hand_over(owner, Path(base["avh"]["path"]))
+            if not base["avh"]["check_ok"]:
+                step = "avh"
+                error = BuildFailed(f"The AVH package {base['avh']['path']} is not valid",
+                                    "; ".join(p.get("message", str(p))
+                                              for p in base["avh"]["problems"][:3]) or "?",
+                                    f"Run 'armvm-oe avh check {base['avh']['path']}'")
+        except ArmvmError as err:
+            step, error = "avh", err
+    if error is not None:
+        base["failure"] = {"step": step, "what": error.what, "why": error.why,
+                           "fix": error.fix}
+    finish(base, versions, sink, "failed" if error else "succeeded", 1 if error else 0, t0,
+           None)
     path = write_report(base, build_dir, owner)
-    return BuildOutcome(base, exit_code, error, path)
-
+    return BuildOutcome(base, 1 if error else 0, error, path)
 
 
 def write_report(base: dict, build_dir: Path, owner: Optional[tuple[int, int]]) -> Path:
@@ -80,11 +104,17 @@ def diagnose_failure(log_path: Path, sink: LineSink, rc: int, base: dict, say) -
     for line in sink.tail:
         say("  | " + line)
     text = log_path.read_text(errors="replace")
-    findings = diagnose(text)
+    # the sanity checker's list whole (every line a finding), the failed
+    # tasks' own errors (recipe, task, URL), then the pattern scan's findings
+    # on other lines: it stops at one line of the list, and offline it names
+    # a warning about uninative before the task that failed
+    sanity = sanity_findings(text) + task_errors(text, sink.progress.failed_tasks)
+    lines = {f.line_no for f in sanity}
+    findings = sanity + [f for f in diagnose(text) if f.line_no not in lines]
     causes = [f for f in findings if not f.cascade] or findings
     if findings:
         say("build: diagnosis (armvm-oe doctor --log):")
-        for f in findings[:4]:
+        for f in findings[:max(4, len(sanity))]:
             kind = "consequence" if f.cascade else "cause"
             say(f"  {ui.badge(f.severity, sys.stderr)} {f.id} (line {f.line_no}, {kind}): "
                 f"{f.cause}")
@@ -92,7 +122,7 @@ def diagnose_failure(log_path: Path, sink: LineSink, rc: int, base: dict, say) -
             say(f"      fix: {f.fix}")
     first = causes[0] if causes else None
     base["failure"] = {"kas_exit_code": rc, "last_lines": list(sink.tail),
-                       "diagnosis": [f.as_dict() for f in findings[:10]],
+                       "diagnosis": [f.as_dict() for f in findings[:max(10, len(sanity))]],
                        "first_cause": first.as_dict() if first else None,
                        "failed_tasks": sink.progress.failed_tasks}
     if first:
