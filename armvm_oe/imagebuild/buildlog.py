@@ -31,9 +31,11 @@ HEADER = "OE-core's config sanity checker detected a potential misconfiguration"
 LIST_START = "Following is the list of potential problems / advisories:"
 _BOILERPLATE = ("Either fix the cause of this error or at your own risk disable the checker",)
 # a line that starts the next log record ends the list
-_RECORD = re.compile(r"^(ERROR|WARNING|NOTE|DEBUG|FATAL|Summary|Traceback)\b|^\d{4}-\d\d-\d\d |"
+_RECORD = re.compile(r"^(ERROR|WARNING|NOTE|DEBUG|FATAL|Summary|Traceback)\b|^Command \"|"
                      r"^\S+: \d+ tasks? |^Loading cache|^Parsing recipes|^Loaded \d+ entries")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# kas's own logger prefix on every line of bitbake's output
+_KAS_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - [A-Z]+\s+- ")
 
 # (regex, check id, fix): lines whose cause is known
 _KNOWN = (
@@ -81,8 +83,10 @@ class LogFinding:
 
 def sanity_list(text: str) -> list[tuple[int, str]]:
     """[(1-based line number, problem)] of every sanity-checker block in ``text``."""
-    lines = _ANSI.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")
+    lines = [_KAS_PREFIX.sub("", ln) for ln in
+             _ANSI.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")]
     out: list[tuple[int, str]] = []
+    seen: set[str] = set()
     i = 0
     while i < len(lines):
         if HEADER not in lines[i]:
@@ -107,7 +111,9 @@ def sanity_list(text: str) -> list[tuple[int, str]]:
             if _RECORD.search(raw) or HEADER in raw:
                 break
             blanks = 0
-            if not s.startswith(_BOILERPLATE):
+            # kas repeats the block after 'Command ... failed:': each problem once
+            if not s.startswith(_BOILERPLATE) and s not in seen:
+                seen.add(s)
                 out.append((i + 1, s))
             i += 1
     return out

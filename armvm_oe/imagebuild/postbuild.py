@@ -108,9 +108,17 @@ def diagnose_failure(log_path: Path, sink: LineSink, rc: int, base: dict, say) -
     # tasks' own errors (recipe, task, URL), then the pattern scan's findings
     # on other lines: it stops at one line of the list, and offline it names
     # a warning about uninative before the task that failed
-    sanity = sanity_findings(text) + task_errors(text, sink.progress.failed_tasks)
-    lines = {f.line_no for f in sanity}
-    findings = sanity + [f for f in diagnose(text) if f.line_no not in lines]
+    scanned = diagnose(text)
+    by_line = {f.line_no: f for f in scanned}
+    own = sanity_findings(text) + task_errors(text, sink.progress.failed_tasks)
+    for f in own:
+        known = by_line.get(f.line_no)
+        if known is not None and f.id == "log.task-error":
+            # the pattern scan knows this failure: its id and fix, our recipe/URL
+            f.id, f.title, f.fix, f.check = known.id, known.title, known.fix, known.check
+    lines = {f.line_no for f in own}
+    sanity = own
+    findings = own + [f for f in scanned if f.line_no not in lines]
     causes = [f for f in findings if not f.cascade] or findings
     if findings:
         say("build: diagnosis (armvm-oe doctor --log):")
