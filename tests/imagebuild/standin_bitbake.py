@@ -104,8 +104,34 @@ def main():
         d = mirror[len("file://"):]
         record["sstate_mirror"] = {"path": d, "entries": sorted(os.listdir(d)),
                                    "writable": os.access(d, os.W_OK)}
+    # oe-core's sanity checker creates a file in DL_DIR and SSTATE_DIR (real
+    # bitbake stops here when it cannot, with the same message)
+    record["can_write"] = {}
+    for var in ("DL_DIR", "SSTATE_DIR"):
+        d = os.environ.get(var) or os.path.join(build, "downloads" if var == "DL_DIR"
+                                                else "sstate-cache")
+        try:
+            os.makedirs(d, exist_ok=True)
+            probe = os.path.join(d, f".standin-probe-{os.getpid()}")
+            open(probe, "w").close()
+            os.unlink(probe)
+            record["can_write"][var] = True
+        except OSError as exc:
+            record["can_write"][var] = f"{type(exc).__name__}: {exc}"
     with open(os.path.join(build, "standin-bitbake.json"), "w") as f:
         json.dump(record, f, indent=1)
+    bad = [v for v, ok in record["can_write"].items() if ok is not True]
+    if bad:
+        out("ERROR:  OE-core's config sanity checker detected a potential misconfiguration.")
+        out("    Either fix the cause of this error or at your own risk disable the checker "
+            "(see sanity.conf).")
+        out("    Following is the list of potential problems / advisories:")
+        out("")
+        for v in bad:
+            out(f"    Failed to create a file in {v}: Permission denied.")
+        out("")
+        out("Summary: There was 1 ERROR message, returning a non-zero exit code.")
+        return 1
     recipe = f"{CORE}/meta/recipes-core/images/core-image-minimal.bb"
     out("Loading cache...done.")
     out("Loaded 1880 entries from dependency cache.")

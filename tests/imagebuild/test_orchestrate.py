@@ -19,7 +19,7 @@ import pytest
 from armvm_oe.imagebuild.report import REPORT_SCHEMA
 from armvm_oe.lib import sha256_file
 
-from conftest import git, make_project, skip_root  # noqa: E402  (tests/imagebuild/conftest.py)
+from standinpoky import git, make_project, skip_root  # noqa: E402  (tests/imagebuild/standinpoky.py)
 
 
 def build(armvm, work: Path, *args, env=None, timeout=300):
