@@ -125,7 +125,10 @@ def check_container_ownership(project, skip: set) -> None:
 
 def run_container(client, project, chain: str, work_dir: Path, opts: BuildOptions,
                    so: ScaleOut, sink: LineSink, base: dict,
-                   mirror_mount: Optional[Path] = None) -> int:
+                   mirror_mount: Optional[Path] = None,
+                   kas_args: tuple = ("build",)) -> int:
+    """``kas <kas_args[0]> <chain> <kas_args[1:]>`` in the container, paths
+    rewritten to the mounts; returns kas's exit code."""
     from armvm_oe.container import (PROJECT_MOUNT, SSTATE_MIRROR_MOUNT, ImageSpec, Mounts,
                                     ensure_image, run_in_container)
     top = Path(project.top_repo_path)
@@ -145,7 +148,8 @@ def run_container(client, project, chain: str, work_dir: Path, opts: BuildOption
     dl = Path(opts.dl_dir).absolute() if opts.dl_dir else None
     ss = Path(opts.sstate_dir).absolute() if opts.sstate_dir else None
     extra = [(mirror_mount, SSTATE_MIRROR_MOUNT, "sstate mirror")] if mirror_mount else []
-    return run_in_container(kas_argv_trusting_project(["kas", "build", ":".join(rel)]),
+    argv = ["kas", kas_args[0], ":".join(rel), *kas_args[1:]]
+    return run_in_container(kas_argv_trusting_project(argv),
                             Mounts(work_dir=work_dir, project=top, dl_dir=dl, sstate_dir=ss,
                                    ssh_agent=opts.ssh_agent, extra_ro=extra),
                             image=img.tag, client=client, env=so.env(), on_line=sink,

@@ -28,6 +28,7 @@ class BuildOptions:
     force_checkout: bool = False
     skip_checks: set = field(default_factory=set)
     verify: bool = True
+    check: bool = False                 # --check: stop before the first task
     ssh_agent: bool = False
     avh_device: Optional[str] = None
     avh_dtb: Optional[str] = None

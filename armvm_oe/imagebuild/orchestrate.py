@@ -21,13 +21,15 @@ from typing import Optional
 from armvm_oe import __version__
 from armvm_oe.errors import ArmvmError, UsageError
 from armvm_oe.imagebuild import report as rpt
+from armvm_oe.imagebuild.check import CHECK_REPORT, kas_shell_command
 from armvm_oe.imagebuild.hostrun import LineSink, host_kas_version, run_host
 from armvm_oe.imagebuild.incontainer import (CHECK_DUBIOUS, check_container_ownership,
                                              container_owner, container_path_map,
                                              default_cache_dirs, hand_over, run_container)
 from armvm_oe.imagebuild.options import (ARCHES, LOG_DIR, BuildFailed, BuildOptions,  # noqa: F401
                                          BuildOutcome, PreflightFailed)
-from armvm_oe.imagebuild.postbuild import diagnose_failure, finish, post_build, write_report
+from armvm_oe.imagebuild.postbuild import (diagnose_failure, finish, finish_check, post_build,
+                                           write_report)
 from armvm_oe.imagebuild.preflight import checkout, preflight, run_doctor, stop_on_fatal
 from armvm_oe.imagebuild.scaleout import ScaleOut, container_mirror_mount, overlay_path, validate
 
@@ -188,16 +190,21 @@ def run_build(opts: BuildOptions) -> BuildOutcome:
             "verify": None, "avh": None, "failure": None}
     versions = {"armvm_oe": __version__, "kas": None,
                 "bitbake": bitbake_version_from_tree(project)}
-    say(f"build: kas build, full log {log_path}")
+    target = project.target[0] if project.target else "armvm-image"
+    # --check: parse and the task graph, no task (check.py)
+    kas_args = ("shell", "-c", kas_shell_command(target, LOG_DIR)) if opts.check \
+        else ("build",)
+    say(f"build: kas {' '.join(kas_args[:1])}{' (--check)' if opts.check else ''}, "
+        f"full log {log_path}")
     rc = None
     status = "failed"
     try:
         if mode == "container":
             rc = run_container(client, project, chain, work_dir, opts, so, sink, base,
-                                mirror_mount)
+                               mirror_mount, kas_args)
         else:
             versions["kas"] = host_kas_version()
-            argv = [shutil.which("kas") or "kas", "build", chain]
+            argv = [shutil.which("kas") or "kas", kas_args[0], chain, *kas_args[1:]]
             env = dict(os.environ, KAS_WORK_DIR=str(work_dir), KAS_BUILD_DIR=str(build_dir))
             for k, v in (("DL_DIR", opts.dl_dir), ("SSTATE_DIR", opts.sstate_dir)):
                 if v:
@@ -210,18 +217,22 @@ def run_build(opts: BuildOptions) -> BuildOutcome:
         status = "interrupted"
         sink.close()
         finish(base, versions, sink, status, 130, t0, None)
-        write_report(base, build_dir, owner)
+        write_report(base, build_dir, owner, CHECK_REPORT if opts.check else rpt.REPORT_NAME)
         raise
     finally:
         sink.close()
     versions["kas"] = sink.progress.kas_version or versions["kas"]
     versions["bitbake"] = sink.progress.bitbake_version or versions["bitbake"]
 
+    report_name = CHECK_REPORT if opts.check else rpt.REPORT_NAME
     if rc != 0:
         err = diagnose_failure(log_path, sink, rc, base, say)
         finish(base, versions, sink, "failed", 1, t0, None)
-        path = write_report(base, build_dir, owner)
+        path = write_report(base, build_dir, owner, report_name)
         return BuildOutcome(base, 1, err, path)
+    if opts.check:
+        return finish_check(base, versions, sink, t0, build_dir, log_dir, target, project,
+                            owner, say)
 
     # 4. post-build
     try:

@@ -81,8 +81,41 @@ def post_build(opts: BuildOptions, project, build_dir: Path, base: dict, version
     return BuildOutcome(base, 1 if error else 0, error, path)
 
 
-def write_report(base: dict, build_dir: Path, owner: Optional[tuple[int, int]]) -> Path:
-    path = rpt.Report(base).write(build_dir)
+def finish_check(base: dict, versions: dict, sink: LineSink, t0: float, build_dir: Path,
+                 log_dir: Path, target: str, project, owner, say) -> BuildOutcome:
+    """--check after kas returned 0: what bitbake -g / -e wrote, checked."""
+    from armvm_oe.imagebuild.check import CHECK_REPORT, evaluate
+    layer = Path(project.top_repo_path) / "meta-armvm"
+    steps = [{"step": s, "ok": True, "detail": d} for s, d in (
+        ("preflight", "no fatal doctor finding"), ("checkout", "every repo at its lock"),
+        ("kas", f"kas {versions.get('kas') or sink.progress.kas_version or '?'} set up the "
+                "build dir"),
+        ("bitbake-parse", f"bitbake {sink.progress.bitbake_version or versions.get('bitbake')}"
+                          " parsed every recipe; 'bitbake -g' and '-e' ran"))]
+    if base.get("container"):
+        steps.insert(2, {"step": "container-image", "ok": True,
+                         "detail": base["container"]["image"]})
+    steps += evaluate(build_dir, log_dir, target, layer if layer.is_dir() else None)
+    for s in steps:
+        say(f"check: {'ok  ' if s['ok'] else 'FAIL'} {s['step']}: {s['detail']}")
+    bad = [s for s in steps if not s["ok"]]
+    base["check"] = steps
+    error = None
+    if bad:
+        error = BuildFailed(f"The check found {len(bad)} problem(s) before the first task "
+                            f"({', '.join(s['step'] for s in bad)})", bad[0]["detail"],
+                            "Fix the layer or configuration; the full report is "
+                            f"{build_dir / CHECK_REPORT}")
+        base["failure"] = {"step": bad[0]["step"], "what": error.what, "why": error.why,
+                           "fix": error.fix}
+    finish(base, versions, sink, "failed" if bad else "succeeded", 1 if bad else 0, t0, None)
+    path = write_report(base, build_dir, owner, CHECK_REPORT)
+    return BuildOutcome(base, 1 if bad else 0, error, path)
+
+
+def write_report(base: dict, build_dir: Path, owner: Optional[tuple[int, int]],
+                 name: str = rpt.REPORT_NAME) -> Path:
+    path = rpt.Report(base).write(build_dir, name)
     hand_over(owner, path)
     return path
 

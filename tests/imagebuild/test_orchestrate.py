@@ -222,3 +222,30 @@ def test_a_crashing_verify_step_is_a_failed_build(tmp_path, project, monkeypatch
     assert "verify crashed on purpose" in rep["verify"]["summary"]
     assert rep["failure"]["step"] == "verify"
     assert "could not check the built image" in out.error.what
+
+
+def test_check_stops_before_the_first_task(armvm, tmp_path, fake_poky):
+    """--check: the chain up to bitbake -g / -e, the checks on what they
+    wrote, check-report.json; no task ran, no build report, no deploy."""
+    url, sha = fake_poky
+    for mode, code in (("ok", 0), ("no-audit", 1)):
+        proj = make_project(tmp_path / mode, url, sha, mode=mode)
+        work = tmp_path / mode / "work"
+        r = build(armvm, work, str(proj / "kas" / "test-aarch64.yml"), "--check", "--json")
+        assert r.returncode == code, r.stderr[-3000:]
+        rep = json.loads(r.stdout)
+        jsonschema.validate(rep, REPORT_SCHEMA)
+        assert json.loads((work / "build" / "check-report.json").read_text()) == rep
+        assert not (work / "build" / "build-report.json").exists()
+        assert not (work / "build" / "tmp" / "deploy").exists()
+        steps = {s["step"]: s for s in rep["check"]}
+        assert list(steps)[:3] == ["preflight", "checkout", "kas"]
+        assert steps["task-graph"]["ok"] and "armvm-image.do_build present" in \
+            steps["task-graph"]["detail"]
+        assert steps["image-tools"]["ok"] and "wic-tools" in steps["image-tools"]["detail"]
+        assert steps["kconfig-audit-inputs"]["ok"], steps["kconfig-audit-inputs"]
+        assert steps["kconfig-audit-task"]["ok"] is (mode == "ok")
+        assert rep["status"] == ("succeeded" if code == 0 else "failed")
+        if code:
+            assert rep["failure"]["step"] == "kconfig-audit-task"
+            assert "kconfig-audit-task" in r.stderr
