@@ -74,10 +74,13 @@ def check_failed_build(r, work: Path, machine: str, label: str, seconds: float) 
     assert rep["status"] == "failed" and rep["exit_code"] == 1 and rep["machine"] == machine
     log = Path(rep["log"]).read_text()
     assert "the build was not started" not in r.stderr, r.stderr[-3000:]
-    # parsed (cold or from the cache), then the task graph started
+    # parsed (cold), or the parse cache loaded (a rebuild), then the task graph started
     parsed = re.search(r"Parsing of (\d+) \.bb files complete \((\d+) cached, (\d+) parsed\)",
                        log)
-    assert parsed, log[-3000:]
+    cached = re.search(r"Loaded (\d+) entries from dependency cache", log)
+    assert parsed or (cached and int(cached.group(1)) > 1000), log[-3000:]
+    parse = f"parse {parsed.group(1)} .bb ({parsed.group(2)} cached)" if parsed else \
+        f"parse cache {cached.group(1)} entries"
     done, total = rep["progress"]["tasks"]
     assert total > 1000 and done >= 1, rep["progress"]
     # bitbake's own summary, counted once
@@ -96,8 +99,8 @@ def check_failed_build(r, work: Path, machine: str, label: str, seconds: float) 
                for t in rep["failure"]["failed_tasks"]), (first, rep["failure"]["failed_tasks"])
     assert first["recipe"] in r.stderr and first["url"] in r.stderr
     assert f"{first['recipe']} do_fetch failed" in r.stderr
-    FIGURES.append(f"{label}: {seconds:.0f} s, parse {parsed.group(1)} .bb ({parsed.group(2)} "
-                   f"cached), tasks {done} of {total}, attempted {attempted} / not rerun "
+    FIGURES.append(f"{label}: {seconds:.0f} s, {parse}, tasks {done} of {total}, "
+                   f"attempted {attempted} / not rerun "
                    f"{not_rerun} / failed {failed}, first {first['recipe']} {first['url']}")
     return rep
 
@@ -176,7 +179,14 @@ def test_real_bitbake_in_the_container(arch, armvm, tmp_path, builder_image, cli
         if run == 1:
             log1 = rep["log"]
     assert rep["log"] != log1
-    assert "Parsing of" in Path(rep["log"]).read_text()
+    # the rebuild used the first build's parse cache
+    assert "Loaded" in Path(rep["log"]).read_text()
+    if arch == "arm":
+        # --check in the same directory: parse cache warm, task graph, audit inputs
+        t0 = time.monotonic()
+        r = armvm("build", "--container", "--check", "--json", *skip, chain, cwd=work,
+                  env=cli_env, timeout=3600)
+        _check_report(r, work, "scarthgap", time.monotonic() - t0)
     if arch == "aarch64":
         _check_servers_were_used(servers, Path(rep["log"]).read_text() + Path(log1).read_text())
 
@@ -274,3 +284,73 @@ def test_real_bitbake_on_the_host_as_a_normal_user(arch, host_venv, pkg_for_buil
             assert rep["versions"]["bitbake"] == "2.8.1"
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# --check, and the Yocto 6.0 (wrynose) overlay parsed by its own bitbake
+
+WRYNOSE_URLS = ("https://git.yoctoproject.org/meta-yocto", "https://git.openembedded.org/bitbake",
+                "https://git.openembedded.org/openembedded-core")
+
+
+def _premirrors_for(urls) -> str:
+    """KAS_PREMIRRORS from the environment, checked to cover ``urls``."""
+    pm = os.environ.get("KAS_PREMIRRORS", "")
+    lines = [ln.split() for ln in pm.splitlines() if len(ln.split()) == 2]
+    missing = [u for u in urls if not any(re.match(expr, u) for expr, _ in lines)]
+    if missing:
+        pytest.skip("KAS_PREMIRRORS must map the wrynose repositories to local clones "
+                    f"(missing: {', '.join(missing)}), e.g. 'https://git.openembedded.org/"
+                    "bitbake file:///srv/mirror/bitbake' per line")
+    return pm
+
+
+def _check_report(r, work: Path, release: str, seconds: float) -> dict:
+    assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-6000:])
+    rep = json.loads(r.stdout)
+    jsonschema.validate(rep, REPORT_SCHEMA)
+    assert rep["status"] == "succeeded"
+    assert json.loads((work / "build" / "check-report.json").read_text()) == rep
+    steps = {s["step"]: s for s in rep["check"]}
+    assert all(s["ok"] for s in steps.values()), steps
+    assert "container-image" in steps
+    want_bb = "2.18" if release == "wrynose" else "2.8"
+    assert rep["versions"]["bitbake"].startswith(want_bb), rep["versions"]
+    wic = "wic-native" if release == "wrynose" else "wic-tools"
+    assert wic in steps["image-tools"]["detail"] and "grub-efi" in steps["image-tools"]["detail"]
+    log = Path(rep["log"]).read_text()
+    assert "need to be moved to files/wic" not in log
+    assert "Running task" not in log          # nothing was built
+    tasks = re.search(r"(\d+) tasks of (\d+) recipes", steps["task-graph"]["detail"])
+    FIGURES.append(f"check {release} {rep['machine']}: {seconds:.0f} s, bitbake "
+                   f"{rep['versions']['bitbake']}, graph {tasks.group(1)} tasks / "
+                   f"{tasks.group(2)} recipes; {steps['image-tools']['detail']}; "
+                   f"{steps['kconfig-audit-inputs']['detail']}")
+    return rep
+
+
+def test_check_wrynose_in_the_container(armvm, tmp_path, builder_image, cli_env):
+    """build --check of kas/armvm-aarch64.yml:kas/wrynose.yml: bitbake 2.18
+    with openembedded-core and meta-yocto wrynose (local clones through
+    KAS_PREMIRRORS) parses the layers, bitbake -g resolves armvm-image with
+    the standalone wic recipe (wic-native) and grub-efi, and the kernel config
+    audit has its inputs; exit 0. Before, wrynose's sanity checker stopped at
+    meta-armvm's wic/ directory."""
+    poky = poky_dir()
+    env = dict(cli_env, KAS_PREMIRRORS=_premirrors_for(WRYNOSE_URLS))
+    # local bare mirrors: let git fetch a pinned commit by id from them
+    env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="uploadpack.allowAnySHA1InWant",
+               GIT_CONFIG_VALUE_0="true")
+    proj = make_real_project(tmp_path, poky)
+    work = tmp_path / "work"
+    work.mkdir()
+    if os.geteuid() == 0:
+        give(work, 1001, 1001)
+    chain = f"{proj}/kas/armvm-aarch64.yml:{proj}/kas/wrynose.yml:{proj}/kas/offline.yml"
+    skip = ["--skip-check", "host.root"] if os.geteuid() == 0 else []
+    t0 = time.monotonic()
+    r = armvm("build", "--container", "--check", "--json", *skip, chain, cwd=work, env=env,
+              timeout=3600)
+    rep = _check_report(r, work, "wrynose", time.monotonic() - t0)
+    assert not (work / "build" / "build-report.json").exists()
+    assert {x["id"] for x in rep["lock"]["repos"]} >= {"bitbake", "openembedded-core", "poky"}
