@@ -53,6 +53,13 @@ def _print_figures():
         print("\n[poky] " + "\n[poky] ".join(FIGURES), file=sys.stderr)
 
 
+@pytest.fixture(scope="module")
+def poky() -> Path:
+    """ARMVM_POKY_DIR, or the test skips (first argument of every test, so a
+    machine without poky skips before any image is built)."""
+    return poky_dir()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -109,10 +116,9 @@ def check_failed_build(r, work: Path, machine: str, label: str, seconds: float) 
 # in the build container
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory):
+def servers(poky, tmp_path_factory):
     """poky's bitbake-hashserv and bitbake-prserv on 127.0.0.1 (the container
     uses the host's network), with their databases and debug logs."""
-    poky = poky_dir()
     d = tmp_path_factory.mktemp("servers")
     hs_port, pr_port = _free_port(), _free_port()
     env = dict(os.environ, PYTHONPATH=str(poky / "bitbake" / "lib"))
@@ -150,8 +156,8 @@ def servers(tmp_path_factory):
 
 
 @pytest.mark.parametrize("arch", ["aarch64", "arm"])
-def test_real_bitbake_in_the_container(arch, armvm, tmp_path, builder_image, cli_env, servers):
-    poky = poky_dir()
+def test_real_bitbake_in_the_container(poky, arch, armvm, tmp_path, builder_image, cli_env,
+                                      servers):
     proj = make_real_project(tmp_path, poky)   # root's, as a CI job's clone
     work = tmp_path / "work"
     work.mkdir()
@@ -220,7 +226,7 @@ def _check_servers_were_used(servers: dict, log: str) -> None:
 # on the host, as the non-root user 'builder'
 
 @pytest.fixture(scope="module")
-def host_venv():
+def host_venv(poky):
     """A venv with the pinned kas and the driver's dependencies that the
     builder user can run (the test's own python lives under /root)."""
     req = ROOT / "containers" / "requirements.txt"
@@ -246,14 +252,13 @@ def pkg_for_builder():
 
 
 @pytest.mark.parametrize("arch", ["aarch64", "arm"])
-def test_real_bitbake_on_the_host_as_a_normal_user(arch, host_venv, pkg_for_builder):
+def test_real_bitbake_on_the_host_as_a_normal_user(poky, arch, host_venv, pkg_for_builder):
     if os.geteuid() != 0:
         pytest.skip("runs the build as the user 'builder' (needs root to switch)")
     try:
         pw = pwd.getpwnam(BUILDER)
     except KeyError:
         pytest.skip("no user 'builder' (.ci/setup.d/20-doctor.sh creates it)")
-    poky = poky_dir()
     base = _world_dir(f"armvm-poky-host-{arch}-")
     try:
         proj = make_real_project(base, poky)
@@ -329,14 +334,13 @@ def _check_report(r, work: Path, release: str, seconds: float) -> dict:
     return rep
 
 
-def test_check_wrynose_in_the_container(armvm, tmp_path, builder_image, cli_env):
+def test_check_wrynose_in_the_container(poky, armvm, tmp_path, builder_image, cli_env):
     """build --check of kas/armvm-aarch64.yml:kas/wrynose.yml: bitbake 2.18
     with openembedded-core and meta-yocto wrynose (local clones through
     KAS_PREMIRRORS) parses the layers, bitbake -g resolves armvm-image with
     the standalone wic recipe (wic-native) and grub-efi, and the kernel config
     audit has its inputs; exit 0. Before, wrynose's sanity checker stopped at
     meta-armvm's wic/ directory."""
-    poky = poky_dir()
     env = dict(cli_env, KAS_PREMIRRORS=_premirrors_for(WRYNOSE_URLS))
     # local bare mirrors: let git fetch a pinned commit by id from them
     env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="uploadpack.allowAnySHA1InWant",
