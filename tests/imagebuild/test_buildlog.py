@@ -87,6 +87,19 @@ def test_the_real_kas_block_every_problem_once():
     assert found[0].line_no == 6
 
 
+# real: bitbake 2.18 / oe-core wrynose on meta-armvm's old layout (wic/ next
+# to files/wic), `bitbake -e` through kas shell in the build container
+SANITY_WRYNOSE = "2026-12-01 12:52:11 - INFO     - To start the default build, run: bitbake -c build armvm-image\nERROR:  OE-core's config sanity checker detected a potential misconfiguration.\n    Either fix the cause of this error or at your own risk disable the checker (see sanity.conf).\n    Following is the list of potential problems / advisories:\n\n    wic/wks files at /work/build-oldlayout/../../repo/meta-armvm/wic need to be moved to files/wic within the layer to be found/used\nwic/wks files at /work/build-oldlayout/../../repo/meta-armvm/wic need to be moved to files/wic within the layer to be found/used\n\n"
+
+
+def test_wrynose_block_without_blank_line_each_problem_once():
+    found = sanity_findings(SANITY_WRYNOSE)
+    assert [f.line for f in found] == [
+        "wic/wks files at /work/build-oldlayout/../../repo/meta-armvm/wic need to be moved to "
+        "files/wic within the layer to be found/used"]
+    assert found[0].check == "layer.wic-location"
+
+
 def test_no_sanity_block_no_findings():
     assert sanity_list("\n".join(TASKS)) == []
 
