@@ -6,8 +6,9 @@ image, kas), but kas runs ``bitbake -g <target>`` (parse + the whole task
 graph, no task executed) and ``bitbake -e virtual/kernel`` instead of
 ``bitbake <target>``. Then, from the files those wrote (pure functions):
 
-* the task graph holds ``<target>:do_build`` and the image's wic and EFI
-  boot loader (wic-native / wic-tools, grub-efi);
+* the task graph holds ``<target>.do_build`` and ``<target>.do_image_wic``,
+  wic's tools (``dosfstools-native``; the ``wic-native`` recipe from 6.0 on,
+  where wic left oe-core) and the EFI boot loader (``grub-efi``);
 * the kernel config audit has its inputs: ``do_armvm_kconfig_audit`` is in the
   graph, the kernel's SRC_URI names the generated fragment and audit list for
   the machine's ARMVM_KARCH, and both files exist in the layer.
@@ -24,8 +25,9 @@ from typing import Optional
 
 CHECK_REPORT = "check-report.json"
 KERNEL_ENV = "check-kernel.env"       # under the log dir
-# wic-tools (scarthgap) / wic-native (wrynose and later, wic outside oe-core)
-WIC_PROVIDERS = ("wic-native", "wic-tools")
+# wic-native: wic as a recipe (wrynose and later, wic outside oe-core);
+# scarthgap runs oe-core's scripts/wic, which no recipe provides
+WIC_PROVIDERS = ("wic-native",)
 BOOTLOADERS = ("grub-efi",)
 
 
@@ -63,11 +65,17 @@ def evaluate(build_dir: Path, log_dir: Path, target: str, layer_dir: Optional[Pa
     steps.append(_step("task-graph", f"{target}.do_build" in tasks,
                        f"{len(tasks)} tasks of {len(recipes)} recipes in {dot.name}, "
                        f"{target}.do_build {'present' if f'{target}.do_build' in tasks else 'MISSING'}"))
+    # the image's wic step, the wic that runs it (a recipe from 6.0 on; oe-core's
+    # scripts/wic before), mkdosfs for the armvm_efi plugin, the EFI loader
+    image_wic = f"{target}.do_image_wic" in tasks
     wic = [r for r in WIC_PROVIDERS if r in recipes]
     boot = [r for r in BOOTLOADERS if r in recipes]
-    steps.append(_step("image-tools", bool(wic and boot),
-                       f"wic: {', '.join(wic) or 'MISSING'}; EFI boot loader: "
-                       f"{', '.join(boot) or 'MISSING'}"))
+    dosfs = "dosfstools-native" in recipes
+    steps.append(_step("image-tools", image_wic and bool(boot) and dosfs,
+                       f"{target}.do_image_wic {'present' if image_wic else 'MISSING'}; wic: "
+                       f"{', '.join(wic) or 'oe-core scripts/wic (no recipe)'}; "
+                       f"dosfstools-native {'present' if dosfs else 'MISSING'}; EFI boot "
+                       f"loader: {', '.join(boot) or 'MISSING'}"))
     audit = sorted(t for t in tasks if t.endswith(".do_armvm_kconfig_audit"))
     steps.append(_step("kconfig-audit-task", bool(audit),
                        ", ".join(audit) or "no do_armvm_kconfig_audit in the task graph"))

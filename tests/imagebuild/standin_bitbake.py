@@ -91,8 +91,8 @@ def graph_or_env(build, target, machine, mode):
         out(f'SRC_URI="git://git.yoctoproject.org/linux-yocto.git;name=machine '
             f'file://armvm-guest-{karch}.cfg file://armvm-required-{karch}.list"')
         return 0
-    nodes = [f"{target}.do_build", "wic-tools.do_build", "grub-efi.do_build",
-             "linux-yocto.do_build"]
+    nodes = [f"{target}.do_build", f"{target}.do_image_wic", "dosfstools-native.do_build",
+             "grub-efi.do_build", "linux-yocto.do_build"]
     if mode != "no-audit":
         nodes.append("linux-yocto.do_armvm_kconfig_audit")
     with open(os.path.join(build, "task-depends.dot"), "w") as f:
