@@ -1,6 +1,7 @@
 """``armvm-oe build``: preflight doctor -> checkout at the lock -> ``kas build``
 (in the build container, or on the host) -> post-build (artifacts, verify,
-``build-report.json``, optional AVH package).
+``build-report.json``, optional AVH package); with ``--check`` kas runs
+``bitbake -g`` / ``-e`` instead and :mod:`.check` reads what they wrote.
 
 :func:`run_build` returns a :class:`BuildOutcome` (the report, the exit code
 and the error to show, if any); the CLI plugin only prints it. KeyboardInterrupt
@@ -26,6 +27,7 @@ from armvm_oe.imagebuild.hostrun import LineSink, host_kas_version, run_host
 from armvm_oe.imagebuild.incontainer import (CHECK_DUBIOUS, check_container_ownership,
                                              container_owner, container_path_map,
                                              default_cache_dirs, hand_over, run_container)
+# BuildFailed, PreflightFailed: re-exported, callers import them from here
 from armvm_oe.imagebuild.options import (ARCHES, LOG_DIR, BuildFailed, BuildOptions,  # noqa: F401
                                          BuildOutcome, PreflightFailed)
 from armvm_oe.imagebuild.postbuild import (diagnose_failure, finish, finish_check, post_build,
