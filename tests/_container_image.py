@@ -1,5 +1,5 @@
 """The real build container for tests that need it (tests/container and
-tests/build): a real Docker engine, a Debian base image made with debootstrap
+tests/imagebuild): a real Docker engine, a Debian base image made with debootstrap
 (no registry is reachable on CI machines; cached under lib.cache_dir() keyed by
 its inputs) and the build container built ONCE per pytest session from it (the
 engine's layer cache and the content-hash tag make later sessions with

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 # The real build container (engine, debootstrap base, session-scoped image),
-# shared by tests/container and tests/build: registered here so one pytest
+# shared by tests/container and tests/imagebuild: registered here so one pytest
 # session builds it once. Defined in tests/_container_image.py.
 from _container_image import (base_image, builder_image, cli_env, debian_mirror,  # noqa: F401
                               docker_client, frozen_source, image_spec)

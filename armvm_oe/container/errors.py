@@ -103,9 +103,10 @@ class SourceTreeMissing(UsageError):
     def __init__(self, looked: str):
         super().__init__(
             "The container definition (containers/Dockerfile) was not found",
-            f"armvm-oe builds its image from a source checkout and looked in {looked}",
-            "Run armvm-oe from a checkout of the armvm-oe repository installed with "
-            "'pip install -e .'")
+            f"armvm-oe builds its image from the copy shipped in the package (or a "
+            f"checkout) and looked in {looked}; this installation is incomplete",
+            "Reinstall with 'bash scripts/install.sh' from a checkout (or point "
+            "ARMVM_SOURCE_DIR at a checkout of the armvm-oe repository)")
 
 
 __all__ = ["ArmvmError", "ContainerError", "EngineUnreachable", "SocketPermission",

@@ -31,6 +31,7 @@ SOURCE_DATE_EPOCH = 1790467200   # keep equal to the Dockerfile's default
 # Inputs of the image besides the package source, relative to the source root.
 FIXED_INPUTS = ("containers/Dockerfile", "containers/entrypoint.sh",
                 "containers/requirements.txt", "pyproject.toml", "README.md")
+FIXED_MODES = {rel: 0o755 if rel.endswith(".sh") else 0o644 for rel in FIXED_INPUTS}
 PACKAGE_DIR = "armvm_oe"
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
 _SKIP_SUFFIXES = (".pyc", ".pyo", ".swp", "~")
@@ -41,14 +42,30 @@ ENV_SECURITY_MIRROR = "ARMVM_CONTAINER_SECURITY_MIRROR"
 ENV_CA_CERTS = "ARMVM_CONTAINER_CA_CERTS"     # os.pathsep-separated PEM files
 
 
+# The image inputs shipped inside the package (symlinks in the checkout, real
+# files in a wheel), so a non-editable install (scripts/install.sh) builds the
+# same image, with the same tag, as the checkout it was installed from.
+PACKAGED_SOURCE = "_source"
+
+
 def source_root() -> Path:
-    """The checkout that holds containers/Dockerfile (editable installs)."""
-    here = Path(__file__).resolve().parent.parent.parent
+    """The directory holding containers/Dockerfile and the other fixed inputs:
+    ARMVM_SOURCE_DIR, else the checkout this package runs from, else the copy
+    shipped as package data (non-editable installs)."""
+    pkg = Path(__file__).resolve().parent.parent
+    here = pkg.parent
     for cand in (Path(os.environ["ARMVM_SOURCE_DIR"]) if os.environ.get("ARMVM_SOURCE_DIR") else None,
-                 here):
+                 here, pkg / PACKAGED_SOURCE):
         if cand and (cand / DOCKERFILE).is_file():
             return cand
-    raise SourceTreeMissing(str(here))
+    raise SourceTreeMissing(f"{here} and {pkg / PACKAGED_SOURCE}")
+
+
+def package_dir(root: Path) -> Path:
+    """The armvm_oe package that goes into the image: the one next to the
+    fixed inputs (a checkout, ARMVM_SOURCE_DIR), else the running one."""
+    cand = Path(root) / PACKAGE_DIR
+    return cand if cand.is_dir() else Path(__file__).resolve().parent.parent
 
 
 def default_security_mirror(mirror: str) -> str:
@@ -137,16 +154,21 @@ class ImageSpec:
                 if not p.is_file():
                     raise SourceTreeMissing(str(p))
                 out.append((rel, p))
-            for dirpath, dirnames, filenames in os.walk(root / PACKAGE_DIR):
+            pkg = package_dir(root)
+            for dirpath, dirnames, filenames in os.walk(pkg):
+                # the packaged copy of the fixed inputs is already counted above
                 dirnames[:] = sorted(d for d in dirnames
                                      if d not in _SKIP_DIRS and not d.startswith(".")
-                                     and not d.endswith(".egg-info"))
+                                     and not d.endswith(".egg-info")
+                                     and not (Path(dirpath) == pkg and d == PACKAGED_SOURCE))
                 for fn in filenames:
                     if fn.startswith(".") or fn.endswith(_SKIP_SUFFIXES):
                         continue
                     p = Path(dirpath) / fn
-                    out.append((p.relative_to(root).as_posix(), p))
-            self._files = [(name, p, _mode(p), p.read_bytes()) for name, p in sorted(out)]
+                    out.append((f"{PACKAGE_DIR}/{p.relative_to(pkg).as_posix()}", p))
+            # fixed inputs get fixed modes: a wheel does not keep the entrypoint's x bit
+            self._files = [(name, p, FIXED_MODES.get(name) or _mode(p), p.read_bytes())
+                           for name, p in sorted(out)]
         return self._files
 
     def input_hash(self) -> str:

@@ -27,7 +27,7 @@ def _local_conf(ctx: Context, b: Path) -> dict:
 def _tmpdir(ctx: Context, b: Path) -> Path:
     t = _local_conf(ctx, b).get("TMPDIR")
     if t and "${" not in t and not t.startswith("~"):
-        return Path(t)
+        return Path(ctx.host_path(t))
     return b / "tmp"
 
 
@@ -42,9 +42,10 @@ def bblayers_missing(ctx: Context):
     conf = b / "conf" / "bblayers.conf"
     if not conf.is_file():
         return None
-    v = facts.conf_vars(conf, {"TOPDIR": str(b)})
+    # TOPDIR as bitbake saw it (/work/build in the container)
+    v = facts.conf_vars(conf, {"TOPDIR": ctx.container_path(str(b))})
     layers = v.get("BBLAYERS", "").split()
-    missing = [p for p in layers if "${" not in p and not Path(p).is_dir()]
+    missing = [p for p in layers if "${" not in p and not Path(ctx.host_path(p)).is_dir()]
     if not missing:
         return None
     return Problem(f"{conf} names {len(missing)} layer(s) that do not exist: "
@@ -152,7 +153,7 @@ def tmpdir_moved(ctx: Context):
         old = saved.read_text().strip()
     except OSError:
         return None
-    if not old or os.path.realpath(old) == os.path.realpath(tmp) or old == str(tmp):
+    if not old or os.path.realpath(ctx.host_path(old)) == os.path.realpath(tmp) or old == str(tmp):
         return None
     return Problem(f"{tmp} was created as {old}", path=str(tmp),
                    commands=[f"rm -rf {tmp}"])

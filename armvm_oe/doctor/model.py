@@ -68,7 +68,32 @@ class Context:
     jobs: Optional[int] = None        # parallelism; default BB_NUMBER_THREADS or nproc
     only: Optional[set] = None        # run only these check ids
     skip: set = field(default_factory=set)
+    # container path -> host path ({"/work": work dir, "/repo": project}): the
+    # build dir's files written inside the build container name these paths
+    path_map: dict = field(default_factory=dict)
     cache: dict = field(default_factory=dict, repr=False)
+
+    def host_path(self, path: str) -> str:
+        """``path`` as seen from here: a path under a ``path_map`` prefix
+        (after normalising '..', as in kas's '/work/build/../../repo/x') is
+        translated to the host directory mounted there."""
+        if not self.path_map or not path.startswith("/"):
+            return path
+        norm = os.path.normpath(path)
+        for prefix, host in sorted(self.path_map.items(), key=lambda kv: -len(kv[0])):
+            prefix = prefix.rstrip("/")
+            if norm == prefix or norm.startswith(prefix + "/"):
+                return str(Path(host)) + norm[len(prefix):]
+        return path
+
+    def container_path(self, path: str) -> str:
+        """The reverse of :meth:`host_path`: where a host directory is seen
+        by the build (TOPDIR of a container build is /work/build)."""
+        for prefix, host in sorted(self.path_map.items(), key=lambda kv: -len(str(kv[1]))):
+            host = str(Path(host))
+            if path == host or path.startswith(host.rstrip("/") + "/"):
+                return prefix.rstrip("/") + path[len(host):]
+        return path
 
     def root(self, rel: str) -> Path:
         """A host path read through the injectable root."""

@@ -27,11 +27,14 @@ Build the armvm image unattended:
 Scale-out (docs/scaleout.md): --sstate-mirror, --hashserv / --hashserv-upstream
 and --prserv add kas/scaleout.yml (also read from ARMVM_SSTATE_MIRROR,
 ARMVM_HASHSERV, ARMVM_HASHSERV_UPSTREAM, ARMVM_PRSERV). DL_DIR and SSTATE_DIR
-are taken from the environment when the options are not given.
+are taken from the environment when the options are not given; a container
+build without either uses <work-dir>/downloads and <work-dir>/sstate-cache
+(made by and for you). --check stops before the first task.
 """
 EXAMPLES = """\
 armvm-oe build                                  # kas/armvm-aarch64.yml, in the container
 armvm-oe build --arch arm --host                # aarch32, kas on this machine
+armvm-oe build --check                          # all but the tasks: CI's first job
 armvm-oe build kas/armvm-aarch64.yml:kas/wrynose.yml --dl-dir ~/yocto/dl --sstate-dir ~/yocto/sstate
 armvm-oe build --sstate-mirror https://sstate.example.org/armvm --hashserv-upstream hashserv.example.org:8687
 armvm-oe build --avh rpi4b --avh-dtb bcm2711-rpi-4-b.dtb
@@ -52,15 +55,22 @@ def setup_parser(parser):
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="kas work dir (default $KAS_WORK_DIR or the current directory); "
                              "the build dir is <work-dir>/build")
-    parser.add_argument("--dl-dir", type=Path, default=None, help="DL_DIR (default $DL_DIR)")
+    parser.add_argument("--dl-dir", type=Path, default=None,
+                        help="DL_DIR (default $DL_DIR; in the container <work-dir>/downloads)")
     parser.add_argument("--sstate-dir", type=Path, default=None,
-                        help="SSTATE_DIR (default $SSTATE_DIR)")
+                        help="SSTATE_DIR (default $SSTATE_DIR; in the container "
+                             "<work-dir>/sstate-cache)")
     parser.add_argument("--mirror-dir", type=Path, action="append", default=[],
                         help="local git clones used as alternates by the checkout")
     parser.add_argument("--force-checkout", action="store_true",
                         help="stash local changes in pinned repos (named stash) and move them")
     parser.add_argument("--skip-check", action="append", default=[], metavar="ID",
                         help="ignore this doctor check in the preflight (repeatable)")
+    parser.add_argument("--check", action="store_true",
+                        help="everything before the first task, then stop: preflight, "
+                             "checkout, container image, kas, bitbake parse, 'bitbake -g' of "
+                             "the target, the kernel config audit's inputs "
+                             "(<build>/check-report.json); exit 0 or 1")
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="do not run 'armvm-oe verify' on the .wic")
     parser.add_argument("--ssh-agent", action="store_true",
@@ -84,8 +94,8 @@ def setup_parser(parser):
 def options_from_args(args):
     import os
 
-    from armvm_oe.build.orchestrate import BuildOptions
-    from armvm_oe.build.scaleout import ScaleOut
+    from armvm_oe.imagebuild.orchestrate import BuildOptions
+    from armvm_oe.imagebuild.scaleout import ScaleOut
     env_path = lambda k: Path(os.environ[k]) if os.environ.get(k) else None  # noqa: E731
     return BuildOptions(
         config=args.config, arch=args.arch, work_dir=args.work_dir, mode=args.mode,
@@ -94,14 +104,15 @@ def options_from_args(args):
         scaleout=ScaleOut(args.sstate_mirror, args.hashserv, args.hashserv_upstream,
                           args.prserv),
         mirror_dirs=args.mirror_dir, force_checkout=args.force_checkout,
-        skip_checks=set(args.skip_check), verify=args.verify, ssh_agent=args.ssh_agent,
+        skip_checks=set(args.skip_check), verify=args.verify, check=args.check,
+        ssh_agent=args.ssh_agent,
         avh_device=args.avh, avh_dtb=args.avh_dtb, avh_device_defs=args.avh_device_def,
         avh_version=args.avh_version, verbose=args.verbose)
 
 
 def run(args) -> int:
-    from armvm_oe.build.orchestrate import run_build
-    from armvm_oe.build.report import summary_lines
+    from armvm_oe.imagebuild.orchestrate import run_build
+    from armvm_oe.imagebuild.report import summary_lines
 
     out = run_build(options_from_args(args))
     if args.json:

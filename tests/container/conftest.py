@@ -1,7 +1,7 @@
 """Fixtures for the container tests. The engine, base image and build image
 fixtures (docker_client, base_image, image_spec, cli_env, builder_image, ...)
 live in tests/_container_image.py and are registered by tests/conftest.py, so
-tests/container and tests/build share one image build per session."""
+tests/container and tests/imagebuild share one image build per session."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "meta-armvm"
 FILES = LAYER / "recipes-kernel" / "linux" / "files"
-WKS = LAYER / "wic" / "armvm-efi.wks.in"
+WKS = LAYER / "files" / "wic" / "armvm-efi.wks.in"
 PLUGIN = LAYER / "scripts" / "lib" / "wic" / "plugins" / "source" / "armvm_efi.py"
 
 sys.path.insert(0, str(LAYER / "lib"))

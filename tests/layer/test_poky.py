@@ -42,7 +42,7 @@ def test_image_variables(bb, machine):
     assert v["IMAGE_FSTYPES"].split() == ["wic", "wic.bmap"]
     assert v["WKS_FILE"] == "armvm-efi.wks.in"
     # found in the layer (a .wks.in is expanded into WORKDIR at parse time)
-    assert v["WKS_TEMPLATE_PATH"].endswith("meta-armvm/wic/armvm-efi.wks.in"), v["WKS_TEMPLATE_PATH"]
+    assert v["WKS_TEMPLATE_PATH"].endswith("meta-armvm/files/wic/armvm-efi.wks.in"), v["WKS_TEMPLATE_PATH"]
     assert v["WKS_FULL_PATH"].endswith("/armvm-efi.wks")
     assert v["KERNEL_IMAGETYPE"] == kimage
     assert v["TARGET_SYS"].startswith(arch)  # the plugin derives BOOT<ARCH>.EFI from it

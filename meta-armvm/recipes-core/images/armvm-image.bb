@@ -14,10 +14,10 @@ IMAGE_LINGUAS = ""
 # IMG-*: the disk layout is meta-armvm's wks; .wic.bmap for fast flashing.
 IMAGE_FSTYPES = "wic wic.bmap"
 WKS_FILE = "armvm-efi.wks.in"
-# Both wks search paths: <layer>/wic (scarthgap) and <layer>/files/wic
-# (wrynose and later) hold the same file; name the layer explicitly too so
-# the image does not depend on either default.
-WKS_SEARCH_PATH:prepend = "${ARMVM_LAYERDIR}/wic:${ARMVM_LAYERDIR}/files/wic:"
+# The wks lives in <layer>/files/wic, where wrynose and later search (and
+# whose sanity checker refuses a <layer>/wic directory); scarthgap searches
+# <layer>/wic only, so the layer's directory is named here for every release.
+WKS_SEARCH_PATH:prepend = "${ARMVM_LAYERDIR}/files/wic:"
 # The ESP gets the kernel and the EFI boot application from the deploy dir.
 # nooelint: oelint.vars.mispell.unknown - do_image_wic is image_types_wic.bbclass's task, unknown to oelint
 do_image_wic[depends] += "${EFI_PROVIDER}:do_deploy virtual/kernel:do_deploy"

@@ -2,7 +2,7 @@
 2.8: lib/bb/ui/knotty.py, lib/bb/runqueue.py; oe-core sstate.bbclass and the
 Build Configuration banner) as they arrive through kas (logging prefix)."""
 
-from armvm_oe.build.progress import BuildProgress, parse_line, short_task
+from armvm_oe.imagebuild.progress import BuildProgress, parse_line, short_task
 
 KAS = "2026-11-21 17:25:44 - INFO     - "
 RECIPE = "/work/poky/meta/recipes-core/glibc/glibc_2.39.bb"

@@ -68,6 +68,11 @@ REPORT_SCHEMA = {
         "avh": {"type": ["object", "null"]},
         "progress": {"type": "object"},
         "failure": {"type": ["object", "null"]},
+        # only in check-report.json (armvm-oe build --check)
+        "check": {"type": "array", "items": {
+            "type": "object", "required": ["step", "ok", "detail"],
+            "properties": {"step": {"type": "string"}, "ok": {"type": "boolean"},
+                           "detail": {"type": "string"}}}},
     },
 }
 
@@ -160,8 +165,8 @@ def pick_wic(artifacts: list[Artifact], target: str | None, machine: str | None)
 class Report:
     data: dict = field(default_factory=dict)
 
-    def write(self, build_dir: Path) -> Path:
-        path = Path(build_dir) / REPORT_NAME
+    def write(self, build_dir: Path, name: str = REPORT_NAME) -> Path:
+        path = Path(build_dir) / name
         atomic_write(path, json.dumps(self.data, indent=2, default=str) + "\n")
         return path
 
@@ -170,8 +175,15 @@ def summary_lines(rep: dict) -> list[str]:
     """The short human summary printed after the build."""
     lines = []
     st = rep["status"]
-    head = f"build {st} in {_dur(rep['seconds'])}: {rep.get('machine') or '?'} ({rep['mode']})"
+    kind = "check" if "check" in rep else "build"
+    head = f"{kind} {st} in {_dur(rep['seconds'])}: {rep.get('machine') or '?'} ({rep['mode']})"
     lines.append(head)
+    if kind == "check":
+        for s in rep["check"]:
+            lines.append(f"  {'ok  ' if s['ok'] else 'FAIL'} {s['step']}: {s['detail']}")
+        lines.append(f"  report: {Path(rep['build_dir']) / 'check-report.json'}")
+        lines.append(f"  log:    {rep['log']}")
+        return lines
     prog = rep.get("progress") or {}
     if prog.get("summary"):
         s = prog["summary"]

@@ -78,6 +78,36 @@ def payload_dir():
     return os.path.join(os.environ.get("DL_DIR", "/nonexistent"), "standin-payload")
 
 
+def graph_or_env(build, target, machine, mode):
+    """bitbake -g (task-depends.dot, pn-buildlist in the cwd, as bitbake writes
+    them) and bitbake -e virtual/kernel (two variables), for build --check.
+    Mode "no-audit" leaves the kernel config audit out of the graph."""
+    out("Loading cache...done.")
+    out("Parsing of 921 .bb files complete (0 cached, 921 parsed). 1879 targets, 59 skipped, "
+        "0 masked, 0 errors.")
+    if "-e" in sys.argv:
+        karch = "arm" if machine.endswith("-arm") else "aarch64"
+        out(f'ARMVM_KARCH="{karch}"')
+        out(f'SRC_URI="git://git.yoctoproject.org/linux-yocto.git;name=machine '
+            f'file://armvm-guest-{karch}.cfg file://armvm-required-{karch}.list"')
+        return 0
+    nodes = [f"{target}.do_build", f"{target}.do_image_wic", "dosfstools-native.do_build",
+             "grub-efi.do_build", "linux-yocto.do_build"]
+    if mode != "no-audit":
+        nodes.append("linux-yocto.do_armvm_kconfig_audit")
+    with open(os.path.join(build, "task-depends.dot"), "w") as f:
+        f.write("digraph depends {\n")
+        for n in nodes:
+            pn, task = n.split(".", 1)
+            f.write(f'"{n}" [label="{pn} {task}\\n:1.0-r0\\n/x/{pn}_1.0.bb"]\n')
+        f.write("}\n")
+    with open(os.path.join(build, "pn-buildlist"), "w") as f:
+        f.write("\n".join(sorted({n.split(".")[0] for n in nodes})) + "\n")
+    out("NOTE: PN build list saved to 'pn-buildlist'")
+    out("NOTE: Task dependencies saved to 'task-depends.dot'")
+    return 0
+
+
 def main():
     build = os.getcwd()
     payload = payload_dir()
@@ -87,6 +117,8 @@ def main():
     mode = m.group(1) if m else "ok"
     machine = re.search(r'^MACHINE\s*\?{0,2}=\s*"([^"]*)"', conf, re.M).group(1)
     target = [a for a in sys.argv[1:] if not a.startswith("-")][-1]
+    if "-g" in sys.argv or "-e" in sys.argv:
+        return graph_or_env(build, target, machine, mode)
     record = {"argv": sys.argv, "cwd": build, "mode": mode, "machine": machine,
               "pid": os.getpid(), "uid": os.getuid(), "gid": os.getgid(),
               "hostname": os.uname().nodename, "payload": payload,
@@ -104,8 +136,34 @@ def main():
         d = mirror[len("file://"):]
         record["sstate_mirror"] = {"path": d, "entries": sorted(os.listdir(d)),
                                    "writable": os.access(d, os.W_OK)}
+    # oe-core's sanity checker creates a file in DL_DIR and SSTATE_DIR (real
+    # bitbake stops here when it cannot, with the same message)
+    record["can_write"] = {}
+    for var in ("DL_DIR", "SSTATE_DIR"):
+        d = os.environ.get(var) or os.path.join(build, "downloads" if var == "DL_DIR"
+                                                else "sstate-cache")
+        try:
+            os.makedirs(d, exist_ok=True)
+            probe = os.path.join(d, f".standin-probe-{os.getpid()}")
+            open(probe, "w").close()
+            os.unlink(probe)
+            record["can_write"][var] = True
+        except OSError as exc:
+            record["can_write"][var] = f"{type(exc).__name__}: {exc}"
     with open(os.path.join(build, "standin-bitbake.json"), "w") as f:
         json.dump(record, f, indent=1)
+    bad = [v for v, ok in record["can_write"].items() if ok is not True]
+    if bad:
+        out("ERROR:  OE-core's config sanity checker detected a potential misconfiguration.")
+        out("    Either fix the cause of this error or at your own risk disable the checker "
+            "(see sanity.conf).")
+        out("    Following is the list of potential problems / advisories:")
+        out("")
+        for v in bad:
+            out(f"    Failed to create a file in {v}: Permission denied.")
+        out("")
+        out("Summary: There was 1 ERROR message, returning a non-zero exit code.")
+        return 1
     recipe = f"{CORE}/meta/recipes-core/images/core-image-minimal.bb"
     out("Loading cache...done.")
     out("Loaded 1880 entries from dependency cache.")

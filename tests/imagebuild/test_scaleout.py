@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from armvm_oe.build.scaleout import ScaleOut, check_mirror, container_mirror_mount, validate
+from armvm_oe.imagebuild.scaleout import ScaleOut, check_mirror, container_mirror_mount, validate
 from armvm_oe.container import SSTATE_MIRROR_MOUNT, WORK_MOUNT
 from armvm_oe.errors import UsageError
 

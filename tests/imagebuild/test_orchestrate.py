@@ -16,10 +16,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from armvm_oe.build.report import REPORT_SCHEMA
+from armvm_oe.imagebuild.report import REPORT_SCHEMA
 from armvm_oe.lib import sha256_file
 
-from conftest import git, make_project, skip_root  # noqa: E402  (tests/build/conftest.py)
+from standinpoky import git, make_project, skip_root  # noqa: E402  (tests/imagebuild/standinpoky.py)
 
 
 def build(armvm, work: Path, *args, env=None, timeout=300):
@@ -101,7 +101,13 @@ def test_failed_build_is_diagnosed(armvm, tmp_path, fake_poky):
     rep = json.loads((work / "build" / "build-report.json").read_text())
     jsonschema.validate(rep, REPORT_SCHEMA)
     assert rep["status"] == "failed" and rep["verify"] is None and rep["artifacts"] == []
-    assert rep["failure"]["first_cause"]["id"] == "log.fetcher-failure"
+    first = rep["failure"]["first_cause"]
+    assert first["id"] == "log.fetcher-failure"
+    # the failed task's own line: recipe, task and URL
+    assert (first["recipe"], first["task"], first["url"]) == (
+        "armvm-image", "do_fetch", "https://downloads.example.invalid/armvm/firmware-1.0.tar.gz")
+    assert "recipe armvm-image" in first["cause"]
+    assert len(rep["failure"]["failed_tasks"]) == rep["progress"]["summary"]["failed"] == 1
     assert rep["failure"]["failed_tasks"][0].endswith("armvm-image.bb:do_fetch")
     assert rep["progress"]["summary"]["failed"] == 1
 
@@ -187,3 +193,60 @@ def test_arch_and_scaleout_usage_errors(armvm, tmp_path, project):
     r = build(armvm, work, "--hashserv", "a:1", "--hashserv-upstream", "b:2",
               str(project / "kas" / "test-aarch64.yml"))
     assert r.returncode == 2 and "exclude each other" in r.stderr
+
+
+def test_a_crashing_verify_step_is_a_failed_build(tmp_path, project, monkeypatch):
+    """The verify hook crashing after kas succeeded: the build is `failed`,
+    exit 1, the report names the step (it said `succeeded`, exit 0)."""
+    import armvm_oe.verify
+    from armvm_oe.imagebuild.orchestrate import BuildOptions, run_build
+
+    def boom(*_a, **_k):
+        raise RuntimeError("verify crashed on purpose")
+
+    monkeypatch.setattr(armvm_oe.verify, "verify", boom)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    said = []
+    out = run_build(BuildOptions(config=str(project / "kas" / "test-aarch64.yml"), mode="host",
+                                 skip_checks=set(skip_root()[1:]), dl_dir=tmp_path / "dl",
+                                 say=said.append))
+    assert out.exit_code == 1
+    rep = json.loads((work / "build" / "build-report.json").read_text())
+    jsonschema.validate(rep, REPORT_SCHEMA)
+    assert rep == out.report
+    assert rep["status"] == "failed" and rep["exit_code"] == 1
+    assert rep["progress"]["summary"]["succeeded"] is True      # bitbake itself was fine
+    assert rep["verify"]["status"] == "error"
+    assert "verify crashed on purpose" in rep["verify"]["summary"]
+    assert rep["failure"]["step"] == "verify"
+    assert "could not check the built image" in out.error.what
+
+
+def test_check_stops_before_the_first_task(armvm, tmp_path, fake_poky):
+    """--check: the chain up to bitbake -g / -e, the checks on what they
+    wrote, check-report.json; no task ran, no build report, no deploy."""
+    url, sha = fake_poky
+    for mode, code in (("ok", 0), ("no-audit", 1)):
+        proj = make_project(tmp_path / mode, url, sha, mode=mode)
+        work = tmp_path / mode / "work"
+        r = build(armvm, work, str(proj / "kas" / "test-aarch64.yml"), "--check", "--json")
+        assert r.returncode == code, r.stderr[-3000:]
+        rep = json.loads(r.stdout)
+        jsonschema.validate(rep, REPORT_SCHEMA)
+        assert json.loads((work / "build" / "check-report.json").read_text()) == rep
+        assert not (work / "build" / "build-report.json").exists()
+        assert not (work / "build" / "tmp" / "deploy").exists()
+        steps = {s["step"]: s for s in rep["check"]}
+        assert list(steps)[:3] == ["preflight", "checkout", "kas"]
+        assert steps["task-graph"]["ok"] and "armvm-image.do_build present" in \
+            steps["task-graph"]["detail"]
+        assert steps["image-tools"]["ok"]
+        assert "armvm-image.do_image_wic present" in steps["image-tools"]["detail"]
+        assert steps["kconfig-audit-inputs"]["ok"], steps["kconfig-audit-inputs"]
+        assert steps["kconfig-audit-task"]["ok"] is (mode == "ok")
+        assert rep["status"] == ("succeeded" if code == 0 else "failed")
+        if code:
+            assert rep["failure"]["step"] == "kconfig-audit-task"
+            assert "kconfig-audit-task" in r.stderr

@@ -129,6 +129,9 @@ def parse_line(line: str) -> Optional[Event]:
     return None
 
 
+_KAS_ECHO = re.compile(r'ERROR\s+- Command ".*" failed:\s*$')
+
+
 @dataclass
 class BuildProgress:
     """The state the events add up to (what the bar and the report show)."""
@@ -147,11 +150,16 @@ class BuildProgress:
     build_config: dict = field(default_factory=dict)
     kas_version: Optional[str] = None
     lines: int = 0
+    # kas repeats a failed command's output after 'Command "..." failed:';
+    # those errors were counted when bitbake printed them
+    kas_echo: bool = False
 
     def feed(self, line: str) -> Optional[Event]:
         self.lines += 1
+        if _KAS_ECHO.search(line):
+            self.kas_echo = True
         ev = parse_line(line)
-        if ev is not None:
+        if ev is not None and not (self.kas_echo and ev.kind in ("error", "task-failed")):
             self.apply(ev)
         return ev
 

@@ -1,8 +1,7 @@
-"""Fixtures for the build orchestration tests: a local bare "poky" whose
-oe-init-build-env and bitbake/bin/bitbake are a recording stand-in, a project
-repository with a kas config pinned (lock file) to it, and a payload of real
-artifacts (the fixture builder's disk image, Debian's arm64 kernel, a GRUB
-EFI binary made by grub-mkimage, a QEMU-dumped DTB)."""
+"""Helpers of the build tests (importable under a name of their own: every
+test folder has a conftest.py, so ``from conftest import`` picks whichever
+was imported first when tests/container and tests/imagebuild run together):
+the stand-in poky's files, git, the project maker, the root skip."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -46,55 +44,6 @@ def git(*args, cwd=None):
                GIT_AUTHOR_DATE="2026-01-01T00:00:00Z", GIT_COMMITTER_DATE="2026-01-01T00:00:00Z")
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True,
                           text=True).stdout.strip()
-
-
-@pytest.fixture(scope="session")
-def payload(tmp_path_factory):
-    """Real artifacts the stand-in deploys."""
-    from armvm_oe.diskimage import make_grub_efi
-    from armvm_oe.testing import debian
-    from armvm_oe.testing.fixtures import build_image
-
-    d = tmp_path_factory.mktemp("payload")
-    (d / "image.wic").symlink_to(build_image("aarch64"))
-    image, _config, _rel = debian.kernel("aarch64")
-    (d / "Image").symlink_to(image)
-    make_grub_efi("aarch64", debian.grub_modules("aarch64"), d / "grub-efi-bootaa64.efi")
-    subprocess.run(["qemu-system-aarch64", "-M", f"virt,dumpdtb={d / 'virt.dtb'}",
-                    "-cpu", "cortex-a57", "-nographic", "-nic", "none"], check=True,
-                   capture_output=True, timeout=60)
-    return d
-
-
-@pytest.fixture(scope="session")
-def fake_poky(tmp_path_factory, payload):
-    """(bare repo URL, commit) of the stand-in poky."""
-    base = tmp_path_factory.mktemp("poky")
-    tree = base / "tree"
-    (tree / "bitbake" / "bin").mkdir(parents=True)
-    (tree / "bitbake" / "lib" / "bb").mkdir(parents=True)
-    (tree / "oe-init-build-env").write_text(INIT_ENV)
-    src = (HERE / "standin_bitbake.py").read_text()
-    src = src.replace('"@PAYLOAD@"', repr(str(payload)))
-    src = src.replace('"@CORE@"', "os.path.dirname(os.path.dirname(os.path.dirname("
-                                  "os.path.abspath(__file__))))")
-    bb = tree / "bitbake" / "bin" / "bitbake"
-    bb.write_text(src)
-    bb.chmod(0o755)
-    (tree / "bitbake" / "lib" / "bb" / "__init__.py").write_text('__version__ = "2.8.1"\n')
-    for name, coll, prio, extra in (
-            ("meta", "core", 5, 'LAYERSERIES_CORENAMES = "scarthgap"\nLAYERVERSION_core = "15"\n'),
-            ("meta-poky", "yocto", 5, ""), ("meta-yocto-bsp", "yoctobsp", 5, "")):
-        (tree / name / "conf").mkdir(parents=True)
-        (tree / name / "conf" / "layer.conf").write_text(
-            LAYER_CONF.format(name=coll, prio=prio, extra=extra))
-    git("init", "-q", "-b", "scarthgap", cwd=tree)
-    git("add", "-A", cwd=tree)
-    git("commit", "-q", "-m", "stand-in poky", cwd=tree)
-    sha = git("rev-parse", "HEAD", cwd=tree)
-    bare = base / "poky.git"
-    git("clone", "-q", "--bare", str(tree), str(bare))
-    return f"file://{bare}", sha
 
 
 def make_project(root: Path, poky_url: str, sha: str, mode: str = "ok") -> Path:
@@ -137,12 +86,6 @@ overrides:
     git("add", "-A", cwd=proj)
     git("commit", "-q", "-m", "project", cwd=proj)
     return proj
-
-
-@pytest.fixture
-def project(tmp_path, fake_poky):
-    url, sha = fake_poky
-    return make_project(tmp_path, url, sha)
 
 
 def skip_root() -> list[str]:

@@ -1,0 +1,1 @@
+../../../containers/entrypoint.sh
