@@ -46,8 +46,7 @@ OUTPUTS: dict[str, str] = {
 _IN_CODE = {
     "verify": (("armvm_oe.verify.model",), "SCHEMA"),
     "export": (("armvm_oe.export",), "SCHEMA"),
-    # the build package was armvm_oe.build before issue 13 renamed it
-    "build-report": (("armvm_oe.imagebuild.report", "armvm_oe.build.report"), "REPORT_SCHEMA"),
+    "build-report": (("armvm_oe.imagebuild.report",), "REPORT_SCHEMA"),
 }
 
 
