@@ -116,8 +116,9 @@ def run(args, out=None) -> int:
                          "Use --log FILE --format sarif, or --json for the environment checks")
     if args.log:
         from armvm_oe.lib import regular_file
-        regular_file(args.log, "The log", "Pass the path of a bitbake/kas log file",
-                     allow_empty=False)
+        if not Path(args.log).is_dir():     # a build directory is read for its logs
+            regular_file(args.log, "The log", "Pass the path of a bitbake/kas log file "
+                         "or a build directory", allow_empty=False)
         try:
             diag = logscan.scan_file(args.log, build_dir=args.build_dir)
         except OSError as exc:

@@ -415,6 +415,10 @@ def test_sarif_is_valid(tmp_path, armvm):
 
 def test_missing_log_is_a_usage_error(tmp_path, armvm):
     r = armvm("doctor", "--log", tmp_path / "nope.log")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "does not exist" in r.stderr
+    # a directory that is no build directory (no cooker log, no error report)
+    (tmp_path / "empty").mkdir()
+    r = armvm("doctor", "--log", tmp_path / "empty")
     assert r.returncode == 2 and "Traceback" not in r.stderr and "Cannot read the log" in r.stderr
 
 
