@@ -30,12 +30,12 @@ from armvm_oe.boottest.judge import Evidence, judge
 from armvm_oe.boottest.result import CellResult
 from armvm_oe.qemu import (QMP, Boot, Console, ConsoleError, Firmware, InstanceStore, Login,
                            LoginError, QMPError, VMConfig, build_argv, interrupt_all)
-from armvm_oe.qemu.probe import SHELL_PROBE, log_is_quiet, parse_shell, passive_facts
+from armvm_oe.qemu.probe import (SHELL_PROBE, firmware_boot, log_is_quiet, parse_shell,
+                                 passive_facts, removable_boot)
 
 EFIVAR_GUID = "5a1c0b7e-4d2f-4e8a-9c3b-61f0a7d2e9c4"
 EFIVAR_NAME = f"ArmvmOeTest-{EFIVAR_GUID}"
 EFIVARS = "/sys/firmware/efi/efivars"
-GLOBAL_GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
 
 
 @dataclass(frozen=True)
@@ -230,17 +230,23 @@ def _no_preconfig(r: CellResult, inst, ev: dict, st: Settings) -> None:
                 "(--vars-template is not a pristine template?)", "host")
 
 
-def _boot_current(r: CellResult, con: Console) -> None:
-    """Which boot entry the firmware took (efivarfs): its description."""
-    cmd = (f"v={EFIVARS}/BootCurrent-{GLOBAL_GUID}; [ -r $v ] && "
-           "n=$(od -An -tx1 -j4 -N2 $v | tr -d ' ') && "
-           "n=$(echo $n | cut -c3-4)$(echo $n | cut -c1-2) && "
-           f"echo boot=$n:$(tr -d '\\000' < {EFIVARS}/Boot$(echo $n | tr a-f A-F)-"
-           f"{GLOBAL_GUID} 2>/dev/null | tr -cd 'A-Za-z0-9 ._()\\\\/-' | cut -c1-120)")
-    rc, out = con.run(cmd, timeout=30)
-    m = re.search(r"boot=(\w+):(.*)", out)
-    if rc == 0 and m:
-        r.params["boot_entry"] = f"Boot{m.group(1).upper()} {m.group(2).strip()}"
+def _firmware_boot(r: CellResult, text: str) -> None:
+    """FW-NO-PRECONFIG in the firmware's own words: the entry it started
+    (EDK II prints it) is one it made itself for the disk, without a file
+    path, i.e. it booted the removable-media path."""
+    fb = firmware_boot(text)
+    if not fb:
+        r.notes.append("the firmware did not name the boot entry it started (no BdsDxe line): "
+                       "FW-NO-PRECONFIG rests on the variable store alone")
+        return
+    entry, desc, path = fb
+    ok = removable_boot(path)
+    r.params["boot_entry"] = f"{entry} \"{desc}\" from {path}"
+    r.add_check("FW-NO-PRECONFIG", ok,
+                f"the firmware started {entry} \"{desc}\" from {path}: an entry for the whole "
+                "disk, so it loaded the removable-media path" if ok else
+                f"the firmware started {entry} \"{desc}\" from {path}, a boot entry naming a "
+                "file: the image was booted through a preconfigured entry", "log")
 
 
 def _efivar_present(con: Console) -> tuple[bool, str, bool]:
@@ -327,9 +333,9 @@ def run_cell(cell: Cell, st: Settings, store: InstanceStore) -> list[CellResult]
             b = boot.con.wait_boot(timeout=st.timeout)
             r.params["ready_s"] = round(boot.con.ready_s or 0, 2)   # QEMU start -> login prompt
             r.params["ready_at"] = boot.con.ready_at   # CLOCK_MONOTONIC (for the benchmark)
+            _firmware_boot(r, b.text)
             _probe(r, cell, st, boot, b)
             if boot.con.shell:
-                _boot_current(r, boot.con)
                 present, content, usable = _efivar_present(boot.con)
                 r.add_check("FW-VARSTORE", usable and not present,
                             "efivarfs lists the firmware's variables and the test variable is "

@@ -52,6 +52,23 @@ ARCH32_RE = re.compile(_TS + r"CPU: ARMv[78] Processor")
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
+# EDK II's boot manager names the entry it starts (on the console, before GRUB)
+BDS_RE = re.compile(r'BdsDxe: starting (Boot[0-9A-Fa-f]{4}) "([^"]*)" from (\S+)')
+
+
+def firmware_boot(text: str) -> tuple[str, str, str] | None:
+    """(entry, description, device path) of the boot option the firmware
+    started, when it said so (EDK II/AAVMF does)."""
+    m = BDS_RE.search(clean(text))
+    return (m.group(1), m.group(2), m.group(3)) if m else None
+
+
+def removable_boot(device_path: str) -> bool:
+    """A device path without a file node: the firmware booted the medium's
+    default \\EFI\\BOOT\\BOOT<arch>.EFI (the removable-media path)."""
+    return "\\" not in device_path and ".efi" not in device_path.lower()
+
+
 def clean(text: str) -> str:
     return ANSI_RE.sub("", text or "").replace("\r", "")
 
