@@ -333,7 +333,7 @@ def run_cell(cell: Cell, st: Settings, store: InstanceStore) -> list[CellResult]
             b = boot.con.wait_boot(timeout=st.timeout)
             r.params["ready_s"] = round(boot.con.ready_s or 0, 2)   # QEMU start -> login prompt
             r.params["ready_at"] = boot.con.ready_at   # CLOCK_MONOTONIC (for the benchmark)
-            _firmware_boot(r, b.text)
+            _firmware_boot(r, b.text + "\n" + _aux_text(boot))
             _probe(r, cell, st, boot, b)
             if boot.con.shell:
                 present, content, usable = _efivar_present(boot.con)

@@ -97,8 +97,9 @@ def _xen_cell(args, image: Path, arch: str, firmware, log_dir: Path):
 
     t0 = time.monotonic()
     try:
+        kw = {"login": args.login_parsed} if hasattr(args, "login_parsed") else {}
         return run_xen_cell(image, arch=arch, xen_path=args.xen, timeout=args.timeout,
-                            log_dir=log_dir, firmware=firmware)
+                            log_dir=log_dir, firmware=firmware, **kw)
     except ArmvmError:
         raise
     except Exception as e:   # a bug in the back end: one error row, the matrix report stays
@@ -132,7 +133,7 @@ def run(args) -> int:
                          f"Use --smp {GICV2_MAX_CPUS} or fewer, or --gic 3")
     from armvm_oe.qemu import Login
     try:
-        login = Login.parse(args.login)
+        login = args.login_parsed = Login.parse(args.login)
     except ValueError as e:
         raise UsageError(f"--login {args.login!r} is not USER[:PASSWORD]", str(e),
                          "Give e.g. --login root, --login root:secret or --login none")
