@@ -183,9 +183,11 @@ def _build(spec: ImageSpec, key: str, tmp: Path) -> Path:
     root_uuid = _uuid(key, "root")
     esp_uuid = _uuid(key, "esp")
 
+    plain = spec.guest_init == "login"
     initrd = _cached_part(
-        f"initrd-{arch}", [debian.resolve_kernel_package(arch), debian.busybox_package(arch)],
-        lambda out: guest.build_initramfs(kroot, release, bb, out))
+        f"initrd-{arch}" + ("-plain" if plain else ""),
+        [debian.resolve_kernel_package(arch), debian.busybox_package(arch)],
+        lambda out: guest.build_initramfs(kroot, release, bb, out, plain=plain))
     esp_files: dict[str, Path | bytes] = {
         KERNEL_NAME[arch]: kimage,
         "initrd.img": initrd,

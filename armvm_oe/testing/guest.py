@@ -176,7 +176,17 @@ def module_closure(mod_root: Path, names: list[str]) -> list[str]:
     return out
 
 
-def build_initramfs(kernel_root: Path, release: str, busybox: Path, out: Path) -> Path:
+def plain_initramfs_init() -> str:
+    """The initramfs init of the login guest: the same steps, ordinary
+    messages instead of the ARMVM-* markers."""
+    return (INITRAMFS_INIT.replace('echo "ARMVM-INITRAMFS', 'echo "initramfs:')
+            .replace("ARMVM-FACT rootdev=", "initramfs: root is ")
+            .replace("ARMVM-ROOT-NOT-FOUND", "initramfs: root device not found:")
+            .replace("ARMVM-ROOT-MOUNT-FAILED", "initramfs: cannot mount root"))
+
+
+def build_initramfs(kernel_root: Path, release: str, busybox: Path, out: Path,
+                    plain: bool = False) -> Path:
     require_tool("depmod", "kmod", "index the kernel modules for the test initramfs")
     src_mods = kernel_root / "lib" / "modules" / release
     with tempfile.TemporaryDirectory() as tmp:
@@ -196,7 +206,7 @@ def build_initramfs(kernel_root: Path, release: str, busybox: Path, out: Path) -
         c.chardev("dev/console", 5, 1)
         c.chardev("dev/null", 1, 3, 0o666)
         _busybox_tree(c.file, c.symlink, busybox)
-        c.file("init", INITRAMFS_INIT.encode(), 0o755)
+        c.file("init", (plain_initramfs_init() if plain else INITRAMFS_INIT).encode(), 0o755)
         c.file("etc/modules", ("\n".join(MODULES) + "\n").encode())
         kept = set(closure)
         dep_lines = [line for line in (tree / "modules.dep").read_text().splitlines()
