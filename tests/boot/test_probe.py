@@ -59,7 +59,7 @@ def test_kernel_log_alone_passes_every_column(case):
 
 def test_pci_log_names_each_device_and_mmio_only_the_disk():
     pci = passive_facts(_log("aarch64", 3, "pci", "pl011")[0])["virtio"]
-    assert sorted(v.split(":")[1] for v in pci) == ["0x0001", "0x0002", "0x0005"]
+    assert sorted(v.rsplit(":", 2)[1] for v in pci) == ["0x0001", "0x0002", "0x0005"]
     mmio = passive_facts(_log("aarch64", 2, "mmio", "virtio")[0])["virtio"]
     assert [v.split(":")[1:] for v in mmio] == [["0x0002", "mmio"]]
 
