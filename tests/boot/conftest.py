@@ -31,7 +31,13 @@ def login_arm():
     return login_image("arm")
 
 
-def debian_image(arch: str):
+@pytest.fixture(scope="session")
+def debian_image():
+    """``debian_image(arch)`` -> the cached Debian-built image (or a skip)."""
+    return _debian_image
+
+
+def _debian_image(arch: str):
     """The Debian-built image (armvm_oe.testing.distro) from the cache. A
     cold build takes many minutes under emulation, so it happens only in
     CI setup (.ci/setup.d/05-boot-distro.sh) or with
