@@ -147,7 +147,7 @@ def test_debian_xen_dom0(tmp_path, debian_image):
     assert cell["params"]["outcome"] == "login"
     msgs = " | ".join(c["message"] for c in cell["checks"])
     assert "root=UUID=" in cell["params"]["dom0_cmdline"]
-    assert "on the image's root filesystem (/dev/vda2" in msgs
+    assert "on the image's root filesystem (/dev/vdb2, /proc/mounts)" in msgs
     assert "xen-blkfront" in msgs and "xen-netfront" in msgs
     assert "/sys/hypervisor/type=xen" in msgs
     assert sha256_file(image) == before
