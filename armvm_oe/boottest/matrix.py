@@ -203,9 +203,9 @@ def _probe(r: CellResult, cell: Cell, st: Settings, boot: "_Boot", b: Boot) -> N
                        f"{cell.tty}")
     shf, echo_ok = None, False
     if con.shell:
-        _, out = con.run(SHELL_PROBE, timeout=60)
+        # one round trip: the probe, then an answer computed by the guest
+        rc, out = con.run(SHELL_PROBE + "; echo console-ok-$((6*7))", timeout=60)
         shf = parse_shell(out)
-        rc, out = con.run("echo console-ok-$((6*7))", timeout=30)
         echo_ok = rc == 0 and "console-ok-42" in out
     r.facts = {**logf, **(shf or {})}
     r.facts["learned_from"] = "+".join(x for x, y in (("log", not quiet), ("shell", shf)) if y)
@@ -250,16 +250,15 @@ def _firmware_boot(r: CellResult, text: str) -> None:
 
 
 def _efivar_present(con: Console) -> tuple[bool, str, bool]:
-    """(present, content, efivarfs usable)."""
+    """(present, content, efivarfs usable), in one shell round trip."""
     rc, out = con.run(f"grep -q efivarfs /proc/mounts || mount -t efivarfs efivarfs {EFIVARS} "
-                      f"2>/dev/null; ls {EFIVARS} | wc -l", timeout=30)
-    try:
-        usable = rc == 0 and int(out.strip().splitlines()[-1]) > 0
-    except (ValueError, IndexError):
-        usable = False
-    rc, out = con.run(f"test -e {EFIVARS}/{EFIVAR_NAME} && "
-                      f"cat {EFIVARS}/{EFIVAR_NAME} | tr -cd 'a-zA-Z0-9-'", timeout=30)
-    return rc == 0, out.strip(), usable
+                      f"2>/dev/null; echo efivars=$(ls {EFIVARS} | wc -l); "
+                      f"test -e {EFIVARS}/{EFIVAR_NAME} && echo efivar=$(cat "
+                      f"{EFIVARS}/{EFIVAR_NAME} | tr -cd 'a-zA-Z0-9-')", timeout=30)
+    m = re.search(r"efivars=\s*(\d+)", out)
+    usable = bool(m) and int(m.group(1)) > 0
+    v = re.search(r"efivar=(\S*)", out)
+    return bool(v), (v.group(1) if v else ""), usable
 
 
 def _efivar_write(con: Console, token: str) -> tuple[bool, str]:
