@@ -1,7 +1,7 @@
 # Boot area (issue 12): build the Debian test images that tests/boot/test_distro.py
 # boots (images no file of this repository made; armvm_oe/testing/distro.py).
 # Cached in $ARMVM_CACHE_DIR/distro keyed by the recipe, so only the first run
-# pays: cold, about 25 minutes on 2 cores (dpkg under qemu-user emulation; both
+# pays: cold, about 14 minutes on 2 cores at load ~10 (dpkg under qemu-user; both
 # arches at once). ARMVM_BUILD_DEBIAN_IMAGES=0 skips the build (the tests then
 # skip with the command to run). Needs root (mmdebstrap --mode=root) and the
 # qemu-user binfmt handlers (mounted and enabled here when missing).
@@ -16,7 +16,7 @@ if [ "${ARMVM_BUILD_DEBIAN_IMAGES:-1}" != 0 ]; then
     _distro() { $SUDO env ARMVM_CACHE_DIR="$ARMVM_CACHE_DIR" PYTHONPATH="$PWD" \
         python3 -m armvm_oe.testing.distro --arch "$1"; }
     if ! python3 -m armvm_oe.testing.distro --check >/dev/null 2>&1; then
-        echo "building the Debian test images (cached; cold: ~25 min)"
+        echo "building the Debian test images (cached; cold: ~14 min)"
         _distro aarch64 & _pid=$!
         _distro arm || echo "warning: the armhf Debian test image did not build"
         wait "$_pid" || echo "warning: the arm64 Debian test image did not build"
