@@ -50,7 +50,8 @@ def _debian_image(arch: str):
     if os.environ.get("ARMVM_BUILD_DEBIAN_IMAGES") == "1":
         return distro.build(arch)
     pytest.skip(f"the Debian-built {arch} test image is not in the cache "
-                f"({distro.image_dir(arch)}); build it (as root; cold: about 14 minutes for both arches at once on 2 cores) with "
+                f"({distro.image_dir(arch)}); build it (as root; cold: about 14 minutes "
+                "for both arches at once on 2 cores) with "
                 f"'python3 -m armvm_oe.testing.distro --arch {arch}' or set "
                 "ARMVM_BUILD_DEBIAN_IMAGES=1")
 
