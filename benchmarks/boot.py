@@ -216,7 +216,8 @@ def main():
               "the cell: " + ", ".join(
                   f"{arch} {statistics.median(x['probe'] for x in r['oh']['tool']):.1f} s of "
                   f"{statistics.median(x['cell'] for x in r['oh']['tool']):.1f} s = "
-                  f"{100 * statistics.median(x['probe'] / x['cell'] for x in r['oh']['tool']):.1f} %"
+                  f"{100 * statistics.median(x['probe'] / x['cell'] for x in r['oh']['tool']):.1f}"
+                  " %"
                   for arch, r in report.items()))
     print("  (armvm-oe end to end incl. guest checks + power-off + report: "
           + ", ".join(f"{arch} {statistics.median(x['end_to_end'] for x in r['oh']['tool']):.1f} s"

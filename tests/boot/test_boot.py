@@ -162,7 +162,8 @@ def test_run_boots_on_the_terminal(tmp_path, image_aarch64):
     used = inst / "vars.fd"
     fw = find_firmware("aarch64")
     rc, out, err = _finish(_start(image_aarch64, tmp_path / "preconf", "--firmware",
-                                  str(fw.code), "--vars-template", str(used), "--gic", "3", "--virtio", "mmio", "--console",
+                                  str(fw.code), "--vars-template", str(used), "--gic", "3",
+                                  "--virtio", "mmio", "--console",
                                   "pl011", "--no-varstore", "--no-hotplug"), 600)
     assert rc == 1, err[-2000:]
     (cell,) = json.loads(out)["cells"]
