@@ -302,7 +302,8 @@ def _hotplug(r: CellResult, cell: Cell, con: Console, boot: _Boot, st: Settings)
                        "kernel configuration")
     else:
         r.add_check("GUEST-HOTPLUG", False,
-                    f"hot-plugged virtio-blk-pci disk did not appear in the guest within {tries // 2} s "
+                    "hot-plugged virtio-blk-pci disk did not appear in the guest within "
+                    f"{tries // 2} s "
                     f"({nslots} hot-plug slots in the guest)", "shell")
 
 
