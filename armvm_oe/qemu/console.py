@@ -49,8 +49,10 @@ class LoginError(ConsoleError):
 
 
 # What an installed system shows when it is up. The login prompt is any
-# "<name> login: " at the start of a line ("Last login:" only comes later).
-LOGIN_RE = r"(?:^|[\r\n])([A-Za-z0-9][\w.-]*) login: ?"
+# "<name> login: " at the start of a line.
+# login's own "Last login: <date> on ttyAMA0" (second boot of an instance) is
+# not a prompt.
+LOGIN_RE = r"(?:^|[\r\n])(?!Last login)([A-Za-z0-9][\w.-]*) login: ?"
 # a prompt ends the output; busybox's line editor then asks for the cursor
 # position (ESC [6n), which may follow it
 SHELL_RE = r"(?:^|[\r\n])[^\r\n]{0,80}?[#$] (?:\x1b\[[0-9;?]*[A-Za-z])*$"

@@ -37,7 +37,8 @@ GUEST = textwrap.dedent(r'''
         if got != password:
             say("\r\nLogin incorrect\r\ntesthost login: ")
             time.sleep(30)
-    say("\r\nLinux testhost 6.1.0\r\n" + user + "@testhost:~# ")
+    say("\r\nLast login: Tue Dec  1 13:26:47 UTC 2026 on ttyAMA0\r\n")
+    say("Linux testhost 6.1.0\r\n" + user + "@testhost:~# ")
     ps1 = "# "
     for line in sys.stdin:
         line = line.strip()
