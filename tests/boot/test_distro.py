@@ -102,6 +102,7 @@ def test_debian_reduced_matrix_passes(debian_quick, arch):
     assert run["unchanged"], "the image must never be modified"
 
 
+@pytest.mark.nightly      # the logic runs by default in test_console.py (scripted login)
 def test_debian_password_prompt_without_credentials_is_an_error(tmp_path, debian_image):
     """The default --login (root, empty password) meets Debian's Password:
     prompt: one clear per-cell error, not a timeout."""
@@ -116,6 +117,7 @@ def test_debian_password_prompt_without_credentials_is_an_error(tmp_path, debian
     assert cell["duration_s"] < 900 - 60, "it must not wait for the timeout"
 
 
+@pytest.mark.nightly      # by default: test_probe.py on real logs, and log+shell agree above
 def test_debian_kernel_log_alone_passes(tmp_path, debian_image):
     """--login none: the arm64 image's kernel log alone passes the columns."""
     image = debian_image("aarch64")
