@@ -93,7 +93,8 @@ def tool_boot(image: Path, work: Path) -> dict:
     probe = (prm["probe_done_at"] - prm["ready_at"]) if prm.get("probe_done_at") else 0.0
     return {"ready": ready, "qemu_ready": prm["ready_s"], "pre_qemu": ready - prm["ready_s"],
             "end_to_end": end, "argv": argv, "load": la, "probe": probe,
-            "cell": cell["duration_s"]}
+            "cell": cell["duration_s"], "login_s": prm.get("login_s", 0.0),
+            "shell_probe_s": prm.get("shell_probe_s", 0.0)}
 
 
 def plain_boot(argv: list[str], fw, image: Path, work: Path) -> dict:
@@ -218,6 +219,9 @@ def main():
                   f"{statistics.median(x['cell'] for x in r['oh']['tool']):.1f} s = "
                   f"{100 * statistics.median(x['probe'] / x['cell'] for x in r['oh']['tool']):.1f}"
                   " %"
+                  f" (login {statistics.median(x['login_s'] for x in r['oh']['tool']):.1f} s, "
+                  f"shell probe {statistics.median(x['shell_probe_s'] for x in r['oh']['tool']):.1f}"
+                  " s)"
                   for arch, r in report.items()))
     print("  (armvm-oe end to end incl. guest checks + power-off + report: "
           + ", ".join(f"{arch} {statistics.median(x['end_to_end'] for x in r['oh']['tool']):.1f} s"

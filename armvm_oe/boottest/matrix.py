@@ -194,8 +194,10 @@ def _probe(r: CellResult, cell: Cell, st: Settings, boot: "_Boot", b: Boot) -> N
     if quiet:
         r.notes.append("the kernel log was not on the console (quiet kernel): facts come "
                        "from the shell after a login only")
+    t_login = time.monotonic()
     if b.how == "login" and st.login is not None:
         r.params["login"] = f"{st.login.user} ({con.login(st.login)})"
+        r.params["login_s"] = round(time.monotonic() - t_login, 2)
     elif b.how == "login":
         r.notes.append("not logged in (--login none): the columns rest on the kernel log")
     elif b.how == "systemd":
@@ -204,7 +206,9 @@ def _probe(r: CellResult, cell: Cell, st: Settings, boot: "_Boot", b: Boot) -> N
     shf, echo_ok = None, False
     if con.shell:
         # one round trip: the probe, then an answer computed by the guest
+        t_probe = time.monotonic()
         rc, out = con.run(SHELL_PROBE + "; echo console-ok-$((6*7))", timeout=60)
+        r.params["shell_probe_s"] = round(time.monotonic() - t_probe, 2)
         shf = parse_shell(out)
         echo_ok = rc == 0 and "console-ok-42" in out
     r.facts = {**logf, **(shf or {})}

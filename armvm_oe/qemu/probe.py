@@ -164,8 +164,10 @@ SHELL_PROBE = "; ".join([
     "echo \"$P consoles=$(cut -d' ' -f1 /proc/consoles 2>/dev/null | tr '\\n' ' ')\"",
     'DT=/sys/firmware/devicetree/base; [ -d $DT ] || DT=/proc/device-tree',
     'echo "$P fdt=$([ -d $DT ] && echo yes || echo no)"',
-    'for c in $DT/*/compatible; do echo "$P dtcompat=${c%/compatible}:$(tr \'\\0\' \' \' < $c)";'
-    ' done 2>/dev/null | grep -i gic',
+    # one process for every top-level node: the interrupt controller's
+    # "compatible" (NUL-separated strings; the first is the most specific)
+    "grep -a -H -o 'arm,[a-z0-9-]*gic[a-z0-9-]*' $DT/*/compatible 2>/dev/null |"
+    " sed \"s|^|$P dtcompat=|; s|/compatible:|:|\"",
     'echo "$P efi=$([ -d /sys/firmware/efi ] && echo yes || echo no)"',
     'echo "$P acpi=$([ -d /sys/firmware/acpi/tables ] && echo yes || echo no)"',
     'for d in /sys/bus/virtio/devices/*; do [ -e $d/device ] &&'
