@@ -1,9 +1,13 @@
 """The boot matrix: boot one image in every platform variation the spec
 allows (GIC 2/3 x virtio mmio/pci x console pl011/virtio) and check what the
-guest itself reports (ARMVM-FACT lines, see armvm_oe.testing.guest).
+guest itself says: its kernel log on the console and, after a login, the
+answers of a few shell commands (armvm_oe.qemu.probe, judged in
+armvm_oe.boottest.judge). Nothing has to be installed in the image; the
+fixture images' ARMVM-READY marker only tells that the guest is up.
 
 Every cell is a fresh instance whose UEFI variable store is a fresh copy of
-the firmware template (FW-NO-PRECONFIG). One PCI cell hot-plugs a
+the firmware template, checked to hold no boot entry before the firmware
+starts (FW-NO-PRECONFIG). One PCI cell hot-plugs a
 virtio-blk-pci disk through QMP (GUEST-HOTPLUG); one cell writes a UEFI
 variable from the guest and is booted a second time to read it back, while
 every other cell checks the variable is absent (FW-VARSTORE)."""
@@ -19,18 +23,19 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from armvm_oe.boottest.judge import Evidence, judge
 from armvm_oe.boottest.result import CellResult
-from armvm_oe.qemu import (QMP, Console, ConsoleError, Firmware, InstanceStore, QMPError,
-                           VMConfig, build_argv)
+from armvm_oe.qemu import (QMP, Boot, Console, ConsoleError, Firmware, InstanceStore, Login,
+                           LoginError, QMPError, VMConfig, build_argv, interrupt_all)
+from armvm_oe.qemu.probe import (SHELL_PROBE, firmware_boot, log_is_quiet, parse_shell,
+                                 passive_facts, removable_boot)
 
 EFIVAR_GUID = "5a1c0b7e-4d2f-4e8a-9c3b-61f0a7d2e9c4"
 EFIVAR_NAME = f"ArmvmOeTest-{EFIVAR_GUID}"
 EFIVARS = "/sys/firmware/efi/efivars"
-ARCH_FACT = {"aarch64": ("aarch64",), "arm": ("armv7l", "armv8l", "armv7b")}
-VIRTIO_BLOCK, VIRTIO_NET, VIRTIO_CONSOLE, VIRTIO_BALLOON = 2, 1, 3, 5
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,8 @@ class Settings:
     keep_logs: bool = False
     kvm: bool = False
     hotplug_required: bool = False   # a guest without a hot-plug driver fails (else: note)
+    login: Login | None = field(default_factory=Login)   # None: never log in (log only)
+    cancel: threading.Event = field(default_factory=threading.Event)   # set by Ctrl-C
 
 
 def same_content(a: Path, b: Path, chunk: int = 1 << 20) -> bool:
@@ -106,6 +113,19 @@ def same_content(a: Path, b: Path, chunk: int = 1 << 20) -> bool:
                 return False
             if not x:
                 return True
+
+
+_BOOTVAR_RE = re.compile(rb"B\0o\0o\0t\0(?:O\0r\0d\0e\0r\0|(?:[0-9A-F]\0){4})\0\0")
+
+
+def boot_variables(vars_file: Path) -> list[str]:
+    """Names of the boot entries (Boot####, BootOrder) recorded in a UEFI
+    variable store file, as the firmware will read it (EDK II stores names
+    in UTF-16LE; deleted records count too: such a store was used). A
+    pristine template has none; a store the firmware booted once has."""
+    data = Path(vars_file).read_bytes()
+    found = {m.group(0)[:-2].decode("utf-16-le") for m in _BOOTVAR_RE.finditer(data)}
+    return sorted(found)
 
 
 def _image_stamp(p: Path) -> tuple:
@@ -132,6 +152,8 @@ class _Boot:
         self.log_path = log_path
 
     def close(self):
+        if self.con.child.isalive() and not getattr(self.con, "shell", False):
+            self.con.quit_qemu(self.cfg.qmp_socket)      # no shell: QMP quit
         self.con.poweroff(timeout=30)
         if self.aux and self.aux.exists():
             with open(self.log_path, "a") as f:
@@ -153,58 +175,94 @@ def _short_socket(path: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"armvm-qmp-{os.getpid()}-{secrets.token_hex(4)}.sock"
 
 
-def _basic_checks(r: CellResult, cell: Cell, facts: dict, con: Console) -> None:
-    arch = facts.get("arch", "?")
-    r.add_check("PLAT-EXEC", arch in ARCH_FACT[cell.arch],
-                f"guest runs {arch} (expected {'/'.join(ARCH_FACT[cell.arch])})")
-    cmdline = facts.get("cmdline", "")
-    r.add_check("IMG-GRUB", "BOOT_IMAGE=" in cmdline,
-                "GRUB loaded the kernel (BOOT_IMAGE= on its command line) from an empty "
-                "variable store" if "BOOT_IMAGE=" in cmdline
-                else f"no BOOT_IMAGE= on the kernel command line ({cmdline[:80]!r})")
-    ok = facts.get("efi") == "yes" and facts.get("fdt") == "yes" and facts.get("acpi") == "no"
-    r.add_check("HW-FDT", ok, f"efi={facts.get('efi')} fdt={facts.get('fdt')} "
-                              f"acpi={facts.get('acpi')} (UEFI boot, firmware FDT, no ACPI)")
-    r.add_check("GUEST-GIC", facts.get("gic") == str(cell.gic),
-                f"guest reports GICv{facts.get('gic')} (machine has GICv{cell.gic})")
-    devs = []
-    for v in facts.get("virtio", []):
-        try:
-            name, did, bus = v.split(":")
-            devs.append((name, int(did, 0), bus))
-        except ValueError:
-            devs.append((v, -1, "?"))
-    want = {VIRTIO_BLOCK, VIRTIO_NET, VIRTIO_BALLOON} | (
-        {VIRTIO_CONSOLE} if cell.console == "virtio" else set())
-    got = {d for _, d, _ in devs}
-    wrong_bus = [n for n, _, b in devs if b != cell.virtio]
-    ok = want <= got and not wrong_bus
-    r.add_check("GUEST-VIRTIO", ok,
-                f"virtio devices {sorted(got)} on {sorted({b for *_, b in devs})} "
-                f"(expected ids {sorted(want)} on {cell.virtio})"
-                + (f"; on the wrong transport: {wrong_bus}" if wrong_bus else ""))
-    rc, out = con.run("echo console-ok-$((6*7))", timeout=30)
-    ok = facts.get("tty") == cell.tty and rc == 0 and "console-ok-42" in out
-    r.add_check("GUEST-CONSOLE", ok,
-                f"facts and a working shell on {facts.get('tty')} "
-                f"(expected {cell.tty}, {cell.console})")
-    cpus, mem = facts.get("cpus", "0"), int(facts.get("mem_kb", "0") or 0)
-    mem_ok = cell.mem_mib * 1024 * 0.75 <= mem <= cell.mem_mib * 1024
-    r.add_check("HW-ENUM", cpus == str(cell.smp) and mem_ok and len(devs) == len(want),
-                f"guest found {cpus} CPUs (machine {cell.smp}), {mem // 1024} MiB "
-                f"(machine {cell.mem_mib}), {len(devs)} virtio devices (machine {len(want)})")
+def _aux_text(boot: "_Boot") -> str:
+    """What the other console (pl011, in a virtio-console cell) has printed
+    so far: the kernel log goes there when hvc0 is not on the command line."""
+    if boot.aux and boot.aux.exists():
+        return boot.aux.read_text(errors="replace")
+    return ""
+
+
+def _probe(r: CellResult, cell: Cell, st: Settings, boot: "_Boot", b: Boot) -> None:
+    """Learn the facts (kernel log, then a login and the shell probe) and
+    judge the columns from them; the fixture protocol's facts are unused."""
+    con = boot.con
+    text = b.text + "\n" + _aux_text(boot)
+    logf = passive_facts(text)
+    quiet = log_is_quiet(text)
+    r.params["reached"] = b.how
+    if quiet:
+        r.notes.append("the kernel log was not on the console (quiet kernel): facts come "
+                       "from the shell after a login only")
+    t_login = time.monotonic()
+    if b.how == "login" and st.login is not None:
+        r.params["login"] = f"{st.login.user} ({con.login(st.login)})"
+        r.params["login_s"] = round(time.monotonic() - t_login, 2)
+    elif b.how == "login":
+        r.notes.append("not logged in (--login none): the columns rest on the kernel log")
+    elif b.how == "systemd":
+        r.notes.append("systemd reached its targets but no login prompt came on "
+                       f"{cell.tty}")
+    shf, echo_ok = None, False
+    if con.shell:
+        # one round trip: the probe, then an answer computed by the guest
+        t_probe = time.monotonic()
+        rc, out = con.run(SHELL_PROBE + "; echo console-ok-$((6*7))", timeout=60)
+        r.params["shell_probe_s"] = round(time.monotonic() - t_probe, 2)
+        shf = parse_shell(out)
+        echo_ok = rc == 0 and "console-ok-42" in out
+    r.facts = {**logf, **(shf or {})}
+    r.facts["learned_from"] = "+".join(x for x, y in (("log", not quiet), ("shell", shf)) if y)
+    ev = Evidence(log=logf, shell=shf, boot_how=b.how, boot_tty=cell.tty, quiet=quiet,
+                  echo_ok=echo_ok)
+    for v in judge(cell, ev):
+        r.add_check(v.req, v.ok, v.message, v.source)
+
+
+def _no_preconfig(r: CellResult, inst, ev: dict, st: Settings) -> None:
+    """FW-NO-PRECONFIG from what the firmware is given: the variable store
+    it boots with holds no boot entries (Boot####/BootOrder), so the image
+    must be found through the removable-media path. The store is the
+    instance's own file, checked just before QEMU starts."""
+    names = boot_variables(inst.vars_file)
+    r.add_check("FW-NO-PRECONFIG", not names,
+                f"the variable store the firmware boots with ({ev.get('vars')}) holds no boot "
+                "entries: the image had to be found by the removable-media path"
+                if not names else
+                f"the variable store already holds boot entries ({', '.join(names[:6])}) "
+                "before the first boot: the image was not booted from an empty store "
+                "(--vars-template is not a pristine template?)", "host")
+
+
+def _firmware_boot(r: CellResult, text: str) -> None:
+    """FW-NO-PRECONFIG in the firmware's own words: the entry it started
+    (EDK II prints it) is one it made itself for the disk, without a file
+    path, i.e. it booted the removable-media path."""
+    fb = firmware_boot(text)
+    if not fb:
+        r.notes.append("the firmware did not name the boot entry it started (no BdsDxe line): "
+                       "FW-NO-PRECONFIG rests on the variable store alone")
+        return
+    entry, desc, path = fb
+    ok = removable_boot(path)
+    r.params["boot_entry"] = f"{entry} \"{desc}\" from {path}"
+    r.add_check("FW-NO-PRECONFIG", ok,
+                f"the firmware started {entry} \"{desc}\" from {path}: an entry for the whole "
+                "disk, so it loaded the removable-media path" if ok else
+                f"the firmware started {entry} \"{desc}\" from {path}, a boot entry naming a "
+                "file: the image was booted through a preconfigured entry", "log")
 
 
 def _efivar_present(con: Console) -> tuple[bool, str, bool]:
-    """(present, content, efivarfs usable)."""
-    rc, out = con.run(f"ls {EFIVARS} | wc -l", timeout=30)
-    try:
-        usable = rc == 0 and int(out.strip().splitlines()[-1]) > 0
-    except (ValueError, IndexError):
-        usable = False
-    rc, out = con.run(f"test -e {EFIVARS}/{EFIVAR_NAME} && "
-                      f"cat {EFIVARS}/{EFIVAR_NAME} | tr -cd 'a-zA-Z0-9-'", timeout=30)
-    return rc == 0, out.strip(), usable
+    """(present, content, efivarfs usable), in one shell round trip."""
+    rc, out = con.run(f"grep -q efivarfs /proc/mounts || mount -t efivarfs efivarfs {EFIVARS} "
+                      f"2>/dev/null; echo efivars=$(ls {EFIVARS} | wc -l); "
+                      f"test -e {EFIVARS}/{EFIVAR_NAME} && echo efivar=$(cat "
+                      f"{EFIVARS}/{EFIVAR_NAME} | tr -cd 'a-zA-Z0-9-')", timeout=30)
+    m = re.search(r"efivars=\s*(\d+)", out)
+    usable = bool(m) and int(m.group(1)) > 0
+    v = re.search(r"efivar=(\S*)", out)
+    return bool(v), (v.group(1) if v else ""), usable
 
 
 def _efivar_write(con: Console, token: str) -> tuple[bool, str]:
@@ -228,7 +286,7 @@ def _hotplug(r: CellResult, cell: Cell, con: Console, boot: _Boot, st: Settings)
             q.command("device_add", driver="virtio-blk-pci", drive="hpdisk0", bus="hp0",
                       id="hpblk0")
     except (QMPError, OSError) as e:
-        r.add_check("GUEST-HOTPLUG", False, f"QEMU monitor refused the hot-plug: {e}")
+        r.add_check("GUEST-HOTPLUG", False, f"QEMU monitor refused the hot-plug: {e}", "shell")
         return
     # without a hot-plug slot in the guest only a short wait (the disk can't show up)
     tries = 60 if nslots or st.hotplug_required else 10
@@ -240,7 +298,7 @@ def _hotplug(r: CellResult, cell: Cell, con: Console, boot: _Boot, st: Settings)
         rc, path = con.run(f"readlink -f /sys/block/{new[0]}", timeout=30)
         r.add_check("GUEST-HOTPLUG", "pci" in path,
                     f"virtio-blk-pci disk hot-plugged into a pcie-root-port through QMP; "
-                    f"guest found /dev/{new[0]}")
+                    f"guest found /dev/{new[0]}", "shell")
     elif nslots == 0 and not st.hotplug_required:
         r.notes.append("GUEST-HOTPLUG not proven: the guest kernel has no PCIe hot-plug "
                        "driver (no slot under /sys/bus/pci/slots; CONFIG_HOTPLUG_PCI_PCIE); "
@@ -248,8 +306,9 @@ def _hotplug(r: CellResult, cell: Cell, con: Console, boot: _Boot, st: Settings)
                        "kernel configuration")
     else:
         r.add_check("GUEST-HOTPLUG", False,
-                    f"hot-plugged virtio-blk-pci disk did not appear in the guest within {tries // 2} s "
-                    f"({nslots} hot-plug slots in the guest)")
+                    "hot-plugged virtio-blk-pci disk did not appear in the guest within "
+                    f"{tries // 2} s "
+                    f"({nslots} hot-plug slots in the guest)", "shell")
 
 
 def _disks(ls_output: str) -> list[str]:
@@ -266,51 +325,61 @@ def run_cell(cell: Cell, st: Settings, store: InstanceStore) -> list[CellResult]
     inst = None
     try:
         inst, ev = store.prepare(cell.name, st.image, cell.arch, st.firmware)
-        fresh = (ev.get("vars") in ("created", "reset")
-                 and same_content(inst.vars_file, st.firmware.vars_template))
-        r.add_check("FW-NO-PRECONFIG", fresh,
-                    "booted with a fresh copy of the firmware's variable-store template"
-                    if fresh else "the instance's variable store is not a fresh copy of the "
-                                  f"pristine template (store {ev.get('vars')})")
+        _no_preconfig(r, inst, ev, st)
         stamp = _image_stamp(st.image)
         log = log_dir / f"{cell.name}.log"
         if log.exists():
             log.unlink()
         r.log_path = log
         boot = _Boot(cell, st, inst, log, hotplug_ports=1 if cell.hotplug else 0)
+        wrote = False
         try:
-            r.facts = boot.con.expect_ready(timeout=st.timeout)
-            r.params["ready_s"] = round(boot.con.ready_s or 0, 2)   # QEMU start -> ARMVM-READY
+            b = boot.con.wait_boot(timeout=st.timeout)
+            r.params["ready_s"] = round(boot.con.ready_s or 0, 2)   # QEMU start -> login prompt
             r.params["ready_at"] = boot.con.ready_at   # CLOCK_MONOTONIC (for the benchmark)
-            _basic_checks(r, cell, r.facts, boot.con)
-            present, content, usable = _efivar_present(boot.con)
-            r.add_check("FW-VARSTORE", usable and not present,
-                        "efivarfs lists the firmware's variables and the test variable is "
-                        "absent in a fresh instance" if usable and not present else
-                        ("efivarfs is not usable in the guest" if not usable else
-                         "the test variable already exists in a fresh instance"))
-            if cell.hotplug:
-                _hotplug(r, cell, boot.con, boot, st)
-            if cell.efivar == "write":
-                ok, out = _efivar_write(boot.con, token)
-                if not ok:
-                    r.add_check("FW-VARSTORE", False, f"writing {EFIVAR_NAME} failed: {out[-120:]}")
+            _firmware_boot(r, b.text + "\n" + _aux_text(boot))
+            _probe(r, cell, st, boot, b)
+            if boot.con.shell:
+                present, content, usable = _efivar_present(boot.con)
+                r.add_check("FW-VARSTORE", usable and not present,
+                            "efivarfs lists the firmware's variables and the test variable is "
+                            "absent in a fresh instance" if usable and not present else
+                            ("efivarfs is not usable in the guest" if not usable else
+                             "the test variable already exists in a fresh instance"), "shell")
+                if cell.hotplug:
+                    _hotplug(r, cell, boot.con, boot, st)
+                if cell.efivar == "write":
+                    ok, out = _efivar_write(boot.con, token)
+                    wrote = ok
+                    if not ok:
+                        r.add_check("FW-VARSTORE", False,
+                                    f"writing {EFIVAR_NAME} failed: {out[-120:]}", "shell")
+            else:
+                r.notes.append("FW-VARSTORE" + (" and GUEST-HOTPLUG" if cell.hotplug else "")
+                               + " not checked: they need a shell in the guest (a login)")
+            r.params["probe_done_at"] = time.monotonic()
         finally:
             boot.close()
-        if cell.efivar == "write":
+        if cell.efivar == "write" and wrote:
             changed = not same_content(inst.vars_file, st.firmware.vars_template)
             r.add_check("FW-VARSTORE", changed and _image_stamp(st.image) == stamp,
                         "the guest's variable write landed in the instance's own store "
                         f"({inst.vars_file.name}); the image is unchanged" if changed else
-                        "the instance's variable store did not change after the write")
+                        "the instance's variable store did not change after the write", "host")
+    except LoginError as e:       # our credentials, not the guest: a per-cell error
+        r.status, r.message = "error", str(e)
     except ConsoleError as e:
         r.status, r.message = "fail", str(e)
     except Exception as e:        # the tool itself failed: an error, not a guest failure
         r.status, r.message = "error", f"{type(e).__name__}: {e}"
+    if st.cancel.is_set():
+        r.status, r.message = "error", "interrupted (Ctrl-C)"
     r.duration_s = time.monotonic() - t0
     r.finish()
     results.append(r)
-    if cell.efivar == "write" and r.status == "pass":
+    if cell.efivar == "write" and r.status == "pass" and any(
+            c.req == "FW-VARSTORE" and "landed" in c.message for c in r.checks) \
+            and not st.cancel.is_set():
         results.append(_reboot_cell(cell, st, store, inst, token, log_dir))
     for res in results:
         _tidy_log(res, st)
@@ -329,17 +398,24 @@ def _reboot_cell(cell: Cell, st: Settings, store: InstanceStore, inst, token: st
         r.log_path = log
         boot = _Boot(replace(cell, hotplug=False), st, inst, log, hotplug_ports=0)
         try:
-            r.facts = boot.con.expect_ready(timeout=st.timeout)
+            b = boot.con.wait_boot(timeout=st.timeout)
             r.params["ready_s"] = round(boot.con.ready_s or 0, 2)
+            r.params["reached"] = b.how
+            if b.how == "login" and st.login is not None:
+                boot.con.login(st.login)
+            if not boot.con.shell:
+                raise ConsoleError("the second boot reached no shell to read the variable")
             present, content, usable = _efivar_present(boot.con)
             ok = present and token in content
             r.add_check("FW-VARSTORE", ok and ev.get("vars") == "reused",
                         f"second boot of the same instance (store {ev.get('vars')}) reads back "
                         f"{EFIVAR_NAME} = {token}" if ok else
                         f"the variable written in the first boot is missing or different "
-                        f"(present={present}, content={content[:60]!r})")
+                        f"(present={present}, content={content[:60]!r})", "shell")
         finally:
             boot.close()
+    except LoginError as e:
+        r.status, r.message = "error", str(e)
     except ConsoleError as e:
         r.status, r.message = "fail", str(e)
     except Exception as e:
@@ -358,10 +434,21 @@ def _tidy_log(r: CellResult, st: Settings) -> None:
         r.log_path = None
 
 
+class Interrupted(Exception):
+    """Ctrl-C during a matrix: ``results`` holds the cells that finished
+    (and the interrupted ones as errors)."""
+
+    def __init__(self, results: list[CellResult]):
+        super().__init__("interrupted")
+        self.results = results
+
+
 def run_matrix(cells: list[Cell], st: Settings, jobs: int | None = None,
                on_result=None, instance_root: Path | None = None) -> list[CellResult]:
     """Run cells in parallel (up to ``jobs``, default the core count); each
-    in a fresh instance under a temporary root (removed afterwards)."""
+    in a fresh instance under a temporary root (removed afterwards).
+    Ctrl-C (KeyboardInterrupt) kills every QEMU at once and raises
+    :class:`Interrupted` with the partial results."""
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(cells) or 1))
     tmp_root = Path(tempfile.mkdtemp(prefix="armvm-instances-", dir=instance_root))
     store = InstanceStore(tmp_root)
@@ -370,16 +457,40 @@ def run_matrix(cells: list[Cell], st: Settings, jobs: int | None = None,
     order = {c.name: i for i, c in enumerate(cells)}
     results: list[CellResult] = []
     lock = threading.Lock()
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    futs = {pool.submit(run_cell, c, st, store): c for c in cells}
+    interrupted = False
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futs = [pool.submit(run_cell, c, st, store) for c in cells]
-            for f in as_completed(futs):
-                for res in f.result():
-                    with lock:
-                        results.append(res)
-                    if on_result:
-                        on_result(res)
+        for f in as_completed(futs):
+            for res in f.result():
+                with lock:
+                    results.append(res)
+                if on_result:
+                    on_result(res)
+    except KeyboardInterrupt:
+        interrupted = True
+        st.cancel.set()
+        for f in futs:
+            f.cancel()                     # cells not started yet never start
+        interrupt_all()                    # running QEMUs die now; their cells end fast
+        done = {r.name.removesuffix("-reboot") for r in results}
+        deadline = time.monotonic() + 15
+        for f, c in futs.items():
+            if c.name in done:
+                continue
+            res = None
+            if not f.cancelled():
+                try:
+                    res = f.result(timeout=max(0.1, deadline - time.monotonic()))
+                except Exception:
+                    res = None
+                interrupt_all()            # a reboot boot that started meanwhile
+            results += res or [CellResult(c.name, "error", params=c.params(st.kvm),
+                                          message="interrupted (Ctrl-C) before it finished")]
     finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=True)
         shutil.rmtree(tmp_root, ignore_errors=True)
     results.sort(key=lambda r: (order.get(r.name.removesuffix("-reboot"), 99), r.name))
+    if interrupted:
+        raise Interrupted(results)
     return results

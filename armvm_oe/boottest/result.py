@@ -53,16 +53,23 @@ class CellResult:
     message: str = ""
     params: dict = field(default_factory=dict)   # e.g. arch/gic/virtio/console of the cell
     notes: list[str] = field(default_factory=list)  # things not proven (neither pass nor fail)
+    # how each checked requirement was learned: log (kernel log on the
+    # console), shell (commands after a login), log+shell, host, protocol
+    sources: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, not {self.status!r}")
 
-    def add_check(self, req: str, ok: bool, message: str) -> Check:
+    def add_check(self, req: str, ok: bool, message: str, source: str | None = None) -> Check:
         c = Check(req, bool(ok), message)
         self.checks.append(c)
         if req not in self.requirements:
             self.requirements.append(req)
+        if source:
+            old = self.sources.get(req)
+            self.sources[req] = source if not old or old == source else "+".join(
+                dict.fromkeys(old.split("+") + source.split("+")))
         return c
 
     def finish(self) -> "CellResult":
@@ -94,7 +101,7 @@ class CellResult:
                 list(d.get("requirements", [])), facts=dict(d.get("facts") or {}),
                 log_path=Path(d["log_path"]) if d.get("log_path") else None,
                 message=d.get("message", ""), params=dict(d.get("params") or {}),
-                notes=list(d.get("notes", [])))
+                notes=list(d.get("notes", [])), sources=dict(d.get("sources") or {}))
         r.checks = [Check(c["requirement"], bool(c["ok"]), c.get("message", ""))
                     for c in d.get("checks", [])]
         return r
@@ -144,16 +151,24 @@ def write_junit(results: Iterable[CellResult], path: Path,
 
 
 def _fact_summary(r: CellResult) -> str:
+    """gic/virtio/tty as the guest reported them, each with how it was
+    learned when known, e.g. ``gic=3(log) virtio=pci(log+shell)``."""
     f = r.facts or {}
+    src = r.sources or {}
     parts = []
+
+    def tag(req):
+        s = src.get(req)
+        return f"({s})" if s else ""
+
     if f.get("gic"):
-        parts.append(f"gic={f['gic']}")
+        parts.append(f"gic={f['gic']}{tag('GUEST-GIC')}")
     v = f.get("virtio")
     if v:
         buses = sorted({x.rsplit(":", 1)[-1] for x in (v if isinstance(v, list) else [v])})
-        parts.append("virtio=" + "+".join(buses))
+        parts.append("virtio=" + "+".join(buses) + tag("GUEST-VIRTIO"))
     if f.get("tty"):
-        parts.append(f"tty={f['tty']}")
+        parts.append(f"tty={f['tty']}{tag('GUEST-CONSOLE')}")
     return " ".join(parts)
 
 

@@ -18,7 +18,8 @@ DESCRIPTION = (
     "(GIC 2/3 x virtio mmio/pci x console pl011/virtio), each a fresh instance with an empty "
     "UEFI variable store (FW-NO-PRECONFIG), and check what the guest itself reports: "
     "GIC version, virtio transport, console (GUEST-GIC, GUEST-VIRTIO, GUEST-CONSOLE, HW-ENUM, "
-    "HW-FDT). One PCI cell hot-plugs a disk (GUEST-HOTPLUG); one cell writes a UEFI variable "
+    "HW-FDT), learned from the kernel log on the console and, after a login (--login), "
+    "from shell commands; the table says which. One PCI cell hot-plugs a disk (GUEST-HOTPLUG); one cell writes a UEFI variable "
     "and boots again to read it back (FW-VARSTORE). Writes a JUnit XML report; failing cells "
     "keep their serial log. With --hypervisor xen the image is also booted as a Xen guest.")
 EXAMPLES = """\
@@ -26,6 +27,7 @@ armvm-oe test build/armvm-image-armvm-aarch64.rootfs.wic
 armvm-oe test image.wic --quick --junit report.xml
 armvm-oe test image.wic --gic 3 --virtio pci --jobs 1 --timeout 600
 armvm-oe test image.wic --hypervisor kvm,xen --xen /path/to/xen
+armvm-oe test debian.img --quick --login root:secret
 """
 
 
@@ -68,7 +70,7 @@ def setup_parser(p):
     p.add_argument("--jobs", "-j", type=int, default=0,
                    help="cells booted in parallel (default: the core count)")
     p.add_argument("--timeout", type=float, default=300.0,
-                   help="seconds per cell to reach ARMVM-READY/login (default 300)")
+                   help="seconds per cell to reach a login or shell prompt (default 300)")
     p.add_argument("--firmware", metavar="CODE", help="UEFI firmware code file")
     p.add_argument("--vars-template", metavar="VARS", help="UEFI variable-store template")
     p.add_argument("--junit", type=Path, default=Path("armvm-test-report.xml"),
@@ -76,6 +78,10 @@ def setup_parser(p):
     p.add_argument("--log-dir", type=Path, default=Path("armvm-test-logs"),
                    help="serial logs of failing cells (default ./armvm-test-logs)")
     p.add_argument("--keep-logs", action="store_true", help="keep logs of passing cells too")
+    p.add_argument("--login", metavar="USER[:PASSWORD]", default="root",
+                   help="log in at the guest's login prompt to read facts from a shell "
+                        "(default: root with an empty password, Yocto's empty-root-password; "
+                        "'none': judge from the kernel log only)")
 
 
 def _xen_cell(args, image: Path, arch: str, firmware, log_dir: Path):
@@ -91,8 +97,9 @@ def _xen_cell(args, image: Path, arch: str, firmware, log_dir: Path):
 
     t0 = time.monotonic()
     try:
+        kw = {"login": args.login_parsed} if hasattr(args, "login_parsed") else {}
         return run_xen_cell(image, arch=arch, xen_path=args.xen, timeout=args.timeout,
-                            log_dir=log_dir, firmware=firmware)
+                            log_dir=log_dir, firmware=firmware, **kw)
     except ArmvmError:
         raise
     except Exception as e:   # a bug in the back end: one error row, the matrix report stays
@@ -142,6 +149,12 @@ def _run(args, disk: Path) -> int:
         raise UsageError(f"GICv2 with {args.smp} vCPUs is not possible",
                          f"a GICv2 interrupt controller addresses at most {GICV2_MAX_CPUS} CPUs",
                          f"Use --smp {GICV2_MAX_CPUS} or fewer, or --gic 3")
+    from armvm_oe.qemu import Login
+    try:
+        login = args.login_parsed = Login.parse(args.login)
+    except ValueError as e:
+        raise UsageError(f"--login {args.login!r} is not USER[:PASSWORD]", str(e),
+                         "Give e.g. --login root, --login root:secret or --login none")
     firmware = find_firmware(arch, args.firmware, args.vars_template)
     log_dir = args.log_dir.resolve()
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -171,13 +184,21 @@ def _run(args, disk: Path) -> int:
                               hotplug=not args.no_hotplug, varstore=not args.no_varstore, **kw)
         st = mx.Settings(image=image, firmware=firmware, timeout=args.timeout, log_dir=log_dir,
                          keep_logs=args.keep_logs, kvm=kvm,
-                         hotplug_required=args.require_hotplug)
+                         hotplug_required=args.require_hotplug, login=login)
         jobs = args.jobs or os.cpu_count() or 1
         if not args.json:
             print(f"booting {len(cells)} cells of {args.image.name} ({arch}, "
                   f"{'KVM' if kvm else 'emulated'}), {min(jobs, len(cells))} at a time",
                   file=sys.stderr, flush=True)
-        results += mx.run_matrix(cells, st, jobs=jobs, on_result=show)
+        try:
+            results += mx.run_matrix(cells, st, jobs=jobs, on_result=show)
+        except mx.Interrupted as e:           # Ctrl-C: every QEMU is already gone
+            results += e.results
+            print(summary_table(results), file=sys.stdout if not args.json else sys.stderr)
+            print("interrupted (Ctrl-C): the table shows the cells that had finished",
+                  file=sys.stderr)
+            write_junit(results, args.junit)
+            return 130
     if "xen" in args.hypervisor:
         r = _xen_cell(args, image, arch, firmware, log_dir)
         if r.status == "pass" and not args.keep_logs and r.log_path:

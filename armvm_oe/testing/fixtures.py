@@ -45,6 +45,7 @@ class ImageSpec:
     drop_options: tuple[str, ...] = ()     # CONFIG_ options unset in /boot/config-*
     include_kernel_config: bool = True
     root_size_mib: int = 24
+    guest_init: str = "protocol"           # "login": getty + login, no ARMVM-* lines
 
     def removable(self) -> str | None:
         if self.removable_name == "default":
@@ -148,6 +149,13 @@ def build_image(spec: ImageSpec | str = "aarch64", variant: str = "compliant",
     return final
 
 
+def login_image(arch: str = "aarch64") -> Path:
+    """A compliant image whose guest shows only the kernel log and
+    ``armvm login:`` (busybox getty, root without password): no fixture
+    protocol. Not in VARIANTS, which lists spec violations."""
+    return build_image(ImageSpec(arch=arch, guest_init="login"))
+
+
 def _cached_part(name: str, packages: list[str], make) -> Path:
     """Parts shared by every variant (initramfs, GRUB binary), keyed by the
     versions of the packages they are made from and this builder's source."""
@@ -175,9 +183,11 @@ def _build(spec: ImageSpec, key: str, tmp: Path) -> Path:
     root_uuid = _uuid(key, "root")
     esp_uuid = _uuid(key, "esp")
 
+    plain = spec.guest_init == "login"
     initrd = _cached_part(
-        f"initrd-{arch}", [debian.resolve_kernel_package(arch), debian.busybox_package(arch)],
-        lambda out: guest.build_initramfs(kroot, release, bb, out))
+        f"initrd-{arch}" + ("-plain" if plain else ""),
+        [debian.resolve_kernel_package(arch), debian.busybox_package(arch)],
+        lambda out: guest.build_initramfs(kroot, release, bb, out, plain=plain))
     esp_files: dict[str, Path | bytes] = {
         KERNEL_NAME[arch]: kimage,
         "initrd.img": initrd,
@@ -197,7 +207,7 @@ def _build(spec: ImageSpec, key: str, tmp: Path) -> Path:
 
     rootdir = guest.build_rootfs(tmp / "rootfs", bb,
                                  kconfig if spec.include_kernel_config else None,
-                                 release, spec.drop_options)
+                                 release, spec.drop_options, init=spec.guest_init)
     rootimg = diskimage.make_ext4(tmp / "root.img", spec.root_size_mib, rootdir,
                                   uuid=_uuid(key, "rootfs-fs").lower())
     disk = diskimage.assemble_gpt(tmp / "disk.wic", [

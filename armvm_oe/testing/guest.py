@@ -124,9 +124,32 @@ while true; do wait; sleep 1; done
 '''
 
 
-def _busybox_tree(add_file, add_symlink, busybox: Path) -> None:
+# The "login" guest: what a small installed system (and meta-armvm's
+# busybox image) shows -- the kernel log, then "armvm login:" from a getty on
+# every console, root with an empty password (Yocto's empty-root-password).
+# It prints nothing of the protocol above: the boot tests must judge it from
+# the kernel log and a login alone.
+LOGIN_INIT = r'''#!/bin/sh
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc 2>/dev/null; mount -t sysfs sys /sys 2>/dev/null
+mount -t devtmpfs dev /dev 2>/dev/null
+mount -t tmpfs tmp /tmp 2>/dev/null
+[ -d /sys/firmware/efi/efivars ] && mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
+hostname armvm
+mount -o remount,rw / 2>/dev/null
+for t in ttyAMA0 hvc0; do
+    [ -c /dev/$t ] || continue
+    stty -F /dev/$t >/dev/null 2>&1 || continue
+    ( while true; do setsid getty -L 0 $t vt100; sleep 1; done ) &
+done
+while true; do wait; sleep 1; done
+'''
+LOGIN_APPLETS = ("getty", "login")
+
+
+def _busybox_tree(add_file, add_symlink, busybox: Path, extra=()) -> None:
     add_file("bin/busybox", busybox, 0o755)
-    for a in APPLETS:
+    for a in APPLETS + list(extra):
         add_symlink(f"bin/{a}", "busybox")
 
 
@@ -153,7 +176,17 @@ def module_closure(mod_root: Path, names: list[str]) -> list[str]:
     return out
 
 
-def build_initramfs(kernel_root: Path, release: str, busybox: Path, out: Path) -> Path:
+def plain_initramfs_init() -> str:
+    """The initramfs init of the login guest: the same steps, ordinary
+    messages instead of the ARMVM-* markers."""
+    return (INITRAMFS_INIT.replace('echo "ARMVM-INITRAMFS', 'echo "initramfs:')
+            .replace("ARMVM-FACT rootdev=", "initramfs: root is ")
+            .replace("ARMVM-ROOT-NOT-FOUND", "initramfs: root device not found:")
+            .replace("ARMVM-ROOT-MOUNT-FAILED", "initramfs: cannot mount root"))
+
+
+def build_initramfs(kernel_root: Path, release: str, busybox: Path, out: Path,
+                    plain: bool = False) -> Path:
     require_tool("depmod", "kmod", "index the kernel modules for the test initramfs")
     src_mods = kernel_root / "lib" / "modules" / release
     with tempfile.TemporaryDirectory() as tmp:
@@ -173,7 +206,7 @@ def build_initramfs(kernel_root: Path, release: str, busybox: Path, out: Path) -
         c.chardev("dev/console", 5, 1)
         c.chardev("dev/null", 1, 3, 0o666)
         _busybox_tree(c.file, c.symlink, busybox)
-        c.file("init", INITRAMFS_INIT.encode(), 0o755)
+        c.file("init", (plain_initramfs_init() if plain else INITRAMFS_INIT).encode(), 0o755)
         c.file("etc/modules", ("\n".join(MODULES) + "\n").encode())
         kept = set(closure)
         dep_lines = [line for line in (tree / "modules.dep").read_text().splitlines()
@@ -186,7 +219,7 @@ def build_initramfs(kernel_root: Path, release: str, busybox: Path, out: Path) -
 
 
 def build_rootfs(dest: Path, busybox: Path, kernel_config: Path | None, release: str,
-                 drop_options: tuple[str, ...] = ()) -> Path:
+                 drop_options: tuple[str, ...] = (), init: str = "protocol") -> Path:
     """The root filesystem tree (made into ext4 by the caller)."""
     dest = Path(dest)
     for d in ("bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "boot", "root", "mnt"):
@@ -204,8 +237,11 @@ def build_rootfs(dest: Path, busybox: Path, kernel_config: Path | None, release:
         if not p.is_symlink():
             p.symlink_to(target)
 
-    _busybox_tree(add_file, add_symlink, busybox)
-    (dest / "sbin" / "init").write_text(SYSTEM_INIT)
+    _busybox_tree(add_file, add_symlink, busybox, LOGIN_APPLETS if init == "login" else ())
+    (dest / "sbin" / "init").write_text(LOGIN_INIT if init == "login" else SYSTEM_INIT)
+    if init == "login":
+        (dest / "etc" / "passwd").write_text("root::0:0:root:/root:/bin/sh\n")
+        (dest / "etc" / "group").write_text("root:x:0:\n")
     (dest / "sbin" / "init").chmod(0o755)
     (dest / "etc" / "hostname").write_text("armvm\n")
     (dest / "etc" / "os-release").write_text('ID=armvm-fixture\nNAME="armvm-oe test fixture"\n')

@@ -16,19 +16,28 @@ from typing import Callable
 from armvm_oe import kconfig
 from armvm_oe.boottest.result import CellResult
 from armvm_oe.errors import ArmvmError
-from armvm_oe.qemu import PROMPT, VMConfig, build_argv, create_overlay, find_firmware
+from armvm_oe.qemu import PROMPT, Login, VMConfig, build_argv, create_overlay, find_firmware
+from armvm_oe.qemu.console import ANSI_RE, LOGIN_RE, PASSWORD_RE, SHELL_RE
 from armvm_oe.qemu.firmware import Firmware
 from armvm_oe.xen import bootcfg, bootdisk, checks, host, source
 
 # Short commands, typed slowly: characters typed into Xen's serial console
 # reach dom0 through a small input ring and are dropped when sent in bulk.
-# $((6*7)) makes the answer differ from the echoed command line.
+# $((6*7)) makes the answer differ from the echoed command line. Only
+# busybox/coreutils commands; xl and /proc/xen when the image has them.
 PROBES = (("type", "cat /sys/hypervisor/type"),
           ("tty", "readlink /proc/self/fd/0"),
-          ("balloon", "ls -d /sys/devices/system/xen_memory"))
+          ("balloon", "ls -d /sys/devices/system/xen_memory"),
+          ("root", "grep -v rootfs /proc/mounts|while read d m r;do [ $m = / ]&&echo $d;done"),
+          ("drivers", "ls /sys/bus/xen/drivers|tr '\\n' ' '"),
+          ("modules", "cd /lib/modules/$(uname -r)/kernel/drivers&&ls block net|"
+                      "grep -o 'xen-[a-z]*front'|tr '\\n' ' '"),
+          ("procxen", "ls /proc/xen|tr '\\n' ' '"),
+          ("xl", "xl info|grep -E '^xen_(major|minor|extra)'|tr -s ' \\n' ' '"))
 PROBE_RE = re.compile(rb"XQ42 (\w+)=([^\r\n]*)\r*\n")
 FAILURE_MARKERS = ("ARMVM-ROOT-NOT-FOUND", "ARMVM-ROOT-MOUNT-FAILED", "Kernel panic",
                    "(XEN) Panic on CPU", "(XEN) Hardware Dom0 crashed")
+LOGIN_PATTERNS = (LOGIN_RE.encode(), SHELL_RE.encode())
 
 
 @dataclass
@@ -124,12 +133,17 @@ def _type(child, text: str, chunk: int = 8, pause: float = 0.05) -> None:
         time.sleep(pause)
 
 
-def boot_and_watch(argv: list[str], log_path: Path, timeout: float) -> tuple[str, dict, float, str]:
-    """Run QEMU, follow the serial console until dom0 is in userspace, probe
-    the shell on hvc0, power off. Returns (log, probe answers, seconds to
-    ARMVM-READY or -1, outcome)."""
+def boot_and_watch(argv: list[str], log_path: Path, timeout: float,
+                   login: Login | None = None) -> tuple[str, dict, float, str]:
+    """Run QEMU, follow the serial console until dom0's userspace shows
+    itself on hvc0 (a login prompt, a shell prompt, or the fixture's
+    ARMVM-READY), log in when asked, probe the shell, power off. Returns
+    (log, probe answers, seconds to the prompt or -1, outcome: login |
+    shell | protocol | a failure marker | timeout | qemu exited |
+    password needed | login refused)."""
     import pexpect
 
+    login = login if login is not None else Login()
     t0 = time.monotonic()
     deadline = t0 + timeout
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,30 +156,42 @@ def boot_and_watch(argv: list[str], log_path: Path, timeout: float) -> tuple[str
         def left() -> float:
             return max(1.0, deadline - time.monotonic())
 
-        i = child.expect(["ARMVM-READY", *map(re.escape, FAILURE_MARKERS), pexpect.EOF,
-                          pexpect.TIMEOUT], timeout=left())
-        if i == 0:
+        pats = [b"ARMVM-READY", *LOGIN_PATTERNS, *(re.escape(m).encode() for m in
+                                                   FAILURE_MARKERS), pexpect.EOF,
+                pexpect.TIMEOUT]
+        i = child.expect(pats, timeout=left())
+        nfail = len(FAILURE_MARKERS)
+        if i <= 2:
             ready_s = time.monotonic() - t0
-            outcome = "ready"
-            if child.expect([re.escape(PROMPT), pexpect.EOF, pexpect.TIMEOUT],
-                            timeout=min(30, left())) == 0:
+            outcome = ("protocol", "login", "shell")[i]
+            shell = i != 1
+            if i == 0:
+                shell = child.expect([re.escape(PROMPT), pexpect.EOF, pexpect.TIMEOUT],
+                                     timeout=min(30, left())) == 0
+            if i == 1:
+                shell, outcome = _xen_login(child, login, left)
+            if shell:
+                _type(child, "stty -echo; PS1='armvm''# '\r")
+                child.expect([re.escape(PROMPT), pexpect.EOF, pexpect.TIMEOUT],
+                             timeout=min(30, left()))
                 for key, cmd in PROBES:
                     _type(child, f"echo XQ$((6*7)) {key}=$({cmd} 2>/dev/null)\r")
                     if child.expect([PROBE_RE, pexpect.EOF, pexpect.TIMEOUT],
-                                    timeout=min(20, left())) != 0:
+                                    timeout=min(30, left())) != 0:
                         break
-                    probe[child.match.group(1).decode()] = \
-                        child.match.group(2).decode(errors="replace").strip()
+                    val = ANSI_RE.sub("", child.match.group(2).decode(errors="replace")).strip()
+                    if val:
+                        probe[child.match.group(1).decode()] = val
                     child.expect([re.escape(PROMPT), pexpect.TIMEOUT], timeout=min(10, left()))
-            # Xen halts (does not power off) the machine when dom0 powers
-            # off: stop QEMU once Xen says so
-            _type(child, "poweroff -f\r")
-            child.expect([pexpect.EOF, "Hardware Dom0 (halted|shutdown)", pexpect.TIMEOUT],
-                         timeout=min(30, left()))
-        elif i <= len(FAILURE_MARKERS):
-            outcome = FAILURE_MARKERS[i - 1]
+                # Xen halts (does not power off) the machine when dom0 powers
+                # off: stop QEMU once Xen says so
+                _type(child, "sync; poweroff -f\r")
+                child.expect([pexpect.EOF, "Hardware Dom0 (halted|shutdown)", pexpect.TIMEOUT],
+                             timeout=min(60, left()))
+        elif i < 3 + nfail:
+            outcome = FAILURE_MARKERS[i - 3]
             child.expect([pexpect.EOF, pexpect.TIMEOUT], timeout=min(5, left()))
-        elif i == len(FAILURE_MARKERS) + 1:
+        elif i == 3 + nfail:
             outcome = "qemu exited"
     finally:
         if child.isalive():
@@ -176,9 +202,30 @@ def boot_and_watch(argv: list[str], log_path: Path, timeout: float) -> tuple[str
     return log, probe, ready_s, outcome
 
 
+def _xen_login(child, login: Login, left) -> tuple[bool, str]:
+    """Log in at dom0's login prompt on hvc0 (typed slowly). Returns
+    (shell reached, outcome)."""
+    import pexpect
+
+    _type(child, login.user + "\r")
+    i = child.expect([PASSWORD_RE.encode(), SHELL_RE.encode(), b"Login incorrect",
+                      pexpect.EOF, pexpect.TIMEOUT], timeout=min(90, left()))
+    if i == 0:
+        if login.password is None:
+            return False, "password needed"
+        _type(child, login.password + "\r")
+        i = child.expect([SHELL_RE.encode(), b"Login incorrect", pexpect.EOF, pexpect.TIMEOUT],
+                         timeout=min(120, left()))
+        i = {0: 1, 1: 2}.get(i, 3)
+    if i == 1:
+        return True, "login"
+    return False, "login refused" if i == 2 else "login"
+
+
 def run_xen_cell(image: Path, *, arch: str, xen_path: Path | None, timeout: float,
                  log_dir: Path, firmware: Firmware | None = None,
-                 options: XenBootOptions | None = None) -> CellResult:
+                 options: XenBootOptions | None = None,
+                 login: Login | None = None) -> CellResult:
     """Boot ``image``'s kernel as Xen dom0 and judge GUEST-XEN and the Xen
     part of GUEST-CONSOLE. ``image``: raw, .gz/.bz2/.zst/.xz or .qcow2.
     Never raises for user/host problems: they come back as an ``error``
@@ -237,16 +284,27 @@ def run_xen_cell(image: Path, *, arch: str, xen_path: Path | None, timeout: floa
         cell.log_path = log_path
         build_s = time.monotonic() - t0
         log, probe, ready_s, outcome = boot_and_watch(argv, log_path,
-                                                      max(30.0, timeout - build_s))
-        cell.facts = checks.parse_facts(log)
+                                                      max(30.0, timeout - build_s), login)
+        cell.facts = {"xen": checks.xen_banner(log), **probe}
         cell.params.update({"prepare_s": round(build_s, 1), "ready_s": round(ready_s, 1),
                             "outcome": outcome})
+        if outcome == "password needed":
+            cell.status = "error"
+            user = (login or Login()).user
+            cell.message = (f"dom0 reached its login prompt on hvc0 and asks for {user}'s "
+                            f"password, and none was given: use --login {user}:PASSWORD")
+            return
+        reached = outcome if outcome in ("login", "shell", "protocol") else None
+        if outcome == "login refused":
+            reached = "login"
+            cell.notes.append("the login was refused: facts from the kernel log only")
         ev = checks.ConsoleEvidence(log, probe,
-                                    boot.root_partition.number if boot.root_partition else None)
+                                    boot.root_partition.number if boot.root_partition else None,
+                                    reached)
         for req, ok, msg in checks.judge_console(ev):
-            cell.add_check(req, ok, msg)
+            cell.add_check(req, ok, msg, "shell" if probe else "log")
         cell.finish()
-        if cell.status == "fail" and outcome not in ("ready",):
+        if cell.status == "fail" and outcome not in ("login", "shell", "protocol"):
             cell.message = f"boot outcome: {outcome}; " + cell.message
 
     return run_cell(name, arch, log_dir, {"gic": "3", "console": "hvc0"}, body,

@@ -114,8 +114,25 @@ def find_boot_entry(files: _Files, image: Path) -> bootcfg.BootEntry:
                      "Check the image's ESP holds EFI/BOOT/grub.cfg with a 'linux' line")
 
 
-def _root_partition(entry: bootcfg.BootEntry, parts: list[Partition]) -> Partition | None:
+def _fs_uuid(img: DiskImage, p: Partition) -> str | None:
+    """The ext2/3/4 filesystem UUID (superblock offset 0x68) of ``p``."""
+    try:
+        src = img.partition_source(p)
+        sb = src.read(1024, 256)
+    except Exception:
+        return None
+    if len(sb) < 0x78 or sb[0x38:0x3A] != b"\x53\xef":
+        return None
+    import uuid
+    return str(uuid.UUID(bytes=bytes(sb[0x68:0x78])))
+
+
+def _root_partition(entry: bootcfg.BootEntry, parts: list[Partition],
+                    img: DiskImage | None = None) -> Partition | None:
     root = entry.root or ""
+    if root.upper().startswith("UUID=") and img is not None:   # Debian's root=UUID=
+        want = root.split("=", 1)[1].lower()
+        return next((p for p in parts if _fs_uuid(img, p) == want), None)
     if root.upper().startswith("PARTUUID="):
         want = root.split("=", 1)[1].upper()
         return next((p for p in parts if p.unique_guid.upper() == want), None)
@@ -160,7 +177,7 @@ def read_image(image: Path, workdir: Path) -> ImageBoot:
         info = kconfig.inspect_kernel(blob)
         boot = ImageBoot(image, entry, kernel, kfrom, initrds, info.release,
                          partitions=list(img.partitions))
-        boot.root_partition = _root_partition(entry, img.partitions)
+        boot.root_partition = _root_partition(entry, img.partitions, img)
 
         # the kernel config: /boot/config-<release> on the root filesystem (or
         # any other ext partition), else the only /boot/config-* there is,

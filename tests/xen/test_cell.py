@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -201,7 +202,9 @@ def test_fixture_image_boots_as_xen_dom0(aarch64_image, tmp_path):
     tc = ET.parse(junit).getroot().find("testsuite/testcase")
     assert tc.get("name").startswith("xen") and tc.find("failure") is None
     out = tc.find("system-out").text
-    assert "[ok] GUEST-XEN: Xen frontends registered in the guest: vbd vif" in out
+    assert "[ok] GUEST-XEN: Xen frontends in the guest: vbd registered, vif registered" in out
+    # the image is dom0's second disk (the Xen boot disk is first): vdb2 = its partition 2
+    assert re.search(r"on the image's root filesystem \(/dev/vd[ab]2, /proc/mounts\)", out), out
     assert "[ok] GUEST-CONSOLE: the console is the Xen PV console hvc0" in out
     assert sha256_file(aarch64_image) == before         # the image is never modified
 
@@ -218,3 +221,25 @@ def test_dom0less_domu_runs_the_image_kernel(aarch64_image, tmp_path):
     log = cell.log_path.read_text(errors="replace")
     assert "Xen dom0less mode detected" in log and "DOM1: ARMVM-INITRAMFS" in log
     assert cell.params["outcome"] == "initramfs without root disk"
+
+
+@pytest.mark.boot
+def test_login_image_boots_as_xen_dom0_without_protocol(tmp_path):
+    """The busybox login fixture (kernel log, then 'armvm login:' on hvc0,
+    no ARMVM-* line): dom0 is judged from the logs and a root login."""
+    from armvm_oe.testing.fixtures import login_image
+
+    image = login_image("aarch64")
+    r = subprocess.run([sys.executable, "-m", "armvm_oe", "test", str(image), "--arch",
+                        "aarch64", "--hypervisor", "xen", "--json", "--keep-logs",
+                        "--junit", str(tmp_path / "r.xml"), "--log-dir", str(tmp_path / "logs"),
+                        "--timeout", "600"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=900, env=dict(os.environ, NO_COLOR="1"))
+    log = (tmp_path / "logs" / "xen-aarch64.serial.log").read_text(errors="replace")
+    assert r.returncode == 0, r.stderr[-2000:] + log[-3000:]
+    assert "ARMVM-" not in log.split("armvm login:")[0]
+    (cell,) = __import__("json").loads(r.stdout)["cells"]
+    assert cell["params"]["outcome"] == "login" and cell["facts"]["tty"] == "/dev/hvc0"
+    msgs = [c["message"] for c in cell["checks"]]
+    assert any("dom0 reached userspace (login)" in m for m in msgs)
+    assert any("login prompt came through Xen's console" in m for m in msgs)

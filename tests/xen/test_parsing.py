@@ -118,36 +118,51 @@ def test_qemu_argv_for_xen(tmp_path):
     assert plain[plain.index("-M") + 1] == "virt,gic-version=3,acpi=off"   # off by default
 
 
+# what a real dom0 boot shows (Xen 4.17 banner, Debian 6.1 kernel on Xen,
+# systemd's getty on hvc0) -- no fixture protocol
 LOG_OK = """(XEN) Xen version 4.17.5 (Debian 4.17.5+72-g01140da4e8-1) (pkg-xen)
 [    0.000000] Xen 4.17 support found\r
-ARMVM-FACT console=hvc0\r\r\r
-ARMVM-FACT tty=hvc0\r
-ARMVM-FACT virtio=virtio0:0x0002:mmio
-ARMVM-FACT virtio=virtio1:0x0002:mmio
-ARMVM-FACT hypervisor=xen
-ARMVM-FACT xen_drivers=vbd vif xenconsole 
-ARMVM-FACT root=/dev/vda2
-ARMVM-READY
-"""
+[    0.412000] printk: console [hvc0] enabled\r
+[    3.101000] EXT4-fs (vda2): mounted filesystem with ordered data mode. Quota mode: none.\r
+\r
+Debian GNU/Linux 12 debian-arm64 hvc0\r
+\r
+debian-arm64 login: """
+PROBE_OK = {"type": "xen", "tty": "/dev/hvc0", "balloon": "/sys/devices/system/xen_memory",
+            "root": "/dev/vda2", "drivers": "xenconsole", "modules": "xen-blkfront xen-netfront",
+            "procxen": "capabilities privcmd xenbus"}
 
 
 def test_console_judgement_pass_and_each_failure():
-    probe = {"type": "xen", "tty": "/dev/hvc0", "balloon": "/sys/devices/system/xen_memory"}
-    res = checks.judge_console(checks.ConsoleEvidence(LOG_OK, probe, 2))
-    assert all(ok for _, ok, _ in res) and {r for r, _, _ in res} == {"GUEST-XEN",
-                                                                        "GUEST-CONSOLE"}
-    assert checks.parse_facts(LOG_OK)["virtio"] == ["virtio0:0x0002:mmio",
-                                                    "virtio1:0x0002:mmio"]
+    probe = PROBE_OK
+    res = checks.judge_console(checks.ConsoleEvidence(LOG_OK, probe, 2, "login"))
+    assert all(ok for _, ok, _ in res), res
+    assert {r for r, _, _ in res} == {"GUEST-XEN", "GUEST-CONSOLE"}
+    msgs = " | ".join(m for _, _, m in res)
+    assert "xen-blkfront available as a module" in msgs and "/proc/xen in dom0" in msgs
+    assert "root filesystem (/dev/vda2, /proc/mounts)" in msgs
 
-    def failed(log, probe=probe, part=2):
-        return [m for _, ok, m in checks.judge_console(checks.ConsoleEvidence(log, probe, part))
+    def failed(log, probe=probe, part=2, reached="login"):
+        return [m for _, ok, m in checks.judge_console(checks.ConsoleEvidence(log, probe, part,
+                                                                              reached))
                 if not ok]
 
     assert any("no Xen banner" in m for m in failed(LOG_OK.replace("(XEN) Xen version", "")))
     assert any("vif (XEN_NETDEV_FRONTEND)" in m
-               for m in failed(LOG_OK.replace("vbd vif", "vbd")))
+               for m in failed(LOG_OK, dict(probe, modules="xen-blkfront")))
     assert any("not partition 3" in m for m in failed(LOG_OK, part=3))
-    assert any("ttyAMA0" in m for m in failed(LOG_OK.replace("console=hvc0", "console=ttyAMA0")))
+    assert any("ttyAMA0" in m for m in failed(LOG_OK, dict(probe, tty="/dev/ttyAMA0")))
     assert any("CONFIG_XEN_BALLOON" in m for m in failed(LOG_OK, dict(probe, balloon="")))
-    dead = LOG_OK.split("ARMVM-FACT")[0] + "ARMVM-ROOT-NOT-FOUND root=PARTUUID=X\n"
-    assert any("could not find root=" in m for m in failed(dead))
+    dead = LOG_OK.split("debian-arm64 login")[0] + "ALERT!  UUID=x does not exist.\n"
+    assert any("could not find root=" in m for m in failed(dead, {}, reached=None))
+    # no shell (quiet login refused): the kernel log alone still judges root and hvc0
+    res = checks.judge_console(checks.ConsoleEvidence(LOG_OK, {}, 2, "login"))
+    ok = {m.split(":")[0]: o for _, o, m in res}
+    assert ok["the console is the Xen PV console hvc0"]
+    assert any("(/dev/vda2, kernel log)" in m for _, o, m in res if o)
+    # the fixture protocol alone proves nothing any more
+    proto = "(XEN) Xen version 4.17.5\nARMVM-FACT root=/dev/vda2\nARMVM-FACT tty=hvc0\n" \
+            "ARMVM-FACT xen_drivers=vbd vif\nARMVM-READY\n"
+    bad = failed(proto, {}, reached="protocol")
+    assert any("root device was not seen" in m for m in bad)
+    assert any("frontend drivers missing" in m for m in bad)
