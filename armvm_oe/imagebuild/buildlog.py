@@ -75,6 +75,8 @@ class LogFinding:
     task: Optional[str] = None
     url: Optional[str] = None
     logfile: Optional[str] = None
+    # doctor's evidence chain (console line -> task log line), when it knows the line
+    evidence: Optional[list] = None
 
     def as_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items()

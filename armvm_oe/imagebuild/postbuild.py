@@ -132,7 +132,7 @@ def finish(base: dict, versions: dict, sink: LineSink, status: str, code: int, t
 
 
 def diagnose_failure(log_path: Path, sink: LineSink, rc: int, base: dict, say) -> ArmvmError:
-    from armvm_oe.doctor.logscan import diagnose
+    from armvm_oe.doctor.logscan import scan
     say(f"build: kas exited with {rc}; last {len(sink.tail)} lines of {log_path}:")
     for line in sink.tail:
         say("  | " + line)
@@ -141,7 +141,11 @@ def diagnose_failure(log_path: Path, sink: LineSink, rc: int, base: dict, say) -
     # tasks' own errors (recipe, task, URL), then the pattern scan's findings
     # on other lines: it stops at one line of the list, and offline it names
     # a warning about uninative before the task that failed
-    scanned = diagnose(text)
+    # doctor's scan follows the task logs the failure names ("Logfile of
+    # failure stored in: /work/build/tmp/..." is found below the host's
+    # build dir too) and reads bitbake's error reports
+    build_dir = Path(base["build_dir"]) if base.get("build_dir") else None
+    scanned = scan(text, source=str(log_path), log_path=log_path, build_dir=build_dir).findings
     by_line = {f.line_no: f for f in scanned}
     own = sanity_findings(text) + task_errors(text, sink.progress.failed_tasks)
     for f in own:
@@ -149,6 +153,7 @@ def diagnose_failure(log_path: Path, sink: LineSink, rc: int, base: dict, say) -
         if known is not None and f.id == "log.task-error":
             # the pattern scan knows this failure: its id and fix, our recipe/URL
             f.id, f.title, f.fix, f.check = known.id, known.title, known.fix, known.check
+            f.evidence = list(getattr(known, "evidence", None) or []) or None
     lines = {f.line_no for f in own}
     sanity = own
     findings = own + [f for f in scanned if f.line_no not in lines]

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import sys
+from pathlib import Path
 import time
 
 PAYLOAD = "@PAYLOAD@"
@@ -199,8 +200,15 @@ def main():
             url = "https://downloads.example.invalid/armvm/firmware-1.0.tar.gz"
             out(f"ERROR: {target}-1.0-r0 do_fetch: Fetcher failure for URL: '{url}'. "
                 "Unable to fetch URL from any source.")
-            out(f"ERROR: Logfile of failure stored in: {build}/tmp/work/{machine}-poky-linux/"
-                f"{target}/1.0/temp/log.do_fetch.4242")
+            tlog = Path(build) / "tmp" / "work" / f"{machine}-poky-linux" / target / "1.0" / \
+                "temp" / "log.do_fetch.4242"
+            tlog.parent.mkdir(parents=True, exist_ok=True)
+            # the task's own log, as bitbake leaves it: the real reason is here
+            tlog.write_text(f"DEBUG: Executing python function base_do_fetch\n"
+                            f"ERROR: Fetcher failure: Unable to resolve host "
+                            f"downloads.example.invalid\nERROR: Fetcher failure for URL: "
+                            f"'{url}'. Unable to fetch URL from any source.\n")
+            out(f"ERROR: Logfile of failure stored in: {tlog}")
             out(f"ERROR: Task ({CORE}/../armvm-oe/meta-armvm/recipes-core/images/{target}.bb:"
                 "do_fetch) failed with exit code '1'")
             out("NOTE: Tasks Summary: Attempted 1 tasks of which 0 didn't need to be rerun "

@@ -110,6 +110,9 @@ def test_failed_build_is_diagnosed(armvm, tmp_path, fake_poky):
     assert len(rep["failure"]["failed_tasks"]) == rep["progress"]["summary"]["failed"] == 1
     assert rep["failure"]["failed_tasks"][0].endswith("armvm-image.bb:do_fetch")
     assert rep["progress"]["summary"]["failed"] == 1
+    # the diagnosis followed the task log the failure names (doctor's scan)
+    sources = [e["source"] for f in rep["failure"]["diagnosis"] for e in f.get("evidence", [])]
+    assert any(s.endswith("log.do_fetch.4242") for s in sources), sources
 
 
 def test_preflight_stops_before_checkout(armvm, tmp_path, project):
