@@ -62,8 +62,9 @@ def render_findings(diag, source: str = "log", stream: Optional[TextIO] = None) 
     """The text report of ``doctor --log``: the phase where the build
     stopped, the first cause with its evidence chain, then the rest."""
     from armvm_oe.doctor.logmodel import PHASE_TITLES
+    from armvm_oe.ui import term_safe as safe   # log text never drives the terminal
     findings = diag.findings if hasattr(diag, "findings") else list(diag)
-    source = getattr(diag, "source", source)
+    source = safe(getattr(diag, "source", source))
     if not findings:
         return f"armvm-oe doctor: no failure found in {source}\n"
     out = [style(f"armvm-oe doctor: {source}", "bold", stream=stream)]
@@ -81,17 +82,18 @@ def render_findings(diag, source: str = "log", stream: Optional[TextIO] = None) 
             label = "also"
         out.append(f"  {badge(f.severity, stream=stream):<5}  {style(f.id, 'bold', stream=stream)}"
                    f"  line {f.line_no} ({label}; phase {f.phase})")
-        out.append(_wrap(f"> {f.line}", "         "))
+        out.append(_wrap(f"> {safe(f.line)}", "         "))
         for e in f.evidence[1:]:
-            out.append(_wrap(f"-> {e['source']}:{e['line_no']}: {e['line']}", "         "))
-        out.append(_wrap(f"cause: {f.cause}", "         "))
-        out.append(_wrap(f"fix: {f.fix}", "         "))
+            out.append(_wrap(f"-> {safe(e['source'])}:{e['line_no']}: {safe(e['line'])}",
+                             "         "))
+        out.append(_wrap(f"cause: {safe(f.cause)}", "         "))
+        out.append(_wrap(f"fix: {safe(f.fix)}", "         "))
         if f.check:
             out.append(f"         doctor check: {f.check}")
         out.append("")
     for t in getattr(diag, "task_logs", []):
         if not t["read"]:
-            out.append(_wrap(f"task log not found here: {t['logfile']} (pass --build-dir with "
+            out.append(_wrap(f"task log not found here: {safe(t['logfile'])} (pass --build-dir with "
                              "the build directory it was moved to)", "  "))
     return "\n".join(out).rstrip("\n") + "\n"
 
