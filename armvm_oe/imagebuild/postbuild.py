@@ -151,8 +151,9 @@ def diagnose_failure(log_path: Path, sink: LineSink, rc: int, base: dict, say) -
     for f in own:
         known = by_line.get(f.line_no)
         if known is not None and f.id == "log.task-error":
-            # the pattern scan knows this failure: its id and fix, our recipe/URL
-            f.id, f.title, f.fix, f.check = known.id, known.title, known.fix, known.check
+            # the pattern scan knows this failure: its id, fix and evidence; our
+            # title, which names the recipe and the task ("quilt-native do_fetch failed")
+            f.id, f.fix, f.check = known.id, known.fix, known.check
             f.evidence = list(getattr(known, "evidence", None) or []) or None
     lines = {f.line_no for f in own}
     sanity = own
