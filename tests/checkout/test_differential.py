@@ -2,8 +2,11 @@
 and ``armvm-oe checkout``, compared (layout, HEADs, HEAD refs, trees, tags,
 patch commits, bblayers.conf, local.conf, exit codes).
 
-The configurations are kas's, unchanged (tests/checkout/kas_fixtures, see its
-README). Their repos all point at https://github.com/siemens/kas.git, which
+The configurations are kas's own, unchanged, read at test time from a local
+kas repository (ARMVM_KAS_MIRROR, default /work/.mirror/siemens+kas/repo; its
+tests/ directory at tag 5.4, ARMVM_KAS_TESTS_REV): none of kas's files is kept
+in this repository, and without such a clone these cases skip with that reason.
+Their repos all point at https://github.com/siemens/kas.git, which
 ``KAS_PREMIRRORS`` redirects for both tools:
 
 * default run (CI): to a generated stand-in of the kas repository whose
@@ -31,9 +34,29 @@ import yaml
 
 from differential import git, make_project, make_repo, run_both, snapshot
 
-FIX = Path(__file__).parent / "kas_fixtures"
 KAS_URL = "https://github.com/siemens/kas.git"
 REAL_KAS = Path(os.environ.get("ARMVM_KAS_MIRROR", "/work/.mirror/siemens+kas/repo"))
+KAS_TESTS_REV = os.environ.get("ARMVM_KAS_TESTS_REV", "5.4")
+FIX_DIRS = ("test_repo_includes", "test_layers", "test_refspec", "test_patch", "test_commands")
+INIT_SCRIPT = "#!/bin/sh\n\ntrue\n"   # the init script kas needs in one repo (a stub)
+_fix: list[Path] = []
+
+
+def fix_dir() -> Path:
+    """kas's tests/ at KAS_TESTS_REV, extracted once per session from the
+    local kas repository (skip when there is none)."""
+    if _fix:
+        return _fix[0]
+    if not ((REAL_KAS / "objects").is_dir() or (REAL_KAS / ".git").is_dir()):
+        pytest.skip(f"kas's own test configurations are read from a local kas repository "
+                    f"(ARMVM_KAS_MIRROR={REAL_KAS}, a clone of siemens/kas): none here")
+    import tempfile
+    out = Path(tempfile.mkdtemp(prefix="armvm-kas-tests-"))
+    arch = subprocess.run(["git", "--git-dir", str(REAL_KAS), "archive", KAS_TESTS_REV,
+                           *[f"tests/{d}" for d in FIX_DIRS]], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(out)], input=arch.stdout, check=True)
+    _fix.append(out / "tests")
+    return _fix[0]
 
 CHANGELOG = ("1.0\n- isar: Take qemu-user-static from buster and adjust binfmt setup\n\n"
              "0.20.1\n- kas-docker: Restore KAS_PREMIRRORS support\n\n0.20\n- older\n")
@@ -79,7 +102,7 @@ CASES = {
 
 
 def standin(bare: Path) -> list[str]:
-    layers_yml = (FIX / "test_layers" / "test.yml").read_text()
+    layers_yml = (fix_dir() / "test_layers" / "test.yml").read_text()
     return make_repo(bare, [
         {"CHANGELOG.md": CHANGELOG, "kas/__version__.py": VERSION_PY,
          "tests/test_layers/test.yml": layers_yml, "meta-foo/conf/layer.conf": "# foo\n"},
@@ -103,7 +126,7 @@ def setup_case(case: str, tmp: Path, shas: list[str] | None) -> tuple[str, calla
     path and a function preparing a work dir (test_repo_includes moves its
     'subrepo' into the work dir, as kas's test does)."""
     name, _, variant = case.partition("#")
-    src = FIX / Path(name).parent
+    src = fix_dir() / Path(name).parent
     proj = tmp / "project"
     files = {}
     for f in src.rglob("*"):
@@ -120,7 +143,7 @@ def setup_case(case: str, tmp: Path, shas: list[str] | None) -> tuple[str, calla
         if variant == "git" and rel == Path(name).name:
             text = _git_only(text)
         texts[rel] = text
-    texts["oe-init-build-env"] = (FIX / "oe-init-build-env").read_text()
+    texts["oe-init-build-env"] = INIT_SCRIPT
     make_project(proj, texts)
     for rel, f in files.items():   # symlinks (a quilt patch reused) as symlinks
         if f.is_symlink():
