@@ -27,6 +27,10 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Optional
 
+# kas's logger prefix on every line of bitbake's output: one definition, the
+# progress parser's
+from armvm_oe.imagebuild.progress import _KAS_PREFIX
+
 HEADER = "OE-core's config sanity checker detected a potential misconfiguration"
 LIST_START = "Following is the list of potential problems / advisories:"
 _BOILERPLATE = ("Either fix the cause of this error or at your own risk disable the checker",)
@@ -34,8 +38,6 @@ _BOILERPLATE = ("Either fix the cause of this error or at your own risk disable 
 _RECORD = re.compile(r"^(ERROR|WARNING|NOTE|DEBUG|FATAL|Summary|Traceback)\b|^Command \"|"
                      r"^\S+: \d+ tasks? |^Loading cache|^Parsing recipes|^Loaded \d+ entries")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-# kas's own logger prefix on every line of bitbake's output
-_KAS_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - [A-Z]+\s+- ")
 
 # (regex, check id, fix): lines whose cause is known
 _KNOWN = (
