@@ -681,11 +681,14 @@ def local_conf_text(project: KasProject) -> str:
 
 
 def write_lock(lock_path: Path, commits: dict[str, str], header_version: int = 14,
-               comments: dict[str, str] | None = None) -> None:
+               comments: dict[str, str] | None = None, inputs: list | None = None) -> None:
     """Write a kas lock file (``overrides: repos: <id>: commit:``), atomically.
 
-    ``comments`` (repo id -> text) become YAML comments above each entry."""
-    from armvm_oe.lib import atomic_write
+    ``comments`` (repo id -> text) become YAML comments above each entry.
+    The lock file is the tool's own output (``Do not edit by hand``) and is
+    replaced by design, but never when it is one of ``inputs`` (the kas
+    configs: a lock file symlinked or hard-linked to a config)."""
+    from armvm_oe.lib import atomic_write, check_output
 
     for rid, c in commits.items():
         if not HEX40.match(c):
@@ -701,4 +704,5 @@ def write_lock(lock_path: Path, commits: dict[str, str], header_version: int = 1
             lines.append(f"    # {comments[rid]}")
         lines.append(f"    {rid}:")
         lines.append(f"      commit: {commits[rid]}")
+    check_output(lock_path, list(inputs or []), force=True, what="lock file")
     atomic_write(Path(lock_path), "\n".join(lines) + "\n")

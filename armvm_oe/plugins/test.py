@@ -108,6 +108,30 @@ def _xen_cell(args, image: Path, arch: str, firmware, log_dir: Path):
                           message=f"the Xen back end failed: {type(e).__name__}: {e}")
 
 
+def _log_dir(path: Path) -> Path:
+    """--log-dir: a directory (made if missing) the tool owns: a cell's log
+    ``<cell>.log`` there is replaced on every run, by design (it is a
+    report, like the JUnit file). A file, a path under a file or an
+    unwritable place is exit 2 before anything boots."""
+    path = Path(path)
+    for anc in [path, *path.parents]:
+        if anc.exists() or anc.is_symlink():
+            if not anc.is_dir():
+                raise UsageError(f"The log directory {path} cannot be used",
+                                 f"{anc} is a file, not a directory",
+                                 "Give --log-dir a directory (it is made if missing)")
+            if not os.access(anc, os.W_OK | os.X_OK):
+                raise UsageError(f"The log directory {path} cannot be used",
+                                 f"{anc} is not writable", "Give --log-dir another directory")
+            break
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"The log directory {path} cannot be made", err.strerror or str(err),
+                         "Give --log-dir another directory") from None
+    return path.resolve()
+
+
 def run(args) -> int:
     from armvm_oe.image.containers import bootable
     from armvm_oe.qemu import check_image
@@ -156,8 +180,7 @@ def _run(args, disk: Path) -> int:
         raise UsageError(f"--login {args.login!r} is not USER[:PASSWORD]", str(e),
                          "Give e.g. --login root, --login root:secret or --login none")
     firmware = find_firmware(arch, args.firmware, args.vars_template)
-    log_dir = args.log_dir.resolve()
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = _log_dir(args.log_dir)
     results = []
     started = time.monotonic()
 
