@@ -21,11 +21,40 @@ def use_color(stream: TextIO | None = None) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 
 
-def style(text: str, *names: str, stream: TextIO | None = None) -> str:
+class Safe(str):
+    """Text fit for a terminal as it is: data already escaped by
+    :func:`term_safe`, plus armvm-oe's own colour codes (:func:`style`).
+    :func:`table` escapes every cell that is not ``Safe``."""
+
+    def __add__(self, other):
+        return Safe(str.__add__(self, other if isinstance(other, Safe) else term_safe(other, True)))
+
+    def __radd__(self, other):
+        return Safe((other if isinstance(other, Safe) else term_safe(other, True)) + str(self))
+
+
+def safe(*parts: Any) -> Safe:
+    """``parts`` joined, each one escaped unless it is already :class:`Safe`."""
+    return Safe("".join(p if isinstance(p, Safe) else term_safe(p, keep_newlines=True)
+                        for p in parts))
+
+
+def echo(*parts: Any, file: TextIO | None = None, flush: bool = False) -> None:
+    """print() for text that may hold data from images, logs or configs:
+    every part that is not :class:`Safe` is escaped (:func:`term_safe`,
+    newlines kept), so ``echo(badge("fail"), " ", name)`` keeps its colour
+    and nothing else can move the cursor or recolour."""
+    print(safe(*parts), file=file or sys.stdout, flush=flush)
+
+
+def style(text: str, *names: str, stream: TextIO | None = None) -> Safe:
+    """``text`` escaped (:func:`term_safe`, newlines kept) and, on a colour
+    terminal, coloured: the only place armvm-oe's own escape codes are made."""
+    text = safe(text)
     if not names or not use_color(stream):
         return text
     codes = ";".join(_CODES[n] for n in names)
-    return f"\033[{codes}m{text}\033[0m"
+    return Safe(f"\033[{codes}m{text}\033[0m")
 
 
 SEVERITY_STYLE = {"fail": ("red", "bold"), "error": ("red", "bold"),
@@ -34,7 +63,7 @@ SEVERITY_STYLE = {"fail": ("red", "bold"), "error": ("red", "bold"),
                   "unknown": ("magenta",), "skip": ("dim",)}
 
 
-def badge(result: str, stream: TextIO | None = None) -> str:
+def badge(result: str, stream: TextIO | None = None) -> Safe:
     return style(result.upper(), *SEVERITY_STYLE.get(result.lower(), ()), stream=stream)
 
 
@@ -65,10 +94,16 @@ def emit_json(obj: Any, stream: TextIO | None = None) -> None:
 
 
 def table(rows: list[list[str]], headers: list[str] | None = None) -> str:
-    """Plain aligned columns; width is measured without ANSI codes."""
+    """Plain aligned columns; width is measured without ANSI codes. Every
+    cell that is not :class:`Safe` (a :func:`style`/:func:`badge` result)
+    is escaped with :func:`term_safe`: table cells are data (repo names,
+    refspecs, guest facts, paths from configs and images)."""
     import re
 
     strip = re.compile(r"\033\[[0-9;]*m")
+    rows = [[c if isinstance(c, Safe) else term_safe(c) for c in r] for r in rows]
+    if headers:
+        headers = [c if isinstance(c, Safe) else term_safe(c) for c in headers]
     allrows = ([headers] if headers else []) + rows
     if not allrows:
         return ""

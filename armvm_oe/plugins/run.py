@@ -90,7 +90,7 @@ def run(args) -> int:
     from armvm_oe.qemu import (InstanceStore, VMConfig, build_argv, check_image, default_name,
                                find_firmware, qemu_binary, resolve_kvm)
     from armvm_oe.qemu.instance import copy_vars, create_overlay
-    from armvm_oe.ui import emit_json
+    from armvm_oe.ui import echo, emit_json
 
     extra = []
     for chunk in args.qemu_args:
@@ -117,7 +117,7 @@ def run(args) -> int:
 
     def note(msg):
         if not args.json:
-            print(msg, file=sys.stderr)
+            echo(msg, file=sys.stderr)
 
     tmp = None
     if args.snapshot:
@@ -153,7 +153,7 @@ def run(args) -> int:
             if args.json:
                 emit_json(info)
             else:
-                print(shlex.join(argv))
+                echo(shlex.join(argv))
             return 0
         note(f"instance {name or '(throwaway)'}: UEFI variables {vars_file} ({events.get('vars')}), "
              f"disk {disk} ({events.get('overlay')}); QMP {qmp}; Ctrl-A x quits")

@@ -151,7 +151,7 @@ def _run(args, disk: Path) -> int:
     from armvm_oe.image.containers import guess_arch as guess_arch_any
     from armvm_oe.qemu import check_image, find_firmware, qemu_binary, resolve_kvm
     from armvm_oe.qemu.argv import GICV2_MAX_CPUS
-    from armvm_oe.ui import emit_json
+    from armvm_oe.ui import echo, emit_json
 
     image = check_image(disk)
     # the report is replaced on every run, but never one of the inputs (and
@@ -186,10 +186,11 @@ def _run(args, disk: Path) -> int:
 
     def show(r):
         if not args.json:
-            from armvm_oe.ui import badge
-            print(f"{badge(r.status, sys.stderr)} {r.name} ({r.duration_s:.1f}s)"
-                  + (f": {r.message}" if r.status not in ('pass',) and r.message else ""),
-                  file=sys.stderr, flush=True)
+            from armvm_oe.ui import badge, echo
+            # name and message can quote the guest's console: escaped
+            echo(badge(r.status, sys.stderr), f" {r.name} ({r.duration_s:.1f}s)",
+                 f": {r.message}" if r.status not in ('pass',) and r.message else "",
+                 file=sys.stderr, flush=True)
 
     if "kvm" in args.hypervisor:
         qemu_binary(arch)
@@ -210,9 +211,9 @@ def _run(args, disk: Path) -> int:
                          hotplug_required=args.require_hotplug, login=login)
         jobs = args.jobs or os.cpu_count() or 1
         if not args.json:
-            print(f"booting {len(cells)} cells of {args.image.name} ({arch}, "
-                  f"{'KVM' if kvm else 'emulated'}), {min(jobs, len(cells))} at a time",
-                  file=sys.stderr, flush=True)
+            echo(f"booting {len(cells)} cells of {args.image.name} ({arch}, "
+                 f"{'KVM' if kvm else 'emulated'}), {min(jobs, len(cells))} at a time",
+                 file=sys.stderr, flush=True)
         try:
             results += mx.run_matrix(cells, st, jobs=jobs, on_result=show)
         except mx.Interrupted as e:           # Ctrl-C: every QEMU is already gone
@@ -240,8 +241,8 @@ def _run(args, disk: Path) -> int:
                                for s in ("pass", "fail", "skip", "error")}})
     else:
         print(summary_table(results))
-        print(f"wall time {elapsed:.0f}s; JUnit report: {junit}")
+        echo(f"wall time {elapsed:.0f}s; JUnit report: {junit}")
         kept = [r.log_path for r in results if r.log_path]
         if kept:
-            print("serial logs kept: " + ", ".join(str(p) for p in kept))
+            echo("serial logs kept: " + ", ".join(str(p) for p in kept))
     return EXIT_OK if ok else EXIT_PROBLEM
