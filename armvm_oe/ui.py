@@ -5,8 +5,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from typing import Any, TextIO
+
+# Terminal escape sequences in text armvm-oe reads (bitbake/kas logs, a
+# guest's serial console, posted logs): the one definition, used to strip
+# them (doctor's log model, the build progress parser and log reader, the
+# QEMU console and probe) and to measure table cells. A CSI is ESC [,
+# parameter bytes (digits, ';', '?' as in ESC[?25l), intermediates, one
+# final byte 0x40-0x7E (ECMA-48); an OSC (ESC ], e.g. an OSC 8 hyperlink or
+# a window title) ends at BEL or ST (ESC \).
+ANSI_CSI = r"\x1b\[[0-9;?]*[ -/]*[@-~]"
+ANSI_OSC = r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
+ANSI_RE = re.compile(ANSI_CSI + "|" + ANSI_OSC)
 
 _CODES = {"red": "31", "green": "32", "yellow": "33", "blue": "34",
           "magenta": "35", "cyan": "36", "bold": "1", "dim": "2"}
@@ -98,9 +110,7 @@ def table(rows: list[list[str]], headers: list[str] | None = None) -> str:
     cell that is not :class:`Safe` (a :func:`style`/:func:`badge` result)
     is escaped with :func:`term_safe`: table cells are data (repo names,
     refspecs, guest facts, paths from configs and images)."""
-    import re
-
-    strip = re.compile(r"\033\[[0-9;]*m")
+    strip = ANSI_RE
     rows = [[c if isinstance(c, Safe) else term_safe(c) for c in r] for r in rows]
     if headers:
         headers = [c if isinstance(c, Safe) else term_safe(c) for c in headers]
