@@ -220,24 +220,30 @@ def check_output(out: str | os.PathLike, inputs: list, force: bool = False,
     if (out.exists() or out.is_symlink()) and not force:
         raise UsageError(f"The {what} {out} already exists", None,
                          "Pass --force to replace it, or choose another path")
-    parent = out.parent
-    for anc in [parent, *parent.parents]:
+    make_dir(out.parent, f"The {what} {out} cannot be created", "Choose another path")
+    return out
+
+
+def make_dir(path: str | os.PathLike, subject: str, fix: str) -> Path:
+    """``path`` as a writable directory, made if missing: the first existing
+    ancestor must be a directory you can write. Else UsageError (exit 2):
+    ``subject`` (e.g. "The log directory X cannot be used"), why, ``fix``.
+    The output directory of :func:`check_output` and ``test --log-dir``."""
+    from armvm_oe.errors import UsageError
+
+    path = Path(path)
+    for anc in [path, *path.parents]:
         if anc.exists() or anc.is_symlink():
             if not anc.is_dir():
-                raise UsageError(f"The {what} {out} cannot be created",
-                                 f"{anc} is a file, not a directory",
-                                 "Choose an output path in a directory")
+                raise UsageError(subject, f"{anc} is a file, not a directory", fix)
             if not os.access(anc, os.W_OK | os.X_OK):
-                raise UsageError(f"The {what} {out} cannot be created",
-                                 f"the directory {anc} is not writable", "Choose another path")
+                raise UsageError(subject, f"the directory {anc} is not writable", fix)
             break
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise UsageError(f"The {what} {out} cannot be created",
-                         f"its directory {parent} cannot be made: {err.strerror or err}",
-                         "Choose another path") from None
-    return out
+        raise UsageError(subject, f"{path} cannot be made: {err.strerror or err}", fix) from None
+    return path
 
 
 YAML_MAX_BYTES = 4 << 20

@@ -113,23 +113,9 @@ def _log_dir(path: Path) -> Path:
     ``<cell>.log`` there is replaced on every run, by design (it is a
     report, like the JUnit file). A file, a path under a file or an
     unwritable place is exit 2 before anything boots."""
-    path = Path(path)
-    for anc in [path, *path.parents]:
-        if anc.exists() or anc.is_symlink():
-            if not anc.is_dir():
-                raise UsageError(f"The log directory {path} cannot be used",
-                                 f"{anc} is a file, not a directory",
-                                 "Give --log-dir a directory (it is made if missing)")
-            if not os.access(anc, os.W_OK | os.X_OK):
-                raise UsageError(f"The log directory {path} cannot be used",
-                                 f"{anc} is not writable", "Give --log-dir another directory")
-            break
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UsageError(f"The log directory {path} cannot be made", err.strerror or str(err),
-                         "Give --log-dir another directory") from None
-    return path.resolve()
+    from armvm_oe.lib import make_dir
+    return make_dir(path, f"The log directory {path} cannot be used",
+                    "Give --log-dir a directory (it is made if missing)").resolve()
 
 
 def run(args) -> int:
