@@ -120,6 +120,20 @@ def row_export(tmp):
             ["export", img, "--to", "raw", "-o", tmp / f"{HOSTILE}-2.raw", "--json"])
 
 
+def row_avh_pack(tmp):
+    from armvm_oe.testing import debian
+    kernel = debian.kernel("aarch64")[0]
+    dtb = tmp / "virt.dtb"
+    subprocess.run(["qemu-system-aarch64", "-M", f"virt,dumpdtb={dtb}", "-cpu", "cortex-a57",
+                    "-nographic", "-nic", "none"], check=True, capture_output=True, timeout=60)
+    disk = tmp / "disk.img"
+    disk.write_bytes(b"\x01" * 4096 + bytes(1 << 20))
+    base = ["avh", "pack", "--device", "rpi4b", "--kernel", kernel, "--dtb", dtb,
+            "--storage", disk]
+    return ([*base, "-o", tmp / f"{HOSTILE}-1.zip"],
+            [*base, "-o", tmp / f"{HOSTILE}-2.zip", "--json"])
+
+
 def row_doctor_log(tmp):
     log = tmp / "build.log"
     log.write_text(f"NOTE: Executing Tasks\nERROR: {HOSTILE}: do_compile failed\n"
@@ -136,7 +150,7 @@ JSON_EXPECT = {"doctor-log": "link\x9b31m\u202eZ",
 TEXT_EXPECT = {"doctor-log": "link\\x9b31m\\u202eZ"}
 
 
-SUBPROCESS_ROWS = {"status": row_status, "lock": row_lock, "run": row_run,
+SUBPROCESS_ROWS = {"avh-pack": row_avh_pack, "status": row_status, "lock": row_lock, "run": row_run,
                    "instances": row_instances, "export": row_export,
                    "doctor-log": row_doctor_log}
 
