@@ -245,3 +245,18 @@ def test_build_report_is_replaced_by_rename(tmp_path):
     path = Report({"status": "succeeded"}).write(tmp_path)
     assert json.loads(path.read_text())["status"] == "succeeded"
     assert (tmp_path / "saved.json").read_text() == "{}"
+
+
+def test_run_refuses_an_instance_whose_metadata_is_unreadable(tmp_path):
+    """A damaged instance.json was read as a new instance: the old overlay
+    (backed by whatever image it was made for) and vars were adopted for the
+    new image, and the metadata rewritten, without a word."""
+    store, fw = _store_and_fw(tmp_path)
+    img = _gpt_image(tmp_path / "disk.wic")
+    inst, _ = store.prepare("dev", img, "aarch64", fw)
+    inst.meta_file.write_text("{ not json")
+    other = _gpt_image(tmp_path / "other.wic")
+    with pytest.raises(UsageError) as err:
+        store.prepare("dev", other, "aarch64", fw)
+    assert "instance.json" in err.value.paragraph()
+    assert inst.meta_file.read_text() == "{ not json"

@@ -213,6 +213,16 @@ class InstanceStore:
         image = Path(image).resolve()
         meta = inst.meta()
         events = {}
+        if not meta and inst.meta_file.exists() and (inst.vars_file.exists()
+                                                     or inst.overlay.exists()):
+            # read as "new", the overlay (backed by the image it was made for)
+            # and the variables would be adopted for this image silently
+            raise UsageError(
+                f"instance '{name}' cannot be used: {inst.meta_file} cannot be read",
+                "it records which image the instance's disk overlay and UEFI variable store "
+                "belong to",
+                f"Repair it, use another --instance name, or remove {inst.path} to start "
+                "over (that discards the instance's disk and variables)")
         if meta and meta.get("image") and meta["image"] != str(image):
             raise UsageError(
                 f"instance '{name}' belongs to another image ({meta['image']})",
