@@ -123,9 +123,8 @@ def row_export(tmp):
 def row_avh_pack(tmp):
     from armvm_oe.testing import debian
     kernel = debian.kernel("aarch64")[0]
-    dtb = tmp / "virt.dtb"
-    subprocess.run(["qemu-system-aarch64", "-M", f"virt,dumpdtb={dtb}", "-cpu", "cortex-a57",
-                    "-nographic", "-nic", "none"], check=True, capture_output=True, timeout=60)
+    from armvm_oe.testing.fixtures import virt_dtb
+    dtb = virt_dtb(tmp / "virt.dtb")
     disk = tmp / "disk.img"
     disk.write_bytes(b"\x01" * 4096 + bytes(1 << 20))
     base = ["avh", "pack", "--device", "rpi4b", "--kernel", kernel, "--dtb", dtb,
