@@ -681,11 +681,17 @@ def local_conf_text(project: KasProject) -> str:
 
 
 def write_lock(lock_path: Path, commits: dict[str, str], header_version: int = 14,
-               comments: dict[str, str] | None = None) -> None:
+               comments: dict[str, str] | None = None, inputs: list | None = None) -> None:
     """Write a kas lock file (``overrides: repos: <id>: commit:``), atomically.
 
-    ``comments`` (repo id -> text) become YAML comments above each entry."""
-    from armvm_oe.lib import atomic_write
+    ``comments`` (repo id -> text) become YAML comments above each entry.
+    The lock file is the tool's own output (``Do not edit by hand``) and is
+    replaced by design, but never when it is one of ``inputs`` (the kas
+    configs: a lock file symlinked or hard-linked to a config)."""
+    import json
+
+    from armvm_oe.lib import atomic_write, check_output
+    from armvm_oe.ui import term_safe
 
     for rid, c in commits.items():
         if not HEX40.match(c):
@@ -698,7 +704,12 @@ def write_lock(lock_path: Path, commits: dict[str, str], header_version: int = 1
              "overrides:", "  repos:"]
     for rid in sorted(commits):
         if comments and comments.get(rid):
-            lines.append(f"    # {comments[rid]}")
-        lines.append(f"    {rid}:")
+            # a comment ends at a line break (a CR too): the ref is escaped
+            lines.append(f"    # {term_safe(comments[rid])}")
+        # an id that is not a plain word is written as a YAML double-quoted
+        # scalar (JSON's escapes are YAML's), so it reads back exactly
+        key = rid if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]*", rid) else json.dumps(rid)
+        lines.append(f"    {key}:")
         lines.append(f"      commit: {commits[rid]}")
+    check_output(lock_path, list(inputs or []), force=True, what="lock file")
     atomic_write(Path(lock_path), "\n".join(lines) + "\n")

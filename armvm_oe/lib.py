@@ -81,16 +81,81 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write via a sibling temp file and rename, so readers never see half a file."""
+def atomic_write(path: str | os.PathLike, data: bytes | str, *, force: bool = True,
+                 mode: int | None = None) -> Path:
+    """Write ``data`` to ``path`` through a unique temp file in the same
+    directory (fsync'ed, then renamed), so a reader never sees half a file
+    and a crash leaves the old file intact. ``force=False``: never replace a
+    file that exists (or appeared meanwhile), see :func:`place`. ``mode``:
+    the new file's permissions (default 0o666 minus the umask, like open())."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    mode = "w" if isinstance(data, str) else "wb"
-    with open(tmp, mode) as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_output(path, force=force, mode=mode) as tmp:
+        with open(tmp, "w" if isinstance(data, str) else "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    return path
+
+
+class atomic_output:
+    """``with atomic_output(out, force) as tmp:`` write ``tmp`` (a new empty
+    file next to ``out``); on success it becomes ``out`` (:func:`place`), on
+    an exception it is removed and ``out`` is untouched. The one temp+rename
+    used by every writer (lib.atomic_write, avh pack, export, the JUnit
+    report, build reports, lock files)."""
+
+    def __init__(self, out: str | os.PathLike, force: bool = True, mode: int | None = None):
+        self.out, self.force, self.mode = Path(out), force, mode
+        self.tmp: Path | None = None
+
+    def __enter__(self) -> Path:
+        import tempfile
+        fd, name = tempfile.mkstemp(prefix=f".{self.out.name}.", suffix=".tmp",
+                                    dir=self.out.parent)
+        os.close(fd)
+        self.tmp = Path(name)
+        if self.mode is not None:
+            os.chmod(self.tmp, self.mode)
+        else:                              # mkstemp makes 0600; a report is 0666 - umask
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.tmp, 0o666 & ~umask)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                place(self.tmp, self.out, self.force)
+        finally:
+            if self.tmp is not None and (self.tmp.exists() or self.tmp.is_symlink()):
+                try:
+                    self.tmp.unlink()
+                except OSError:
+                    pass
+
+
+def place(tmp: Path, out: Path, force: bool) -> None:
+    """Move the finished ``tmp`` to ``out`` atomically (same directory). With
+    ``force`` an existing ``out`` is replaced (rename(2)); without, a file at
+    ``out`` is never replaced, even one that appeared after the checks
+    (link(2) fails on an existing name): UsageError (exit 2)."""
+    from armvm_oe.errors import UsageError
+
+    if force:
+        os.replace(tmp, out)
+        return
+    try:
+        os.link(tmp, out)
+    except FileExistsError:
+        raise UsageError(f"{out} already exists", "it is never replaced unless asked",
+                         "Pass --force to replace it, or choose another path") from None
+    except OSError:                     # a file system without hard links
+        if out.exists() or out.is_symlink():
+            raise UsageError(f"{out} already exists", "it is never replaced unless asked",
+                             "Pass --force to replace it, or choose another path") from None
+        os.replace(tmp, out)
+        return
+    tmp.unlink()
 
 
 def regular_file(path: str | os.PathLike, what: str, fix: str = "Check the path",
@@ -155,24 +220,30 @@ def check_output(out: str | os.PathLike, inputs: list, force: bool = False,
     if (out.exists() or out.is_symlink()) and not force:
         raise UsageError(f"The {what} {out} already exists", None,
                          "Pass --force to replace it, or choose another path")
-    parent = out.parent
-    for anc in [parent, *parent.parents]:
+    make_dir(out.parent, f"The {what} {out} cannot be created", "Choose another path")
+    return out
+
+
+def make_dir(path: str | os.PathLike, subject: str, fix: str) -> Path:
+    """``path`` as a writable directory, made if missing: the first existing
+    ancestor must be a directory you can write. Else UsageError (exit 2):
+    ``subject`` (e.g. "The log directory X cannot be used"), why, ``fix``.
+    The output directory of :func:`check_output` and ``test --log-dir``."""
+    from armvm_oe.errors import UsageError
+
+    path = Path(path)
+    for anc in [path, *path.parents]:
         if anc.exists() or anc.is_symlink():
             if not anc.is_dir():
-                raise UsageError(f"The {what} {out} cannot be created",
-                                 f"{anc} is a file, not a directory",
-                                 "Choose an output path in a directory")
+                raise UsageError(subject, f"{anc} is a file, not a directory", fix)
             if not os.access(anc, os.W_OK | os.X_OK):
-                raise UsageError(f"The {what} {out} cannot be created",
-                                 f"the directory {anc} is not writable", "Choose another path")
+                raise UsageError(subject, f"the directory {anc} is not writable", fix)
             break
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise UsageError(f"The {what} {out} cannot be created",
-                         f"its directory {parent} cannot be made: {err.strerror or err}",
-                         "Choose another path") from None
-    return out
+        raise UsageError(subject, f"{path} cannot be made: {err.strerror or err}", fix) from None
+    return path
 
 
 YAML_MAX_BYTES = 4 << 20

@@ -5,8 +5,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from typing import Any, TextIO
+
+# Terminal escape sequences in text armvm-oe reads (bitbake/kas logs, a
+# guest's serial console, posted logs): the one definition, used to strip
+# them (doctor's log model, the build progress parser and log reader, the
+# QEMU console and probe) and to measure table cells. A CSI is ESC [,
+# parameter bytes (digits, ';', '?' as in ESC[?25l), intermediates, one
+# final byte 0x40-0x7E (ECMA-48); an OSC (ESC ], e.g. an OSC 8 hyperlink or
+# a window title) ends at BEL or ST (ESC \).
+ANSI_CSI = r"\x1b\[[0-9;?]*[ -/]*[@-~]"
+ANSI_OSC = r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
+ANSI_RE = re.compile(ANSI_CSI + "|" + ANSI_OSC)
 
 _CODES = {"red": "31", "green": "32", "yellow": "33", "blue": "34",
           "magenta": "35", "cyan": "36", "bold": "1", "dim": "2"}
@@ -21,11 +33,40 @@ def use_color(stream: TextIO | None = None) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 
 
-def style(text: str, *names: str, stream: TextIO | None = None) -> str:
+class Safe(str):
+    """Text fit for a terminal as it is: data already escaped by
+    :func:`term_safe`, plus armvm-oe's own colour codes (:func:`style`).
+    :func:`table` escapes every cell that is not ``Safe``."""
+
+    def __add__(self, other):
+        return Safe(str.__add__(self, other if isinstance(other, Safe) else term_safe(other, True)))
+
+    def __radd__(self, other):
+        return Safe((other if isinstance(other, Safe) else term_safe(other, True)) + str(self))
+
+
+def safe(*parts: Any) -> Safe:
+    """``parts`` joined, each one escaped unless it is already :class:`Safe`."""
+    return Safe("".join(p if isinstance(p, Safe) else term_safe(p, keep_newlines=True)
+                        for p in parts))
+
+
+def echo(*parts: Any, file: TextIO | None = None, flush: bool = False) -> None:
+    """print() for text that may hold data from images, logs or configs:
+    every part that is not :class:`Safe` is escaped (:func:`term_safe`,
+    newlines kept), so ``echo(badge("fail"), " ", name)`` keeps its colour
+    and nothing else can move the cursor or recolour."""
+    print(safe(*parts), file=file or sys.stdout, flush=flush)
+
+
+def style(text: str, *names: str, stream: TextIO | None = None) -> Safe:
+    """``text`` escaped (:func:`term_safe`, newlines kept) and, on a colour
+    terminal, coloured: the only place armvm-oe's own escape codes are made."""
+    text = safe(text)
     if not names or not use_color(stream):
         return text
     codes = ";".join(_CODES[n] for n in names)
-    return f"\033[{codes}m{text}\033[0m"
+    return Safe(f"\033[{codes}m{text}\033[0m")
 
 
 SEVERITY_STYLE = {"fail": ("red", "bold"), "error": ("red", "bold"),
@@ -34,7 +75,7 @@ SEVERITY_STYLE = {"fail": ("red", "bold"), "error": ("red", "bold"),
                   "unknown": ("magenta",), "skip": ("dim",)}
 
 
-def badge(result: str, stream: TextIO | None = None) -> str:
+def badge(result: str, stream: TextIO | None = None) -> Safe:
     return style(result.upper(), *SEVERITY_STYLE.get(result.lower(), ()), stream=stream)
 
 
@@ -65,10 +106,14 @@ def emit_json(obj: Any, stream: TextIO | None = None) -> None:
 
 
 def table(rows: list[list[str]], headers: list[str] | None = None) -> str:
-    """Plain aligned columns; width is measured without ANSI codes."""
-    import re
-
-    strip = re.compile(r"\033\[[0-9;]*m")
+    """Plain aligned columns; width is measured without ANSI codes. Every
+    cell that is not :class:`Safe` (a :func:`style`/:func:`badge` result)
+    is escaped with :func:`term_safe`: table cells are data (repo names,
+    refspecs, guest facts, paths from configs and images)."""
+    strip = ANSI_RE
+    rows = [[c if isinstance(c, Safe) else term_safe(c) for c in r] for r in rows]
+    if headers:
+        headers = [c if isinstance(c, Safe) else term_safe(c) for c in headers]
     allrows = ([headers] if headers else []) + rows
     if not allrows:
         return ""

@@ -182,9 +182,8 @@ def test_avh_pack_and_check(tmp_path):
     from armvm_oe.testing import debian
 
     kernel = debian.kernel("aarch64")[0]
-    dtb = tmp_path / "virt.dtb"
-    subprocess.run(["qemu-system-aarch64", "-M", f"virt,dumpdtb={dtb}", "-cpu", "cortex-a57",
-                    "-nographic", "-nic", "none"], check=True, capture_output=True, timeout=60)
+    from armvm_oe.testing.fixtures import virt_dtb
+    dtb = virt_dtb(tmp_path / "virt.dtb")
     disk = tmp_path / "disk.img"
     disk.write_bytes(os.urandom(64 << 10) + b"\0" * (1 << 20))
     doc = schemas.validate("avh-pack", cli_json(

@@ -22,7 +22,7 @@ from pathlib import Path
 from armvm_oe.avh import formats
 from armvm_oe.avh.devices import Device
 from armvm_oe.errors import InputError, UsageError
-from armvm_oe.lib import check_output, regular_file
+from armvm_oe.lib import atomic_output, check_output, regular_file
 
 INFO_PLIST = "Info.plist"
 INFO_JSON = "Info.json"
@@ -200,12 +200,12 @@ def pack(out: Path, kernel: Path, dtb: Path, device: Device, storage: dict[str, 
     else:
         info_name, info_bytes = INFO_PLIST, plistlib.dumps(info, fmt=plistlib.FMT_XML,
                                                            sort_keys=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     dt = zip_date_time()
     members = []
     try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED,
-                             compresslevel=COMPRESS_LEVEL, allowZip64=True) as zf:
+        with atomic_output(out, force) as tmp, \
+                zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED,
+                                compresslevel=COMPRESS_LEVEL, allowZip64=True) as zf:
             for name, data in ((info_name, info_bytes), (KERNEL, kdata), (DEVICETREE, ddata)):
                 zf.writestr(_zinfo(name, dt), data, compresslevel=COMPRESS_LEVEL)
                 members.append({"name": name, "size": len(data),
@@ -224,13 +224,9 @@ def pack(out: Path, kernel: Path, dtb: Path, device: Device, storage: dict[str, 
                             on_progress(name, len(block))
                 members.append({"name": name, "size": size, "sha256": h.hexdigest(),
                                 "source": str(src)})
-        os.replace(tmp, out)
     except OSError as err:
         raise UsageError(f"The package {out} could not be written", err.strerror or str(err),
                          "Check the free space and permissions of its directory") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     from armvm_oe.lib import sha256_file
     return PackResult(out, sha256_file(out), out.stat().st_size, info, members,
                       kinfo.as_dict(), dinfo.as_dict(), was_gzip)

@@ -146,7 +146,12 @@ def write_junit(results: Iterable[CellResult], path: Path,
         ET.indent(root)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    from armvm_oe.lib import atomic_output
+    # replaced on every run by design (a report), but by rename: a CI reading
+    # the previous report never sees half a file (`test` checked before the
+    # boots that it is no input and no directory: lib.check_output)
+    with atomic_output(path) as tmp:
+        ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True)
     return path
 
 

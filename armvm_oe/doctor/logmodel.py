@@ -15,7 +15,8 @@ CI systems add timestamps, ANSI colour and CR/LF, and mail/issue posts add
   of problems (each item its own :class:`Block`), a Python traceback, and a
   task's failure block with its ``Logfile of failure stored in:`` path.
 
-Pure functions, standard library only (the doctor runs under any python3).
+Pure functions, standard library only (the doctor runs under any python3),
+plus armvm_oe.ui's one definition of a terminal escape sequence.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
+from armvm_oe.ui import ANSI_RE as _ANSI  # the one definition of an escape sequence
+
 PHASES = ("setup", "parse", "build", "post")
 PHASE_TITLES = {"setup": "checkout/setup", "parse": "parse (configuration and recipes)",
                 "build": "build tasks", "post": "after the build", "unknown": "unknown"}
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 # kas: "2026-03-31 00:16:49 - ERROR    - " (anywhere in the first ~100 chars:
 # CI runners prepend their own timestamp, issue posts a line number).
 _KAS = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:,\d+)? - "
@@ -178,9 +180,13 @@ _MARKERS = (
     ("setup", (" started",), re.compile(r"\bkas [\d.]+ started")),
 )
 
-_SANITY_HEAD = re.compile(r"config sanity checker detected a potential misconfiguration")
-_SANITY_LIST = re.compile(r"Following is the list of potential problems")
-_SANITY_END = re.compile(r"^(?:Summary: |ERROR: |NOTE: |WARNING: |ERROR: Execution of event)")
+SANITY_HEAD = "config sanity checker detected a potential misconfiguration"
+SANITY_LIST = "Following is the list of potential problems"
+_SANITY_BOILERPLATE = ("Either fix the cause of this error or at your own risk disable the "
+                       "checker",)
+# a line that starts the next log record ends the list
+_SANITY_END = re.compile(r"^(ERROR|WARNING|NOTE|DEBUG|FATAL|Summary|Traceback)\b|^Command \"|"
+                         r"^\S+: \d+ tasks? |^Loading cache|^Parsing recipes|^Loaded \d+ entries")
 _TB_HEAD = re.compile(r"Traceback \(most recent call last\):")
 _TB_EXC = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt|"
                      r"Warning)\b(?::|$)|^[A-Z]\w+Error\b")
@@ -244,41 +250,69 @@ def _phases(model: LogModel, noise: set = frozenset()) -> None:
         ln.phase = phase
 
 
-def _find_sanity(model: LogModel) -> None:
-    """The sanity checker's list: one Block per problem. Items are separated
-    by blank lines; an item may span several lines (the connectivity check)."""
-    lines = model.lines
-    heads = model.find_lines("config sanity checker detected a potential misconfiguration")
-    done = -1
-    for i in heads:
-        if i <= done:
+def sanity_lists(texts) -> list:
+    """Every list oe-core's config sanity checker printed, found in
+    ``texts`` (the lines, normalised and stripped: :func:`normalise`).
+    Returns ``[(head, end, items)]``: the header's index, the index just
+    past the list, and the problems, each a list of line indexes (a problem
+    may span lines, e.g. the connectivity check; blank lines separate them,
+    and some releases join them without any: then the caller reads every
+    line as one). The one reading of the block, used by doctor's log model
+    (a Block per problem) and the build report (imagebuild/buildlog.py: a
+    finding per line).
+
+    The list header (``Following is the list ...``) is optional (some
+    releases word the preamble differently); the boilerplate line is never
+    a problem. The list ends at a line that starts the next log record
+    (``ERROR``/``NOTE``/``Summary``/..., a kas ``Command "..." failed``,
+    bitbake's ``Loading cache``), at the next header, or at two blank lines
+    once a problem was read."""
+    out = []
+    n = len(texts)
+    i = 0
+    while i < n:
+        if SANITY_HEAD not in texts[i]:
+            i += 1
             continue
+        head = i
         j = i + 1
-        while j < len(lines) and j < i + 4 and not _SANITY_LIST.search(lines[j].text):
+        while j < n and j < head + 5 and SANITY_LIST not in texts[j]:
             j += 1
-        if j >= len(lines) or not _SANITY_LIST.search(lines[j].text):
-            continue
-        k = j + 1
-        item: list[int] = []
+        k = j + 1 if j < n and SANITY_LIST in texts[j] else head + 1
+        items: list = []
+        item: list = []
         blanks = 0
-        while k < len(lines):
-            t = lines[k].text
-            if _SANITY_END.match(t) or blanks >= 2:
-                break
+        while k < n:
+            t = texts[k]
             if not t:
                 blanks += 1
                 if item:
-                    _add_item(model, item, i)
+                    items.append(item)
                     item = []
-            else:
-                blanks = 0
+                if blanks >= 2 and items:
+                    break
+                k += 1
+                continue
+            if _SANITY_END.search(t) or SANITY_HEAD in t:
+                break
+            blanks = 0
+            if not t.startswith(_SANITY_BOILERPLATE):
                 item.append(k)
             k += 1
         if item:
-            _add_item(model, item, i)
-        for n in range(i, k):
+            items.append(item)
+        out.append((head, k, items))
+        i = max(k, head + 1)
+    return out
+
+
+def _find_sanity(model: LogModel) -> None:
+    """The sanity checker's list (:func:`sanity_lists`): one Block per problem."""
+    for head, end, items in sanity_lists([ln.text for ln in model.lines]):
+        for idxs in items:
+            _add_item(model, idxs, head)
+        for n in range(head, end):
             model.in_block.setdefault(n, None)
-        done = k
 
 
 def _add_item(model: LogModel, idxs: list[int], head: int) -> None:

@@ -40,7 +40,7 @@ from typing import Callable
 from armvm_oe.errors import InputError, ProblemFound, UsageError
 from armvm_oe.image import containers
 from armvm_oe.image.source import copy_to_file, open_source, sniff
-from armvm_oe.lib import require_tool
+from armvm_oe.lib import check_output, place, require_tool
 
 MiB = 1 << 20
 SECTOR = 512
@@ -238,29 +238,10 @@ class _Bar:
             self.bar.close()
 
 
-def _place(tmp: Path, out: Path, force: bool) -> None:
-    """Move ``tmp`` to ``out`` atomically; without ``force`` never replace
-    a file that appeared meanwhile (link(2) fails on an existing name)."""
-    if force:
-        os.replace(tmp, out)
-        return
-    try:
-        os.link(tmp, out)
-    except FileExistsError:
-        raise UsageError(f"{out} already exists", "export never overwrites a file unless asked",
-                         "Pass --force to replace it, or -o another path") from None
-    except OSError:                     # a file system without hard links
-        if out.exists():
-            raise UsageError(f"{out} already exists", None, "Pass --force, or -o another path")
-        os.replace(tmp, out)
-        return
-    tmp.unlink()
-
-
 def _write_text(work: Path, out: Path, text: str, force: bool) -> None:
     tmp = work / (out.name + ".part")
     tmp.write_text(text)
-    _place(tmp, out, force)
+    place(tmp, out, force)
 
 
 def _arch(image_for_arch: Path, given: str | None) -> str:
@@ -305,15 +286,6 @@ def export(image: str | os.PathLike, to: str, out: str | os.PathLike | None = No
     out = Path(out) if out else default_output(image, target)
     if out.is_dir():
         out = default_output(image, target, out)
-    if not out.parent.is_dir():
-        raise UsageError(f"the output directory {out.parent} does not exist", None,
-                         "Create it, or give -o a path in an existing directory")
-    if not os.access(out.parent, os.W_OK):
-        raise UsageError(f"the output directory {out.parent} is not writable", None,
-                         "Give -o a path in a directory you can write")
-    if out.exists() and out.resolve() == image.resolve():
-        raise UsageError(f"the output {out} is the input image",
-                         "export never modifies its input", "Give -o another path")
     companions: dict[str, Path] = {}
     if to == "raw.xz":
         from armvm_oe.export.bmap import bmap_name
@@ -331,13 +303,20 @@ def export(image: str | os.PathLike, to: str, out: str | os.PathLike | None = No
                              "Export --to qcow2 (or raw/vhd) with --libvirt-xml")
         companions["libvirt_xml"] = (out.with_name(out.name + ".xml") if libvirt_xml == "auto"
                                      else Path(libvirt_xml))
-    for path in [out, *companions.values()]:
-        if path.exists() and not force:
-            raise UsageError(f"{path} already exists", "export never overwrites a file unless asked",
-                             "Pass --force to replace it, or -o another path")
-        if path.exists() and path.resolve() == image.resolve():
-            raise UsageError(f"{path} is the input image", "export never modifies its input",
-                             "Give -o another path")
+    # every output: never an input (the image, the firmware files the domain
+    # names; samefile, so hard links and symlinks count, even with --force),
+    # never an existing file without --force, never a directory or a path
+    # under a file (lib.check_output: one rule for every command)
+    if not out.parent.exists() and not out.parent.is_symlink():
+        raise UsageError(f"the output directory {out.parent} does not exist", None,
+                         "Create it, or give -o a path in an existing directory")
+    inputs = [image, *(firmware or ())]
+    names = {"bmap": "block map", "libvirt_xml": "libvirt domain"}
+    for key, path in [("output", out), *companions.items()]:
+        check_output(path, inputs, force, names.get(key, "output"))
+    if len({os.path.abspath(p) for p in [out, *companions.values()]}) < 1 + len(companions):
+        raise UsageError(f"two outputs of this export are the same file ({out})", None,
+                         "Give --libvirt-xml another path")
 
     how, in_fmt = _input_kind(image)
     if how == "qemu":
@@ -437,7 +416,7 @@ def export(image: str | os.PathLike, to: str, out: str | os.PathLike | None = No
             ova.pack(tmp_out, name, ovf, vmdk, disk_name)
             result["ovf"] = {"descriptor": f"{name}.ovf", "manifest": f"{name}.mf",
                              "disk": disk_name}
-        _place(tmp_out, out, force)
+        place(tmp_out, out, force)
         if "bmap" in companions:
             _write_text(work, companions["bmap"], bmap_text, force)
             result["bmap"] = str(companions["bmap"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,5 +93,7 @@ def lock(config, update: bool = False, work_dir=None) -> list[LockChange]:
         if merged == {**merged, **commits} and path.exists():
             continue
         merged.update(commits)
-        write_lock(path, merged, header_version=version, comments=comments.get(path))
+        locks = {os.path.abspath(p) for p in project.lock_files}
+        write_lock(path, merged, header_version=version, comments=comments.get(path),
+                   inputs=[c for c in project.config_files if os.path.abspath(c) not in locks])
     return changes

@@ -27,17 +27,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Optional
 
-# kas's logger prefix on every line of bitbake's output: one definition, the
-# progress parser's
-from armvm_oe.imagebuild.progress import _KAS_PREFIX
-
-HEADER = "OE-core's config sanity checker detected a potential misconfiguration"
-LIST_START = "Following is the list of potential problems / advisories:"
-_BOILERPLATE = ("Either fix the cause of this error or at your own risk disable the checker",)
-# a line that starts the next log record ends the list
-_RECORD = re.compile(r"^(ERROR|WARNING|NOTE|DEBUG|FATAL|Summary|Traceback)\b|^Command \"|"
-                     r"^\S+: \d+ tasks? |^Loading cache|^Parsing recipes|^Loaded \d+ entries")
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+from armvm_oe.ui import ANSI_RE as _ANSI  # the one definition of an escape sequence
 
 # (regex, check id, fix): lines whose cause is known
 _KNOWN = (
@@ -86,40 +76,24 @@ class LogFinding:
 
 
 def sanity_list(text: str) -> list[tuple[int, str]]:
-    """[(1-based line number, problem)] of every sanity-checker block in ``text``."""
-    lines = [_KAS_PREFIX.sub("", ln) for ln in
-             _ANSI.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")]
+    """[(1-based line number, problem)] of every sanity-checker block in
+    ``text``: every line of the list is a problem (see the module's
+    docstring), each once (kas repeats the block after ``Command ...
+    failed:``). The block is found by doctor's log model
+    (:func:`armvm_oe.doctor.logmodel.sanity_lists`, the one reading of it),
+    on lines normalised the same way (kas/CI prefixes, colour removed)."""
+    from armvm_oe.doctor.logmodel import normalise, sanity_lists
+
+    texts = [normalise(raw)[0]
+             for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     out: list[tuple[int, str]] = []
     seen: set[str] = set()
-    i = 0
-    while i < len(lines):
-        if HEADER not in lines[i]:
-            i += 1
-            continue
-        i += 1
-        # boilerplate up to the list header (absent in some releases' wording)
-        j = i
-        while j < len(lines) and j < i + 4 and LIST_START not in lines[j]:
-            j += 1
-        i = j + 1 if j < len(lines) and LIST_START in lines[j] else i
-        blanks = 0
-        while i < len(lines):
-            raw = lines[i]
-            s = raw.strip()
-            if not s:
-                blanks += 1
-                if blanks >= 2 and out:
-                    break
-                i += 1
-                continue
-            if _RECORD.search(raw) or HEADER in raw:
-                break
-            blanks = 0
-            # kas repeats the block after 'Command ... failed:': each problem once
-            if not s.startswith(_BOILERPLATE) and s not in seen:
-                seen.add(s)
-                out.append((i + 1, s))
-            i += 1
+    for _head, _end, items in sanity_lists(texts):
+        for idxs in items:
+            for i in idxs:
+                if texts[i] not in seen:
+                    seen.add(texts[i])
+                    out.append((i + 1, texts[i]))
     return out
 
 

@@ -53,21 +53,22 @@ class LineSink:
         self.tail.append(line)
         ev = self.progress.feed(line)
         if self.verbose:
-            (self.bar.write if self.tty else self.say)(line)
+            (self.bar.write if self.tty else self.say)(ui.term_safe(line))
         if ev is None:
             return
         label, n, total = self.progress.bar_position()
         if self.tty:
             if label != self._label:
                 self.bar.reset(total=total or None)
-                self.bar.set_description(label)
+                self.bar.set_description(ui.term_safe(label))
                 self._label = label
             if total:
                 self.bar.total = total
             self.bar.n = n
             now = time.monotonic()
             if now - self._last_refresh > 0.2 or ev.kind == "summary":
-                self.bar.set_postfix_str(short_task(self.progress.last_task), refresh=False)
+                self.bar.set_postfix_str(ui.term_safe(short_task(self.progress.last_task)),
+                                         refresh=False)
                 self.bar.refresh()
                 self._last_refresh = now
         elif total and not self.verbose:
@@ -77,7 +78,7 @@ class LineSink:
                 self._label, self._last_pct = label, pct
         if ev.kind in ("error", "task-failed") and not self.verbose:
             msg = "ERROR: " + ev.text if ev.kind == "error" else ev.text
-            (self.bar.write if self.tty else self.say)(msg)
+            (self.bar.write if self.tty else self.say)(ui.term_safe(msg))
 
     def close(self) -> None:
         self.bar.close()

@@ -37,7 +37,9 @@ class BuildOptions:
     verbose: int = 0
     log_tail: int = 40
     stop_grace: float = 30.0
-    say: Callable[[str], None] = field(default=lambda m: print(m, file=sys.stderr))
+    # every build message may quote the build log or a kas file: ui.echo
+    # escapes it (a ui.Safe part, a badge, keeps its colour)
+    say: Callable[[str], None] = field(default=lambda m: _echo_err(m))
 
 
 @dataclass
@@ -55,3 +57,7 @@ class PreflightFailed(ProblemFound):
 class BuildFailed(ProblemFound):
     pass
 
+
+def _echo_err(message) -> None:
+    from armvm_oe import ui
+    ui.echo(message, file=sys.stderr)

@@ -163,8 +163,8 @@ def diagnose_failure(log_path: Path, sink: LineSink, rc: int, base: dict, say) -
         say("build: diagnosis (armvm-oe doctor --log):")
         for f in findings[:max(4, len(sanity))]:
             kind = "consequence" if f.cascade else "cause"
-            say(f"  {ui.badge(f.severity, sys.stderr)} {f.id} (line {f.line_no}, {kind}): "
-                f"{f.cause}")
+            say(ui.safe("  ", ui.badge(f.severity, sys.stderr),
+                        f" {f.id} (line {f.line_no}, {kind}): {f.cause}"))
             say(f"      > {f.line}")
             say(f"      fix: {f.fix}")
     first = causes[0] if causes else None

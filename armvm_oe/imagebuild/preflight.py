@@ -26,7 +26,7 @@ def run_doctor(ctx_kwargs: dict, say) -> list:
     results = run_checks(Context(**ctx_kwargs))
     for r in results:
         if not r.fatal:
-            say(f"doctor: {ui.badge(r.severity, sys.stderr)} {r.id}: {r.message}")
+            say(ui.safe("doctor: ", ui.badge(r.severity, sys.stderr), f" {r.id}: {r.message}"))
     return results
 
 
@@ -35,7 +35,7 @@ def stop_on_fatal(results: list, stage: str, say) -> None:
     if not fatal:
         return
     for r in fatal:
-        say(f"doctor: {ui.badge('fail', sys.stderr)} {r.id}: {r.message}")
+        say(ui.safe("doctor: ", ui.badge("fail", sys.stderr), f" {r.id}: {r.message}"))
         say(f"        fix: {r.fix}")
         for c in r.commands:
             say(f"          $ {c}")

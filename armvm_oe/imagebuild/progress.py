@@ -24,7 +24,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+from armvm_oe.ui import ANSI_RE as _ANSI  # the one definition of an escape sequence
+
 # kas (not on a TTY) forwards every bitbake line through its logger:
 # "2026-01-01 12:00:00 - INFO     - NOTE: Running task 3 of 12 (...)"
 _KAS_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - [A-Z]+\s+- ")

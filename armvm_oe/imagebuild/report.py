@@ -166,6 +166,12 @@ class Report:
     data: dict = field(default_factory=dict)
 
     def write(self, build_dir: Path, name: str = REPORT_NAME) -> Path:
+        """``<build>/build-report.json`` (or check-report.json): a report the
+        tool owns in the build directory it owns, replaced on every build by
+        design, always by rename (lib.atomic_write: a reader never sees half
+        of it). It cannot be an input: the inputs are kas files (.yml/.yaml/
+        .json named by the user, refused unless they are kas configs) and
+        the build's own tree."""
         path = Path(build_dir) / name
         atomic_write(path, json.dumps(self.data, indent=2, default=str) + "\n")
         return path

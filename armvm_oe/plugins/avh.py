@@ -118,14 +118,15 @@ def _pack(args, table) -> int:
     if args.json:
         ui.emit_json(res.as_dict())
     else:
+        # paths and the device definition's names (--device-def) are data: escaped
         if res.kernel_was_gzip:
-            print(f"kernel {args.kernel}: gzip'd, decompressed to "
-                  f"{res.kernel['size']} bytes", file=sys.stderr)
-        print(f"{ui.badge('ok')} {res.path} ({res.size} bytes, sha256 {res.sha256[:16]}...)")
+            ui.echo(f"kernel {args.kernel}: gzip'd, decompressed to "
+                    f"{res.kernel['size']} bytes", file=sys.stderr)
+        ui.echo(ui.badge("ok"), f" {res.path} ({res.size} bytes, sha256 {res.sha256[:16]}...)")
         for m in res.members:
-            print(f"  {m['name']:<12} {m['size']:>12}  {m['sha256'][:16]}")
-        print(f"  device {res.info['DeviceIdentifier']}, UniqueIdentifier "
-              f"'{res.info['UniqueIdentifier']}'")
+            ui.echo(f"  {m['name']:<12} {m['size']:>12}  {m['sha256'][:16]}")
+        ui.echo(f"  device {res.info['DeviceIdentifier']}, UniqueIdentifier "
+                f"'{res.info['UniqueIdentifier']}'")
     return EXIT_OK
 
 

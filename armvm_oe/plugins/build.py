@@ -118,11 +118,11 @@ def run(args) -> int:
     if args.json:
         ui.emit_json(out.report)
         if out.error is not None:
-            print(ui.style("armvm-oe: error: ", "red", "bold", stream=sys.stderr)
-                  + out.error.paragraph(), file=sys.stderr)
+            ui.echo(ui.style("armvm-oe: error: ", "red", "bold", stream=sys.stderr),
+                out.error.paragraph(), file=sys.stderr)
         return out.exit_code
     for line in summary_lines(out.report):
-        print(line)
+        ui.echo(line)
     if out.error is not None:
         raise out.error
     return out.exit_code

@@ -83,11 +83,11 @@ def run(args) -> int:
         import sys
         for r in dirty:
             files = ", ".join(r.dirty_files[:20]) + (" ..." if len(r.dirty_files) > 20 else "")
-            print(ui.style("armvm-oe: ", "red", "bold", stream=sys.stderr) +
-                  f"repo '{r.id}' was not moved to {r.pinned[:12] if r.pinned else '?'}: "
-                  f"{r.path} has local changes ({files}). Commit or stash them, or run "
-                  "'armvm-oe checkout --force' to stash them (named stash) and move.",
-                  file=sys.stderr)
+            ui.echo(ui.style("armvm-oe: ", "red", "bold", stream=sys.stderr),
+                    f"repo '{r.id}' was not moved to {r.pinned[:12] if r.pinned else '?'}: "
+                    f"{r.path} has local changes ({files}). Commit or stash them, or run "
+                    "'armvm-oe checkout --force' to stash them (named stash) and move.",
+                    file=sys.stderr)
         return EXIT_PROBLEM
     return EXIT_OK
 

@@ -106,16 +106,17 @@ class _BuildProgress:
             if self.bar is None:
                 self.bar = ui.progress(total=total, desc="container build", unit="step")
             self.bar.update(n - self.bar.n)
-            self.bar.set_postfix_str(text[:40])
+            self.bar.set_postfix_str(ui.term_safe(text[:40]))
         elif not self.quiet:
-            print(f"container build: step {n}/{total}: {text[:100]}", file=sys.stderr, flush=True)
+            ui.echo(f"container build: step {n}/{total}: {text[:100]}", file=sys.stderr,
+                    flush=True)
 
     def line(self, line: str) -> None:
         if self.verbose:
             if self.bar is not None:
-                self.bar.write(line, file=sys.stderr)
+                self.bar.write(ui.term_safe(line), file=sys.stderr)
             else:
-                print(line, file=sys.stderr, flush=True)
+                ui.echo(line, file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -206,10 +207,10 @@ def _cmd_check(args) -> int:
         ui.emit_json(d)
     else:
         for line in report.lines():
-            print(line)
+            ui.echo(line)
         verdict = ui.badge("pass") + " identical layers" if report.identical \
             else ui.badge("fail") + " the rebuild differs (files listed above)"
-        print(f"{verdict}: {first.tag} rebuilt in {second.seconds:.0f} s")
+        ui.echo(verdict, f": {first.tag} rebuilt in {second.seconds:.0f} s")
     return 0 if report.identical else 1
 
 

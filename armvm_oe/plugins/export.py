@@ -67,7 +67,7 @@ def _human(n: int) -> str:
 def run(args) -> int:
     from armvm_oe.errors import UsageError
     from armvm_oe.export import export, parse_size
-    from armvm_oe.ui import emit_json, interactive
+    from armvm_oe.ui import echo, emit_json, interactive
 
     firmware = None
     if args.firmware or args.vars_template:
@@ -83,7 +83,7 @@ def run(args) -> int:
 
     def log(msg: str) -> None:
         if not quiet:
-            print(msg, file=sys.stderr, flush=True)
+            echo(msg, file=sys.stderr, flush=True)
 
     res = export(args.image, args.to, args.output, size=size, force=args.force,
                  libvirt_xml=args.libvirt_xml, arch=args.arch, firmware=firmware,
@@ -92,13 +92,13 @@ def run(args) -> int:
     if args.json:
         emit_json(res)
         return 0
-    print(f"{res['output']}: {args.to}, disk {_human(res['virtual_size'])}, file "
+    echo(f"{res['output']}: {args.to}, disk {_human(res['virtual_size'])}, file "
           f"{_human(res['bytes'])} ({_human(res['allocated_bytes'])} allocated), "
           f"{res['seconds']:.1f}s")
     for key, what in (("bmap", "block map"), ("libvirt_xml", "libvirt domain")):
         if res.get(key):
-            print(f"{res[key]}: {what}")
+            echo(f"{res[key]}: {what}")
     if res.get("libvirt_xml"):
-        print(f"  virsh define {res['libvirt_xml']} && virsh start {res['libvirt_domain']} "
+        echo(f"  virsh define {res['libvirt_xml']} && virsh start {res['libvirt_domain']} "
               "--console")
     return 0

@@ -44,7 +44,7 @@ def run(args) -> int:
 
     from armvm_oe.qemu import InstanceStore
     from armvm_oe.qemu.instance import copy_vars
-    from armvm_oe.ui import emit_json, table
+    from armvm_oe.ui import echo, emit_json, table
 
     store = InstanceStore()
     if args.reset_vars:
@@ -68,19 +68,19 @@ def run(args) -> int:
             emit_json({"reset": inst.name, "vars_file": str(inst.vars_file),
                        "template": str(template)})
         else:
-            print(f"instance {inst.name}: UEFI variable store renewed from {template}")
+            echo(f"instance {inst.name}: UEFI variable store renewed from {template}")
         return 0
     items = [i.summary() for i in store.list()]
     if args.json:
         emit_json({"root": str(store.root), "instances": items})
         return 0
     if not items:
-        print(f"no instances yet in {store.root} (armvm-oe run IMAGE creates one)",
-              file=sys.stderr)
+        echo(f"no instances yet in {store.root} (armvm-oe run IMAGE creates one)",
+             file=sys.stderr)
         return 0
     rows = [[i["name"], i["arch"] or "?", str(i["runs"]), i["last_run"] or "-",
              "yes" if i["vars_file"] else "missing", _size(i["overlay_bytes"]), i["image"] or "?"]
             for i in items]
     print(table(rows, ["instance", "arch", "runs", "last run", "vars", "overlay", "image"]))
-    print(f"({store.root})")
+    echo(f"({store.root})")
     return 0

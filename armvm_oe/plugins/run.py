@@ -27,6 +27,7 @@ EXAMPLES = """\
 armvm-oe run build/armvm-image-armvm-aarch64.rootfs.wic
 armvm-oe run image.wic --instance dev --gic 2 --virtio mmio --console virtio --smp 4
 armvm-oe run image.wic --instance dev --reset-vars        # renew its UEFI variable store
+armvm-oe run image.wic --instance dev --force    # image rebuilt: discard the old disk overlay
 armvm-oe run image.wic --snapshot --dry-run               # print the QEMU command line
 armvm-oe run image.wic --qemu-args '-device virtio-rng-pci'   # extra QEMU arguments
 """
@@ -56,6 +57,10 @@ def setup_parser(p):
                    help="instance name (default: from the image file name)")
     p.add_argument("--reset-vars", action="store_true",
                    help="renew the instance's UEFI variable store from the template")
+    p.add_argument("--force", action="store_true",
+                   help="the image changed since the instance was made: discard its disk "
+                        "overlay (the guest's disk writes) and start a fresh one; the UEFI "
+                        "variables are kept")
     p.add_argument("--snapshot", action="store_true",
                    help="throwaway run: a temporary disk overlay (and, without --instance, "
                         "a temporary variable store)")
@@ -85,7 +90,7 @@ def run(args) -> int:
     from armvm_oe.qemu import (InstanceStore, VMConfig, build_argv, check_image, default_name,
                                find_firmware, qemu_binary, resolve_kvm)
     from armvm_oe.qemu.instance import copy_vars, create_overlay
-    from armvm_oe.ui import emit_json
+    from armvm_oe.ui import echo, emit_json
 
     extra = []
     for chunk in args.qemu_args:
@@ -112,7 +117,7 @@ def run(args) -> int:
 
     def note(msg):
         if not args.json:
-            print(msg, file=sys.stderr)
+            echo(msg, file=sys.stderr)
 
     tmp = None
     if args.snapshot:
@@ -132,7 +137,8 @@ def run(args) -> int:
     else:
         name = args.instance or default_name(image)
         inst, events = InstanceStore().prepare(name, image, arch, firmware,
-                                               reset_vars=args.reset_vars, log=note)
+                                               reset_vars=args.reset_vars, force=args.force,
+                                               log=note)
         vars_file, disk, qmp = inst.vars_file, inst.overlay, inst.qmp_socket
     cfg = VMConfig(arch, disk, firmware, vars_file, gic=args.gic, virtio=args.virtio,
                    console=args.console, smp=args.smp, mem_mib=args.mem, kvm=kvm,
@@ -147,7 +153,7 @@ def run(args) -> int:
             if args.json:
                 emit_json(info)
             else:
-                print(shlex.join(argv))
+                echo(shlex.join(argv))
             return 0
         note(f"instance {name or '(throwaway)'}: UEFI variables {vars_file} ({events.get('vars')}), "
              f"disk {disk} ({events.get('overlay')}); QMP {qmp}; Ctrl-A x quits")

@@ -53,6 +53,6 @@ def run(args) -> int:
         print(ui.table(rows, ["repo", "", "state", "pinned", "actual", "tree", "path"]))
         for s in sts:
             if s.partial:
-                print(f"note: {s.id}: leftover of an interrupted checkout: "
-                      f"{', '.join(s.partial)} (the next 'armvm-oe checkout' removes it)")
+                ui.echo(f"note: {s.id}: leftover of an interrupted checkout: "
+                        f"{', '.join(s.partial)} (the next 'armvm-oe checkout' removes it)")
     return EXIT_PROBLEM if problem else EXIT_OK

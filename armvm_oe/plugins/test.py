@@ -108,6 +108,16 @@ def _xen_cell(args, image: Path, arch: str, firmware, log_dir: Path):
                           message=f"the Xen back end failed: {type(e).__name__}: {e}")
 
 
+def _log_dir(path: Path) -> Path:
+    """--log-dir: a directory (made if missing) the tool owns: a cell's log
+    ``<cell>.log`` there is replaced on every run, by design (it is a
+    report, like the JUnit file). A file, a path under a file or an
+    unwritable place is exit 2 before anything boots."""
+    from armvm_oe.lib import make_dir
+    return make_dir(path, f"The log directory {path} cannot be used",
+                    "Give --log-dir a directory (it is made if missing)").resolve()
+
+
 def run(args) -> int:
     from armvm_oe.image.containers import bootable
     from armvm_oe.qemu import check_image
@@ -127,7 +137,7 @@ def _run(args, disk: Path) -> int:
     from armvm_oe.image.containers import guess_arch as guess_arch_any
     from armvm_oe.qemu import check_image, find_firmware, qemu_binary, resolve_kvm
     from armvm_oe.qemu.argv import GICV2_MAX_CPUS
-    from armvm_oe.ui import emit_json
+    from armvm_oe.ui import echo, emit_json
 
     image = check_image(disk)
     # the report is replaced on every run, but never one of the inputs (and
@@ -156,17 +166,17 @@ def _run(args, disk: Path) -> int:
         raise UsageError(f"--login {args.login!r} is not USER[:PASSWORD]", str(e),
                          "Give e.g. --login root, --login root:secret or --login none")
     firmware = find_firmware(arch, args.firmware, args.vars_template)
-    log_dir = args.log_dir.resolve()
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = _log_dir(args.log_dir)
     results = []
     started = time.monotonic()
 
     def show(r):
         if not args.json:
-            from armvm_oe.ui import badge
-            print(f"{badge(r.status, sys.stderr)} {r.name} ({r.duration_s:.1f}s)"
-                  + (f": {r.message}" if r.status not in ('pass',) and r.message else ""),
-                  file=sys.stderr, flush=True)
+            from armvm_oe.ui import badge, echo
+            # name and message can quote the guest's console: escaped
+            echo(badge(r.status, sys.stderr), f" {r.name} ({r.duration_s:.1f}s)",
+                 f": {r.message}" if r.status not in ('pass',) and r.message else "",
+                 file=sys.stderr, flush=True)
 
     if "kvm" in args.hypervisor:
         qemu_binary(arch)
@@ -187,9 +197,9 @@ def _run(args, disk: Path) -> int:
                          hotplug_required=args.require_hotplug, login=login)
         jobs = args.jobs or os.cpu_count() or 1
         if not args.json:
-            print(f"booting {len(cells)} cells of {args.image.name} ({arch}, "
-                  f"{'KVM' if kvm else 'emulated'}), {min(jobs, len(cells))} at a time",
-                  file=sys.stderr, flush=True)
+            echo(f"booting {len(cells)} cells of {args.image.name} ({arch}, "
+                 f"{'KVM' if kvm else 'emulated'}), {min(jobs, len(cells))} at a time",
+                 file=sys.stderr, flush=True)
         try:
             results += mx.run_matrix(cells, st, jobs=jobs, on_result=show)
         except mx.Interrupted as e:           # Ctrl-C: every QEMU is already gone
@@ -217,8 +227,8 @@ def _run(args, disk: Path) -> int:
                                for s in ("pass", "fail", "skip", "error")}})
     else:
         print(summary_table(results))
-        print(f"wall time {elapsed:.0f}s; JUnit report: {junit}")
+        echo(f"wall time {elapsed:.0f}s; JUnit report: {junit}")
         kept = [r.log_path for r in results if r.log_path]
         if kept:
-            print("serial logs kept: " + ", ".join(str(p) for p in kept))
+            echo("serial logs kept: " + ", ".join(str(p) for p in kept))
     return EXIT_OK if ok else EXIT_PROBLEM

@@ -34,8 +34,9 @@ from pathlib import Path
 
 import pexpect
 
+from armvm_oe.ui import ANSI_CSI, ANSI_RE  # the one definition of an escape sequence
+
 FACT_RE = re.compile(r"ARMVM-FACT (\w+)=([^\r\n]*)")
-ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 PROMPT = "armvm# "
 MULTI = ("virtio",)           # facts that appear once per device
 
@@ -55,7 +56,7 @@ class LoginError(ConsoleError):
 LOGIN_RE = r"(?:^|[\r\n])(?!Last login)([A-Za-z0-9][\w.-]*) login: ?"
 # a prompt ends the output; busybox's line editor then asks for the cursor
 # position (ESC [6n), which may follow it
-SHELL_RE = r"(?:^|[\r\n])[^\r\n]{0,80}?[#$] (?:\x1b\[[0-9;?]*[A-Za-z])*$"
+SHELL_RE = r"(?:^|[\r\n])[^\r\n]{0,80}?[#$] (?:" + ANSI_CSI + r")*$"
 PASSWORD_RE = r"[Pp]assword: ?"
 SYSTEMD_RE = r"Reached target"
 # How boots go wrong, with the message a user reads

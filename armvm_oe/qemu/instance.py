@@ -91,15 +91,14 @@ def create_overlay(image: Path, overlay: Path) -> Path:
     if not exe:
         raise ToolMissing("qemu-img", "qemu-utils", "create the copy-on-write disk of a VM instance")
     overlay.parent.mkdir(parents=True, exist_ok=True)
-    tmp = overlay.with_name(f".{overlay.name}.tmp-{os.getpid()}")
-    p = subprocess.run([exe, "create", "-q", "-f", "qcow2", "-F", image_format(image),
-                        "-b", str(Path(image).resolve()), str(tmp)],
-                       capture_output=True, text=True)
-    if p.returncode:
-        raise ProblemFound(f"qemu-img could not create the overlay {overlay}",
-                           p.stderr.strip() or f"exit {p.returncode}",
-                           "Check free space and permissions in the instance directory")
-    os.replace(tmp, overlay)
+    with lib.atomic_output(overlay, mode=0o600) as tmp:
+        p = subprocess.run([exe, "create", "-q", "-f", "qcow2", "-F", image_format(image),
+                            "-b", str(Path(image).resolve()), str(tmp)],
+                           capture_output=True, text=True)
+        if p.returncode:
+            raise ProblemFound(f"qemu-img could not create the overlay {overlay}",
+                               p.stderr.strip() or f"exit {p.returncode}",
+                               "Check free space and permissions in the instance directory")
     return overlay
 
 
@@ -113,9 +112,9 @@ def copy_vars(template: Path, dest: Path) -> Path:
     zeros, so only non-zero 1 MiB chunks are written. This keeps creating an
     instance from costing a 64 MiB disk write before QEMU can start."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(template, "rb") as src, os.fdopen(fd, "wb") as dst:
+    # the store is private to its instance (0600) and appears whole (rename)
+    with lib.atomic_output(dest, mode=0o600) as tmp, \
+            open(template, "rb") as src, open(tmp, "wb") as dst:
         while True:
             chunk = src.read(_CHUNK)
             if not chunk:
@@ -125,8 +124,8 @@ def copy_vars(template: Path, dest: Path) -> Path:
             else:
                 dst.write(chunk)
         dst.truncate()              # the size, when the file ends in a hole
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, dest)
+        dst.flush()
+        os.fsync(dst.fileno())
     return dest
 
 
@@ -199,16 +198,31 @@ class InstanceStore:
                 if p.is_dir() and (p / "instance.json").exists()]
 
     def prepare(self, name: str, image: Path, arch: str, firmware: Firmware, *,
-                reset_vars: bool = False, overlay: bool = True,
+                reset_vars: bool = False, overlay: bool = True, force: bool = False,
                 log=None) -> tuple[Instance, dict]:
         """Create or reuse ``name`` for ``image``: its vars store (copied from
         the template on first use or on ``reset_vars``) and its overlay.
         Returns the instance and what happened (``vars``: created|reused|reset,
-        ``overlay``: created|reused|recreated|none)."""
+        ``overlay``: created|reused|recreated|none).
+
+        Nothing the guest wrote is discarded unless asked: the variable store
+        is replaced only with ``reset_vars``, and an overlay whose image
+        changed since (its blocks no longer match the backing file) is
+        recreated only with ``force``; without it, UsageError (exit 2)."""
         inst = self.get(name)
         image = Path(image).resolve()
         meta = inst.meta()
         events = {}
+        if not meta and inst.meta_file.exists() and (inst.vars_file.exists()
+                                                     or inst.overlay.exists()):
+            # read as "new", the overlay (backed by the image it was made for)
+            # and the variables would be adopted for this image silently
+            raise UsageError(
+                f"instance '{name}' cannot be used: {inst.meta_file} cannot be read",
+                "it records which image the instance's disk overlay and UEFI variable store "
+                "belong to",
+                f"Repair it, use another --instance name, or remove {inst.path} to start "
+                "over (that discards the instance's disk and variables)")
         if meta and meta.get("image") and meta["image"] != str(image):
             raise UsageError(
                 f"instance '{name}' belongs to another image ({meta['image']})",
@@ -241,8 +255,17 @@ class InstanceStore:
                 events["overlay"] = "created"
             elif meta.get("image_stamp") and meta["image_stamp"] != stamp:
                 # the image was rebuilt under the overlay: the old overlay's
-                # blocks no longer match it, start a fresh one (vars are kept)
-                inst.overlay.unlink()
+                # blocks no longer match it. It holds what the guest wrote,
+                # so it is replaced (by rename; vars are kept) only on --force
+                if not force:
+                    raise UsageError(
+                        f"{image} changed since instance '{name}' made its disk overlay "
+                        f"{inst.overlay}",
+                        "the overlay holds the guest's disk writes on top of the old image; "
+                        "on the changed image its blocks no longer match, and replacing it "
+                        "discards those writes",
+                        "Pass --force to discard the overlay and start a fresh one (the UEFI "
+                        "variables are kept), or use another --instance name")
                 create_overlay(image, inst.overlay)
                 events["overlay"] = "recreated"
                 if log:

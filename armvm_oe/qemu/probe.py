@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import re
 
+from armvm_oe.ui import ANSI_RE  # the one definition of an escape sequence
+
 # dmesg-style timestamp prefix (absent with printk.time=0)
 _TS = r"(?:\[\s*\d+\.\d+\]\s*)?"
 LINUX_RE = re.compile(_TS + r"Linux version (\S+)")
@@ -49,7 +51,6 @@ VIRTIO_DRIVER_RE = re.compile(_TS + r"(virtio_blk|virtio_net|virtio_console|virt
 DRIVER_ID = {"virtio_net": 1, "virtio_blk": 2, "virtio_console": 3, "virtio_balloon": 5}
 ARCH64_RE = re.compile(_TS + r"CPU: All CPU\(s\) started at EL\d")
 ARCH32_RE = re.compile(_TS + r"CPU: ARMv[78] Processor")
-ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 # EDK II's boot manager names the entry it starts (on the console, before GRUB)

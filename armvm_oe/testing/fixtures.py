@@ -215,3 +215,12 @@ def _build(spec: ImageSpec, key: str, tmp: Path) -> Path:
         diskimage.Partition("root", diskimage.LINUX_FS_TYPE, rootimg, uuid=root_uuid),
     ], disk_guid=_uuid(key, "disk"))
     return disk
+
+
+def virt_dtb(path: Path) -> Path:
+    """QEMU's own device tree of the aarch64 virt machine, written to ``path``
+    (a real DTB for avh pack and its tests)."""
+    import subprocess
+    subprocess.run(["qemu-system-aarch64", "-M", f"virt,dumpdtb={path}", "-cpu", "cortex-a57",
+                    "-nographic", "-nic", "none"], check=True, capture_output=True, timeout=60)
+    return Path(path)

@@ -9,7 +9,6 @@ import json
 import os
 import plistlib
 import struct
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -28,10 +27,8 @@ def kernel():
 
 @pytest.fixture(scope="module")
 def dtb(tmp_path_factory):
-    d = tmp_path_factory.mktemp("dtb") / "virt.dtb"
-    subprocess.run(["qemu-system-aarch64", "-M", f"virt,dumpdtb={d}", "-cpu", "cortex-a57",
-                    "-nographic", "-nic", "none"], check=True, capture_output=True, timeout=60)
-    return d
+    from armvm_oe.testing.fixtures import virt_dtb
+    return virt_dtb(tmp_path_factory.mktemp("dtb") / "virt.dtb")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import hashlib
 import os
 import plistlib
 import stat
-import subprocess
 import zipfile
 
 import pytest
@@ -23,10 +22,8 @@ def kernel():
 
 @pytest.fixture(scope="module")
 def dtb(tmp_path_factory):
-    d = tmp_path_factory.mktemp("dtb") / "virt.dtb"
-    subprocess.run(["qemu-system-aarch64", "-M", f"virt,dumpdtb={d}", "-cpu", "cortex-a57",
-                    "-nographic", "-nic", "none"], check=True, capture_output=True, timeout=60)
-    return d
+    from armvm_oe.testing.fixtures import virt_dtb
+    return virt_dtb(tmp_path_factory.mktemp("dtb") / "virt.dtb")
 
 
 @pytest.fixture
