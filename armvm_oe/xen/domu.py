@@ -192,7 +192,7 @@ def judge(log: str, root: str | None, *, reached: str | None = None,
 PROBE_RE = re.compile(rb"XQ42 (\w+)=([^\r\n]*)\r*\n")
 DOMU_PROBES = (("root", "grep -v rootfs /proc/mounts|while read d m r;do [ $m = / ]&&echo $d;done"),
                ("hypervisor", "cat /sys/hypervisor/type"),
-               ("blk", "ls /sys/bus/xen/drivers|tr '\\n' ' '"))
+               ("xen_drivers", "ls /sys/bus/xen/drivers|tr '\\n' ' '"))
 
 
 def watch(argv: list[str], log_path: Path, timeout: float, login: Login,
@@ -237,7 +237,7 @@ def watch(argv: list[str], log_path: Path, timeout: float, login: Login,
                 times["reached"] = "dom0-login-refused"
                 return log_path.read_bytes().decode(errors="replace"), times, probe
             _type(child, DOM0_COMMAND)
-            if child.expect([START_MARK + r"\r?\n", pexpect.EOF, pexpect.TIMEOUT],
+            if child.expect([START_MARK + r"\r*\n", pexpect.EOF, pexpect.TIMEOUT],
                             timeout=min(180, left())) != 0:
                 times["reached"] = "dom0-no-start"
                 return log_path.read_bytes().decode(errors="replace"), times, probe
@@ -292,17 +292,18 @@ def _domu_probe(child, login: Login, left, probe: dict) -> None:
 
 def run_domu_cell(image: Path, *, arch: str = "aarch64", xen_path: Path | None = None,
                   timeout: float = 900, log_dir: Path, firmware: Firmware | None = None,
-                  login: Login | None = None, keep_workdir: bool = False,
+                  login: Login | None = Login(), keep_workdir: bool = False,
                   memory_mib: int = DOMU_MEM_MIB) -> CellResult:
     """Boot ``image`` as a Xen domU (disk xvda) on the harness's Xen host
     and judge whether it finds its root. Never raises for user/host
-    problems: they come back as an ``error`` cell (what/why/fix)."""
+    problems: they come back as an ``error`` cell (what/why/fix).
+    ``login``: how to log into the domU at its login prompt to read its
+    root device from /proc/mounts (None: judge from the console only)."""
     from armvm_oe.testing import debian
     from armvm_oe.xen import xenhost
 
     name = f"xen-domu-{arch}"
     log_dir = Path(log_dir)
-    login = login if login is not None else Login("root", None)
 
     def body(cell: CellResult, work: Path) -> None:
         t0 = time.monotonic()
