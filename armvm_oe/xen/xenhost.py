@@ -1,6 +1,7 @@
 """The harness "Xen host" for the domU row: a Debian bookworm arm64 dom0
 with Debian's Xen toolstack (xen-utils-4.17: xl, xenstored, xenconsoled,
-xen-utils-common's systemd units) and its kernel's xen-blkback, like the
+started by xen-utils-common's init script /etc/init.d/xen, which systemd
+runs as xen.service: Debian 12 ships no native xenstored unit) and its kernel's xen-blkback, like the
 dom0 of a Xen cloud host.
 
 Derived from the cached Debian arm64 test image (armvm_oe.testing.distro),
@@ -34,7 +35,7 @@ from pathlib import Path
 
 from armvm_oe.lib import cache_dir
 
-RECIPE = 1                      # bump when what is built below changes
+RECIPE = 2                      # bump when what is built below changes
 PACKAGES = ("xen-utils-4.17",)  # xl, xenstored, xenconsoled (+ xen-utils-common units)
 HOSTNAME = "xenhost"            # not the test image's name: the two login prompts differ
 ROOT_MIB = 1700
@@ -106,8 +107,9 @@ echo @HOSTNAME@ > /etc/hostname
 printf '127.0.0.1 localhost\n127.0.1.1 @HOSTNAME@\n' > /etc/hosts
 printf 'UUID=@UUID@ / ext4 errors=remount-ro 0 1\n' > /etc/fstab
 printf '%s\n' @MODULES@ > /etc/modules-load.d/armvm-xenhost.conf
-systemctl enable xenstored.service xenconsoled.service xen-init-dom0.service 2>&1 || true
-systemctl list-unit-files 'xen*' 'proc-xen*' --no-pager || true
+# Debian 12 starts xenstored and xenconsoled from xen-utils-common's SysV
+# script /etc/init.d/xen (systemd runs it as xen.service); dpkg enabled it
+ls /etc/rc2.d/S*xen
 command -v xl
 """
 
