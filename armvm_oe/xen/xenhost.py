@@ -114,6 +114,17 @@ command -v xl
 """
 
 
+def _no_mounts_under(path: Path) -> None:
+    """Refuse to go on (and so to delete ``path``) while anything is still
+    mounted below it: removing the copy must never reach the host's /dev."""
+    p = str(Path(path).resolve())
+    with open("/proc/self/mounts") as f:
+        left = [line.split()[1] for line in f if line.split()[1].startswith(p + "/")]
+    if left:
+        raise HostBuildError(f"still mounted after the chroot: {', '.join(left)}; unmount "
+                             f"them, then remove {p} by hand")
+
+
 def build(progress=None) -> XenHost:
     """Build (or return the cached) Xen host. Needs root and the cached
     Debian arm64 test image (``python3 -m armvm_oe.testing.distro --arch
@@ -152,14 +163,15 @@ def build(progress=None) -> XenHost:
             _run(["debugfs", "-R", f"rdump / {rootdir}", f"{src}?offset={offset}"], log)
             if not (rootdir / "bin").exists() and not (rootdir / "usr/bin").exists():
                 raise HostBuildError(f"debugfs rdump gave no root filesystem; see {log.name}")
-            for sub in ("proc", "sys", "dev"):
+            # apt/dpkg need /proc and /dev/null, /dev/urandom: a fresh proc and a
+            # non-recursive, non-propagating bind of /dev (no /sys, no /dev/pts)
+            for sub in ("proc", "dev"):
                 (rootdir / sub).mkdir(exist_ok=True)
             _run(["mount", "-t", "proc", "proc", rootdir / "proc"], log)
             mounted.append(rootdir / "proc")
-            _run(["mount", "--rbind", "/dev", rootdir / "dev"], log)
+            _run(["mount", "--bind", "/dev", rootdir / "dev"], log)
             mounted.append(rootdir / "dev")
-            _run(["mount", "--rbind", "/sys", rootdir / "sys"], log)
-            mounted.append(rootdir / "sys")
+            _run(["mount", "--make-private", rootdir / "dev"], log)
             resolv = rootdir / "etc/resolv.conf"
             if resolv.is_symlink() or resolv.exists():
                 resolv.unlink()
@@ -172,7 +184,8 @@ def build(progress=None) -> XenHost:
             t_apt = time.monotonic() - t0
         finally:
             for m in reversed(mounted):
-                subprocess.run(["umount", "-R", "-l", str(m)], stdout=log, stderr=log)
+                subprocess.run(["umount", str(m)], stdout=log, stderr=log)
+            _no_mounts_under(rootdir)
         resolv.unlink()
         try:
             boot = rootdir / "boot"
