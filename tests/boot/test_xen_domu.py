@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from armvm_oe import schemas
 from armvm_oe.lib import sha256_file
 
 pytestmark = [pytest.mark.boot, pytest.mark.xen]
@@ -105,6 +106,7 @@ def test_root_dev_vda2_fails_as_a_xen_domu_naming_the_cause(variant_runs):
     (cell,) = report["cells"]
     assert rc == 1 and cell["status"] == "fail", cell
     assert cell["name"] == "xen-domu-aarch64"
+    schemas.validate("test", report)
     assert cell["params"]["outcome"] == "root-not-found"
     assert cell["params"]["domu_cmdline"].startswith("root=/dev/vda2 ")   # kept as written
     assert "root=/dev/vda2 does not exist on Xen: its disk is xvda" in cell["message"]
@@ -135,6 +137,7 @@ def test_root_uuid_passes_as_a_xen_domu(tmp_path, debian_image, xen_host):
     assert report, err[-3000:]
     (cell,) = report["cells"]
     assert rc == 0 and cell["status"] == "pass", cell
+    schemas.validate("test", report)
     assert cell["params"]["outcome"] == "domu-login"
     assert cell["params"]["domu_cmdline"].startswith("root=UUID=")
     assert cell["facts"]["root"] == "/dev/xvda2"          # /proc/mounts in the domU
