@@ -149,3 +149,13 @@ def test_cold_xen_host_is_an_error_cell_with_the_fix(tmp_path, monkeypatch):
     assert cell.status == "error"
     assert re.search(r"the Xen host \(dom0\) for the domU row is not built", cell.message)
     assert "python3 -m armvm_oe.xen.xenhost" in cell.message
+
+
+def test_summary_table_shows_the_domu_disk_and_root():
+    from armvm_oe.boottest.result import CellResult, summary_table
+    ok = CellResult("xen-domu-aarch64", "pass", 225.6, params={"hypervisor": "xen"},
+                    facts={"domU_disk": "xvda", "root": "/dev/xvda2"})
+    assert "disk=xvda /=/dev/xvda2" in summary_table([ok])
+    # the dom0 row's own "root" fact is not the domU's
+    dom0 = CellResult("xen-aarch64", "pass", 50.0, facts={"root": "/dev/vdb2"})
+    assert "/dev/vdb2" not in summary_table([dom0])
