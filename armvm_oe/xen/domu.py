@@ -73,12 +73,14 @@ echo {EXIT_MARK} rc=$?
 # the domU's login prompt: the image's hostname, never the Xen host's
 DOMU_LOGIN_RE = re.compile(r"(?:^|[\r\n])(?!Last login)(?!xenhost )([A-Za-z0-9][\w.-]*) login: ?")
 DOM0_LOGIN = "xenhost login:"
+READY_MARK = "ARMVM-READY"
 WAITING_ROOT = "Begin: Waiting for root file system"
 # how the image's boot ends when root= names no disk (Debian initramfs-tools
 # and the kernel's own mount_root), then the generic failures of
 # armvm_oe.qemu.console.FAILURES
 ROOT_FAILURES = (
     (r"ALERT! +(\S+) does not exist", "root-not-found"),
+    (r"ARMVM-ROOT-NOT-FOUND[^\r\n]*", "root-not-found"),      # this project's fixture init
     (r"Gave up waiting for root (?:file system )?device", "root-not-found"),
     (r"VFS: Unable to mount root fs on (\S+)", "root-not-found"),
     (r"Kernel panic[^\r\n]*", "kernel-panic"),
@@ -147,6 +149,9 @@ def judge(log: str, root: str | None, *, reached: str | None = None,
     if not t:
         return Verdict("dom0-no-start", False, "the Xen host never started the domU "
                        "(no start marker after dom0's login)", root)
+    if READY_MARK in t:                 # the fixture images' init: a root shell, no getty
+        return Verdict("domu-shell", True, f"the image booted as a Xen domU with its disk as "
+                       f"xvda ({rootdesc}) and reached its shell ({READY_MARK})", root, waited_s)
     m = DOMU_LOGIN_RE.search(t)
     if m:
         return Verdict("domu-login", True,
@@ -180,9 +185,6 @@ def judge(log: str, root: str | None, *, reached: str | None = None,
     if EXIT_MARK in t:
         return Verdict("domu-exited", False, "the domU ended before a login prompt "
                        f"({rootdesc})", root, waited_s)
-    if re.search(SHELL_RE, t.rstrip("\n") + " ") and reached == "domu-shell":
-        return Verdict("domu-shell", True, f"the image booted as a Xen domU with its disk as "
-                       f"xvda ({rootdesc}) and reached a shell", root, waited_s)
     waiting = WAITING_ROOT in t
     return Verdict("timeout", False, "no login prompt from the domU before the timeout"
                    + (f" (its initramfs was still '{WAITING_ROOT}' for {rootdesc})"
@@ -243,7 +245,7 @@ def watch(argv: list[str], log_path: Path, timeout: float, login: Login,
                 return log_path.read_bytes().decode(errors="replace"), times, probe
             times["domu_start_s"] = since()
             pats = [DOMU_LOGIN_RE.pattern, WAITING_ROOT, *(p for p, _ in ROOT_FAILURES),
-                    EXIT_MARK, pexpect.EOF, pexpect.TIMEOUT]
+                    EXIT_MARK, pexpect.EOF, pexpect.TIMEOUT, READY_MARK]
             nroot = len(ROOT_FAILURES)
             while True:
                 i = child.expect(pats, timeout=left())
@@ -260,7 +262,8 @@ def watch(argv: list[str], log_path: Path, timeout: float, login: Login,
                 times["reached"] = ROOT_FAILURES[i - 2][1]
                 child.expect([pexpect.EOF, pexpect.TIMEOUT], timeout=min(5, left()))
             else:
-                times["reached"] = ("domu-exited", "qemu-exited", "timeout")[i - 2 - nroot]
+                times["reached"] = ("domu-exited", "qemu-exited", "timeout",
+                                    "domu-shell")[i - 2 - nroot]
         finally:
             if child.isalive():
                 child.terminate(force=True)

@@ -159,3 +159,15 @@ def test_summary_table_shows_the_domu_disk_and_root():
     # the dom0 row's own "root" fact is not the domU's
     dom0 = CellResult("xen-aarch64", "pass", 50.0, facts={"root": "/dev/vdb2"})
     assert "/dev/vdb2" not in summary_table([dom0])
+
+
+def test_judge_the_fixture_images_protocol_markers():
+    """This project's fixture images have no getty: their init prints
+    ARMVM-READY (a root shell) or ARMVM-ROOT-NOT-FOUND."""
+    start = f"xenhost login: root\n{domu.START_MARK}\n[ 0.0] Linux version 6.1\n"
+    v = domu.judge(start + "ARMVM-READY\n", "PARTUUID=ab")
+    assert v.ok and v.outcome == "domu-shell"
+    v = domu.judge(start + "ARMVM-ROOT-NOT-FOUND PARTUUID=ab\n", "PARTUUID=ab")
+    assert not v.ok and v.outcome == "root-not-found"
+    assert "root=PARTUUID=ab does not exist on Xen" in v.message
+    assert "one hypervisor's disk name" not in v.message    # only said of /dev/[svh]d, xvd
