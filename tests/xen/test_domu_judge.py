@@ -171,3 +171,11 @@ def test_judge_the_fixture_images_protocol_markers():
     assert not v.ok and v.outcome == "root-not-found"
     assert "root=PARTUUID=ab does not exist on Xen" in v.message
     assert "one hypervisor's disk name" not in v.message    # only said of /dev/[svh]d, xvd
+
+
+def test_judge_the_fixture_dev_vda_root_console():
+    v = domu.judge(_excerpt("domu-fixture-dev-vda-root.log"), "/dev/vda2",
+                   reached="root-not-found")
+    assert not v.ok and v.outcome == "root-not-found"
+    assert "'ARMVM-ROOT-NOT-FOUND root=/dev/vda2'" in v.message
+    assert "its disk is xvda" in v.message
