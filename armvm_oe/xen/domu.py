@@ -44,6 +44,7 @@ from armvm_oe.qemu.firmware import Firmware
 from armvm_oe.xen import bootcfg, bootdisk, host, source
 from armvm_oe.xen.cell import (_type, bootdisk_args, concat_initrds, firmware_and_vars,
                                guest_disk, run_cell, vm_config)
+from armvm_oe.xen.xenhost import HOSTNAME as XENHOST_NAME
 
 GUEST_SERIAL = "armvmguest"
 GUEST_DEV = f"/dev/disk/by-id/virtio-{GUEST_SERIAL}"
@@ -71,13 +72,15 @@ echo {EXIT_MARK} rc=$?
 """
 
 # the domU's login prompt: the image's hostname, never the Xen host's
-DOMU_LOGIN_RE = re.compile(r"(?:^|[\r\n])(?!Last login)(?!xenhost )([A-Za-z0-9][\w.-]*) login: ?")
-DOM0_LOGIN = "xenhost login:"
+DOMU_LOGIN_RE = re.compile(r"(?:^|[\r\n])(?!Last login)(?!%s )([A-Za-z0-9][\w.-]*) login: ?"
+                           % re.escape(XENHOST_NAME))
+DOM0_LOGIN = f"{XENHOST_NAME} login:"
 READY_MARK = "ARMVM-READY"
 WAITING_ROOT = "Begin: Waiting for root file system"
-# how the image's boot ends when root= names no disk (Debian initramfs-tools
-# and the kernel's own mount_root), then the generic failures of
-# armvm_oe.qemu.console.FAILURES
+# how the image's boot ends when root= names no disk (Debian initramfs-tools,
+# this project's fixture init, the kernel's own mount_root), each naming an
+# outcome; the other ways a boot stops come from armvm_oe.qemu.console.FAILURES
+# (the same text patterns, read here only for what they do not cover)
 ROOT_FAILURES = (
     (r"ALERT! +(\S+) does not exist", "root-not-found"),
     (r"ARMVM-ROOT-NOT-FOUND[^\r\n]*", "root-not-found"),      # this project's fixture init
