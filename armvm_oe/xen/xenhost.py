@@ -114,15 +114,84 @@ command -v xl
 """
 
 
+def _mounted_under(path: Path) -> list[str]:
+    p = str(Path(path).resolve())
+    with open("/proc/self/mounts") as f:
+        return [line.split()[1] for line in f if line.split()[1].startswith(p + "/")]
+
+
 def _no_mounts_under(path: Path) -> None:
     """Refuse to go on (and so to delete ``path``) while anything is still
     mounted below it: removing the copy must never reach the host's /dev."""
     p = str(Path(path).resolve())
-    with open("/proc/self/mounts") as f:
-        left = [line.split()[1] for line in f if line.split()[1].startswith(p + "/")]
+    left = _mounted_under(path)
     if left:
         raise HostBuildError(f"still mounted after the chroot: {', '.join(left)}; unmount "
                              f"them, then remove {p} by hand")
+
+
+def _build_in(tmp: Path, src: Path, dest: Path, root_uuid: str, offset: int, say,
+              t0: float) -> None:
+    d = _source()
+    with open(tmp / "build.log", "w") as log:
+        _steps(tmp, src, dest, root_uuid, offset, say, t0, d, log)
+
+
+def _steps(tmp, src, dest, root_uuid, offset, say, t0, d, log) -> None:
+    rootdir = tmp / "root"
+    rootdir.mkdir()
+    mounted: list[Path] = []
+    try:
+        say(f"xen host: copying the test image's root filesystem out of {src} (read only)")
+        _run(["debugfs", "-R", f"rdump / {rootdir}", f"{src}?offset={offset}"], log)
+        if not (rootdir / "bin").exists() and not (rootdir / "usr/bin").exists():
+            raise HostBuildError(f"debugfs rdump gave no root filesystem; see {log.name}")
+        # apt/dpkg need /proc and /dev/null, /dev/urandom: a fresh proc and a
+        # non-recursive, non-propagating bind of /dev (no /sys, no /dev/pts)
+        for sub in ("proc", "dev"):
+            (rootdir / sub).mkdir(exist_ok=True)
+        _run(["mount", "-t", "proc", "proc", rootdir / "proc"], log)
+        mounted.append(rootdir / "proc")
+        _run(["mount", "--bind", "/dev", rootdir / "dev"], log)
+        mounted.append(rootdir / "dev")
+        _run(["mount", "--make-private", rootdir / "dev"], log)
+        resolv = rootdir / "etc/resolv.conf"
+        if resolv.is_symlink() or resolv.exists():
+            resolv.unlink()
+        shutil.copyfile("/etc/resolv.conf", resolv)
+        script = (CHROOT_SCRIPT.replace("@PACKAGES@", " ".join(PACKAGES))
+                  .replace("@HOSTNAME@", HOSTNAME).replace("@UUID@", root_uuid)
+                  .replace("@MODULES@", " ".join(MODULES_LOAD)))
+        say(f"xen host: apt-get install {' '.join(PACKAGES)} in a chroot (under emulation)")
+        _run(["chroot", rootdir, "/bin/sh", "-c", script], log)
+        t_apt = time.monotonic() - t0
+    finally:
+        for m in reversed(mounted):
+            subprocess.run(["umount", str(m)], stdout=log, stderr=log)
+        _no_mounts_under(rootdir)
+    resolv.unlink()
+    boot = rootdir / "boot"
+    kernels = sorted(boot.glob("vmlinuz-*"))
+    initrds = sorted(boot.glob("initrd.img-*"))
+    if not kernels or not initrds:
+        raise HostBuildError("the copied root filesystem has no /boot/vmlinuz-* and "
+                             "/boot/initrd.img-*")
+    shutil.copyfile(kernels[-1], tmp / "vmlinuz")
+    shutil.copyfile(initrds[-1], tmp / "initrd.img")
+    say(f"xen host: mkfs.ext4 -d ({t_apt:.0f}s so far)")
+    _run(["truncate", "-s", f"{ROOT_MIB}M", tmp / "root.ext4"], log)
+    _run(["mkfs.ext4", "-q", "-F", "-L", "xenhost", "-U", root_uuid, "-d", rootdir,
+          tmp / "root.ext4"], log)
+    shutil.rmtree(rootdir)
+    meta = {"root_uuid": root_uuid, "hostname": HOSTNAME, "packages": list(PACKAGES),
+            "from": str(src), "from_key": d._key("aarch64"), "key": _key(),
+            "kernel": kernels[-1].name, "apt_s": round(t_apt, 1),
+            "build_s": round(time.monotonic() - t0, 1),
+            "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    if dest.exists():
+        shutil.rmtree(dest)
+    os.replace(tmp, dest)
 
 
 def build(progress=None) -> XenHost:
@@ -152,73 +221,20 @@ def build(progress=None) -> XenHost:
     t0 = time.monotonic()
     root_uuid = str(uuid.UUID(hashlib.sha256(("xenhost" + _key()).encode()).hexdigest()[:32]))
     offset = (1 + d.ESP_MIB) << 20           # the test image's root partition (distro.build)
-    with tempfile.TemporaryDirectory(prefix=".build-xenhost-", dir=dest.parent) as t:
-        tmp = Path(t)
-        log = open(tmp / "build.log", "w")
-        rootdir = tmp / "root"
-        rootdir.mkdir()
-        mounted: list[Path] = []
+    tmp = Path(tempfile.mkdtemp(prefix=".build-xenhost-", dir=dest.parent))
+    try:
+        _build_in(tmp, src, dest, root_uuid, offset, say, t0)
+    except BaseException:
         try:
-            say(f"xen host: copying the test image's root filesystem out of {src} (read only)")
-            _run(["debugfs", "-R", f"rdump / {rootdir}", f"{src}?offset={offset}"], log)
-            if not (rootdir / "bin").exists() and not (rootdir / "usr/bin").exists():
-                raise HostBuildError(f"debugfs rdump gave no root filesystem; see {log.name}")
-            # apt/dpkg need /proc and /dev/null, /dev/urandom: a fresh proc and a
-            # non-recursive, non-propagating bind of /dev (no /sys, no /dev/pts)
-            for sub in ("proc", "dev"):
-                (rootdir / sub).mkdir(exist_ok=True)
-            _run(["mount", "-t", "proc", "proc", rootdir / "proc"], log)
-            mounted.append(rootdir / "proc")
-            _run(["mount", "--bind", "/dev", rootdir / "dev"], log)
-            mounted.append(rootdir / "dev")
-            _run(["mount", "--make-private", rootdir / "dev"], log)
-            resolv = rootdir / "etc/resolv.conf"
-            if resolv.is_symlink() or resolv.exists():
-                resolv.unlink()
-            shutil.copyfile("/etc/resolv.conf", resolv)
-            script = (CHROOT_SCRIPT.replace("@PACKAGES@", " ".join(PACKAGES))
-                      .replace("@HOSTNAME@", HOSTNAME).replace("@UUID@", root_uuid)
-                      .replace("@MODULES@", " ".join(MODULES_LOAD)))
-            say(f"xen host: apt-get install {' '.join(PACKAGES)} in a chroot (under emulation)")
-            _run(["chroot", rootdir, "/bin/sh", "-c", script], log)
-            t_apt = time.monotonic() - t0
-        finally:
-            for m in reversed(mounted):
-                subprocess.run(["umount", str(m)], stdout=log, stderr=log)
-            _no_mounts_under(rootdir)
-        resolv.unlink()
-        try:
-            boot = rootdir / "boot"
-            kernels = sorted(boot.glob("vmlinuz-*"))
-            initrds = sorted(boot.glob("initrd.img-*"))
-            if not kernels or not initrds:
-                raise HostBuildError("the copied root filesystem has no /boot/vmlinuz-* and "
-                                     "/boot/initrd.img-*")
-            shutil.copyfile(kernels[-1], tmp / "vmlinuz")
-            shutil.copyfile(initrds[-1], tmp / "initrd.img")
-            say(f"xen host: mkfs.ext4 -d ({t_apt:.0f}s so far)")
-            _run(["truncate", "-s", f"{ROOT_MIB}M", tmp / "root.ext4"], log)
-            _run(["mkfs.ext4", "-q", "-F", "-L", "xenhost", "-U", root_uuid, "-d", rootdir,
-                  tmp / "root.ext4"], log)
-            shutil.rmtree(rootdir)
-            meta = {"root_uuid": root_uuid, "hostname": HOSTNAME, "packages": list(PACKAGES),
-                    "from": str(src), "from_key": d._key("aarch64"), "key": _key(),
-                    "kernel": kernels[-1].name, "apt_s": round(t_apt, 1),
-                    "build_s": round(time.monotonic() - t0, 1),
-                    "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-            (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
-            log.close()
-            if dest.exists():
-                shutil.rmtree(dest)
-            os.replace(tmp, dest)
-            os.mkdir(tmp)
-        except BaseException:
-            log.close()
-            try:
-                shutil.copyfile(tmp / "build.log", dest.parent / "failed-xenhost.log")
-            except OSError:
-                pass
-            raise
+            shutil.copyfile(tmp / "build.log", dest.parent / "failed-xenhost.log")
+        except OSError:
+            pass
+        raise
+    finally:
+        # never delete while something is still mounted in the copy (its /dev
+        # is the host's): then the directory stays for a human to look at
+        if not _mounted_under(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
     say(f"xen host: done in {time.monotonic() - t0:.0f}s -> {dest}")
     hit = cached()
     assert hit is not None
