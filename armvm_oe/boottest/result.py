@@ -174,6 +174,8 @@ def _fact_summary(r: CellResult) -> str:
         parts.append("virtio=" + "+".join(buses) + tag("GUEST-VIRTIO"))
     if f.get("tty"):
         parts.append(f"tty={f['tty']}{tag('GUEST-CONSOLE')}")
+    if f.get("domU_disk"):          # the Xen domU row: its disk, and its / when logged in
+        parts.append(f"disk={f['domU_disk']}" + (f" /={f['root']}" if f.get("root") else ""))
     return " ".join(parts)
 
 

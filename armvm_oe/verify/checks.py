@@ -679,7 +679,9 @@ def grub_config(ctx: Context) -> list[Finding]:
         out.append(Finding("IMG-GRUB", "grub-root-device", "fail",
                            "fixed disk names: " + "; ".join(bad_roots[:6]) + ". The disk is "
                            "vda under virtio-mmio/pci, xvda under Xen, sda under SCSI, so the "
-                           "image cannot find its root on another hypervisor",
+                           "image cannot find its root on another hypervisor (shown by "
+                           "'armvm-oe test IMAGE --hypervisor xen --xen-guest domu': as a Xen "
+                           "domU such an image stops at 'ALERT! /dev/vda2 does not exist')",
                            "Use root=PARTUUID=<uuid> (wic: --use-uuid) or UUID=/LABEL=, and "
                            "'search --fs-uuid/--file --set=root' in GRUB"))
     elif entries:

@@ -1,4 +1,4 @@
-"""``python3 -m armvm_oe.xen IMAGE [--xen PATH] [--timeout S] [--log-dir D]``:
+"""``python3 -m armvm_oe.xen IMAGE [--xen PATH] [--timeout S] [--log-dir D] [--xen-guest domu]``:
 the Xen cell on its own, for development; users run
 ``armvm-oe test IMAGE --hypervisor xen``."""
 
@@ -22,9 +22,17 @@ def main(argv=None) -> int:
     p.add_argument("--log-dir", type=Path, default=Path("armvm-xen-logs"))
     p.add_argument("--junit", type=Path)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--xen-guest", choices=("dom0", "domu"), default="dom0")
+    p.add_argument("--login", default="root", help="domu only: USER[:PASSWORD] in the domU")
     a = p.parse_args(argv)
-    cell = run_xen_cell(a.image, arch=a.arch, xen_path=a.xen, timeout=a.timeout,
-                        log_dir=a.log_dir)
+    if a.xen_guest == "domu":
+        from armvm_oe.qemu import Login
+        from armvm_oe.xen.domu import run_domu_cell
+        cell = run_domu_cell(a.image, arch=a.arch, xen_path=a.xen, log_dir=a.log_dir,
+                             timeout=max(a.timeout, 900), login=Login.parse(a.login))
+    else:
+        cell = run_xen_cell(a.image, arch=a.arch, xen_path=a.xen, timeout=a.timeout,
+                            log_dir=a.log_dir)
     if a.junit:
         write_junit([cell], a.junit)
     if a.json:
