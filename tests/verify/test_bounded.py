@@ -206,7 +206,7 @@ from armvm_oe.image import source as _src  # noqa: E402
 from tests.verify import bombgen  # noqa: E402
 
 _MARGIN = 8 << 20
-_FILL = {"gzip": 5 << 20, "bzip2": 9 << 20, "xz": 9 << 20, "zstd": 9 << 20}
+_FILL = {"gzip": 5 << 20, "bzip2": 9 << 20, "xz": 8 << 20, "zstd": 9 << 20}
 _BIG = (4 << 30) + (256 << 20)
 
 
