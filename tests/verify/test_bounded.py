@@ -331,6 +331,28 @@ def test_truncated_zstd_names_the_reason(image, tmp_path):
     assert rc == 2 and "truncated" in err, err
 
 
+@pytest.mark.parametrize("header", ["zeros", "arm64-header"])
+def test_avh_pack_gzip_kernel_bomb(image, tmp_path, header):
+    """avh pack inflates a gzip'd kernel into memory: 512 MiB of zeros in a
+    500 KB Image.gz took 1 GiB of RSS (zeros) and 4 s (with a valid header).
+    Now the header is checked after 4 KiB and its image_size bounds the rest."""
+    import gzip
+    head = bytearray(64)
+    if header == "arm64-header":
+        head[0x38:0x3C] = b"ARM\x64"
+        struct.pack_into("<Q", head, 16, 40 << 20)         # image_size: 40 MiB
+    k = _cached(f"kernel-bomb-{header}-512M.gz",
+                lambda out: out.write_bytes(gzip.compress(bytes(head) + bytes((512 << 20) - 64))))
+    assert k.stat().st_size < 10 << 20
+    dtb = tmp_path / "x.dtb"
+    dtb.write_bytes(b"\xd0\x0d\xfe\xed" + bytes(60))
+    rc, err = run_measured("avh", "pack", "--device", "rpi4b", "--storage", image("aarch64"),
+                           "--kernel", k, "--dtb", dtb, "-o", tmp_path / "o.zip",
+                           cpu_bound=CPU_BOUND)
+    assert rc == 2, err
+    assert ("not an arm64 Image" if header == "zeros" else "more than 40 MiB") in err, err
+
+
 def test_kas_yaml_alias_bomb_in_status(tmp_path):
     levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
     for prev, cur in zip("abcdefgh", "bcdefghi"):
