@@ -21,7 +21,7 @@ waited for, from wait4) and peak RSS, median of --runs:
 The inputs are made (and cached) by tests/verify/bombgen.py. Asserts nothing:
 the contract (< 2 s CPU, < 500 MB) is asserted by tests/verify/test_bounded.py.
 
-    python3 benchmarks/expansion.py [--runs 3] [--formats gzip,xz] [--debian]
+    python3 benchmarks/expansion.py [--runs 3] [--formats gzip,xz] [--debian] [--before TREE]
 """
 
 from __future__ import annotations
@@ -90,6 +90,9 @@ def main() -> int:
     ap.add_argument("--debian", action="store_true",
                     help="also the Debian test images (compressed copies made on first use)")
     ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--before", type=Path, metavar="TREE",
+                    help="another checkout (e.g. git archive of the previous commit) whose "
+                         "verify is run on the same hostile inputs, for a before/after column")
     args = ap.parse_args()
     fmts = args.formats.split(",")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
@@ -125,11 +128,16 @@ def main() -> int:
             p = tb._bound_input(fmt, case)
             cpu, wall, rss, rc = median_run(args.runs, verify_cmd(p), env=ENV)
             tcpu, twall, _, _ = median_run(1, f"{DECOMP[fmt]} {p} > /dev/null", shell=True)
+            before = ""
+            if args.before:
+                b = measured(verify_cmd(p), env=dict(ENV, PYTHONPATH=str(args.before)))
+                before = f"   before: rc {b[3]} {b[0]:6.2f}s CPU {b[1]:6.2f}s {b[2] / MiB:5.0f}Mi"
             T = src.TOTAL_FLOOR[fmt]
             out = {"under": T - tb._MARGIN, "over-total": T + tb._MARGIN,
                    "over-nonzero": T - tb._MARGIN}.get(case, tb._BIG)
             print(f"{fmt + ' ' + case:34} {size_text(p.stat().st_size):>9} {size_text(out):>10} "
-                  f"{rc:>3} {cpu:6.2f}s {wall:6.2f}s {rss / MiB:5.0f}Mi {tcpu:6.2f}s {twall:6.2f}s")
+                  f"{rc:>3} {cpu:6.2f}s {wall:6.2f}s {rss / MiB:5.0f}Mi {tcpu:6.2f}s {twall:6.2f}s"
+                  + before)
     print()
 
     print("3. real images by default (rc 0/1: verified; 2: refused)")
