@@ -562,7 +562,8 @@ def open_source(path: str | os.PathLike, fmt: str | None = None,
 
     Raises :class:`InputError` (exit 2) for a missing, unreadable, empty or
     undecompressable file, :class:`ExpansionLimit` (exit 2) for a compressed
-    file beyond :func:`expansion_limits` (``max_expansion`` raises them) and :class:`ToolMissing` for qcow2 without qemu-img."""
+    file beyond :func:`expansion_limits` (``max_expansion`` raises them) and
+    :class:`ToolMissing` for qcow2 without qemu-img."""
     p = Path(path)
     try:
         if p.is_dir():

@@ -81,8 +81,8 @@ def run(args) -> int:
                              "that is neither a .config nor a kernel image",
                              "Pass the kernel's .config")
     report = verify(args.image, arch=args.arch, kernel_config=args.kernel_config,
-                    use_debugfs=not args.no_rootfs, allow_backing=args.allow_backing, strict=args.strict,
-                    max_expansion=args.max_expansion)
+                    use_debugfs=not args.no_rootfs, allow_backing=args.allow_backing,
+                    strict=args.strict, max_expansion=args.max_expansion)
     if args.kernel_config and report.kernel.get("config_source") is None:
         raise InputError(f"--kernel-config {args.kernel_config} holds no kernel configuration",
                          "it is neither a .config nor a kernel image with embedded IKCONFIG",
