@@ -57,17 +57,33 @@ def pattern(kind: str, n: int, seed: int = 0) -> bytes:
     raise ValueError(kind)
 
 
+_MEMO: dict[tuple, bytes] = {}      # (format, key of a piece) -> compressed
+
+
 class _Compressor:
+    """Compress one piece with the format's tool; pieces with the same key
+    (kind and size, or a digest) once per process."""
+
     def __init__(self, fmt: str) -> None:
         self.fmt = fmt
-        self._memo: dict[bytes, bytes] = {}
 
-    def __call__(self, data: bytes) -> bytes:
-        key = hashlib.blake2b(data, digest_size=16).digest()
-        if key not in self._memo:
-            self._memo[key] = subprocess.run(TOOLS[self.fmt], input=data, capture_output=True,
-                                             check=True).stdout
-        return self._memo[key]
+    def __call__(self, data: bytes, key=None) -> bytes:
+        if key is None:
+            key = hashlib.blake2b(data, digest_size=16).digest()
+        key = (self.fmt, key)
+        if key not in _MEMO:
+            out = subprocess.run(TOOLS[self.fmt], input=data, capture_output=True,
+                                 check=True).stdout
+            if len(out) > (16 << 20):          # keep the small ones (zeros, patterns)
+                return out
+            _MEMO[key] = out
+        return _MEMO[key]
+
+    def piece(self, kind: str, n: int, seed: int) -> bytes:
+        key = None if kind == "random" else (kind, n)
+        if key is not None and (self.fmt, key) in _MEMO:
+            return _MEMO[(self.fmt, key)]
+        return self(pattern(kind, n, seed), key or ("random", n, seed))
 
 
 def write_stream(fmt: str, parts: list[tuple[str, int]], out: Path) -> Path:
@@ -79,7 +95,7 @@ def write_stream(fmt: str, parts: list[tuple[str, int]], out: Path) -> Path:
             while n > 0:
                 k = min(PIECE, n)
                 seed += 1
-                f.write(comp(pattern(kind, k, seed)))
+                f.write(comp.piece(kind, k, seed))
                 n -= k
     return out
 
@@ -99,7 +115,7 @@ def compress_file(fmt: str, raw: Path, out: Path) -> Path:
                 except OSError:                      # ENXIO: only a hole follows
                     data_at = size
                 if data_at >= pos + k:
-                    f.write(comp(bytes(k)))
+                    f.write(comp.piece("zero", k, 0))
                 else:
                     f.write(comp(os.pread(fd, k, pos)))
     finally:
