@@ -60,10 +60,22 @@ def gunzip_bounded(data: bytes, limit: int) -> bytes:
     """Decompress a gzip'd kernel (``Image.gz``) refusing more than ``limit``
     bytes of output (a gzip bomb cannot fill memory)."""
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    out = d.decompress(data, limit + 1)
+    # The header first (issue 16): a gzip of zeros or of anything that is not
+    # an arm64 Image is refused after 4 KiB, not after inflating ``limit``
+    # bytes into memory; a real header's image_size (bss included, so never
+    # below the file's size) bounds the rest.
+    head = d.decompress(data, 4096)
+    if len(head) >= ARM64_HEADER_SIZE and not d.eof:
+        check_arm64_image(head)
+        image_size = struct.unpack_from("<Q", head, 16)[0]
+        if image_size:
+            limit = min(limit, image_size)
+    out = head + d.decompress(d.unconsumed_tail, max(1, limit + 1 - len(head))) \
+        if not d.eof else head
     if len(out) > limit:
         raise FormatError(f"the gzip'd kernel decompresses to more than {limit >> 20} MiB",
-                          "Pass a real kernel Image(.gz); raise --max-kernel-mib if it is one")
+                          "Pass a real kernel Image(.gz): a gzip'd kernel may not inflate "
+                          "beyond the image_size its header declares (at most 512 MiB)")
     if not d.eof:
         raise FormatError("the gzip'd kernel is truncated or corrupt",
                           "Copy Image.gz again from the kernel build (arch/arm64/boot/)")

@@ -49,6 +49,21 @@ def setup_parser(parser):
     parser.add_argument("--allow-backing", action="store_true",
                         help="read a qcow2's backing file (local, readable by you; network "
                              "backings are always refused)")
+    parser.add_argument("--max-expansion", metavar="RATIO", type=_ratio,
+                        help="let a compressed image expand up to RATIO times its compressed "
+                             "size ('inf': no limit) beyond the default limits, which keep any "
+                             "input under 10 MB below ~2 s and 500 MB (env ARMVM_MAX_RATIO)")
+
+
+def _ratio(text: str) -> float:
+    import argparse
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r} (e.g. 2000 or inf)") from None
+    if not value > 0:                       # also NaN
+        raise argparse.ArgumentTypeError(f"must be a positive ratio, not {text!r}")
+    return value
 
 
 def run(args) -> int:
@@ -66,7 +81,8 @@ def run(args) -> int:
                              "that is neither a .config nor a kernel image",
                              "Pass the kernel's .config")
     report = verify(args.image, arch=args.arch, kernel_config=args.kernel_config,
-                    use_debugfs=not args.no_rootfs, allow_backing=args.allow_backing, strict=args.strict)
+                    use_debugfs=not args.no_rootfs, allow_backing=args.allow_backing,
+                    strict=args.strict, max_expansion=args.max_expansion)
     if args.kernel_config and report.kernel.get("config_source") is None:
         raise InputError(f"--kernel-config {args.kernel_config} holds no kernel configuration",
                          "it is neither a .config nor a kernel image with embedded IKCONFIG",

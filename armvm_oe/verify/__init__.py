@@ -87,10 +87,11 @@ def verify_source(source: Source, arch: str = "auto", kernel_config: str | os.Pa
 def verify(path: str | os.PathLike, arch: str = "auto",
            kernel_config: str | os.PathLike | None = None, use_debugfs: bool = True,
            limits: Limits | None = None, allow_backing: bool = False,
-           strict: bool = False) -> Report:
+           strict: bool = False, max_expansion: float | None = None) -> Report:
     """Verify the image at ``path`` (raw, .gz, .bz2, .zst, .xz or .qcow2; a
-    qcow2 with a backing file only with ``allow_backing``)."""
-    with open_source(path, allow_backing=allow_backing) as src:
+    qcow2 with a backing file only with ``allow_backing``). ``max_expansion``
+    raises the decompression limits (armvm_oe.image.source.expansion_limits)."""
+    with open_source(path, allow_backing=allow_backing, max_expansion=max_expansion) as src:
         _require_disk_image(src)
         return verify_source(src, arch, kernel_config, use_debugfs, limits, strict)
 
