@@ -163,3 +163,29 @@ def stream(fmt: str, parts: list[tuple[str, int]]) -> Path:
     """write_stream(...) cached."""
     name = "stream-" + "-".join(f"{k}{n >> 20}M" for k, n in parts) + SUFFIX[fmt]
     return cached(name, lambda out: write_stream(fmt, parts, out))
+
+
+def zstd_min_matches(out_bytes: int) -> Path:
+    """A hand-made zstd frame no zstd compressor writes: after 8 literal
+    zeros, blocks of 43690 three-byte matches (the minimum length) whose
+    literal-length, offset and match-length codes are all in RLE mode with no
+    extra bits, so a sequence costs 0 bits and a 12-byte block decodes to
+    131070 zeros. The decoder's cost is per sequence, not per byte:
+    ~2.9 s of CPU per GiB (libzstd 1.5), against ~0.15 s for a zero stream
+    that zstd itself writes. Format: RFC 8878 sections 3.1.1.2-3.1.1.3."""
+    per_block = 43690 * 3
+    blocks = out_bytes // per_block
+
+    def make(out: Path) -> None:
+        nseq = 43690 - 0x7F00                    # Number_of_Sequences, 3-byte form
+        block = bytes([(9 << 3) | (2 << 1), 0, 0,           # compressed block, 9 bytes
+                       0x00,                                 # raw literals, size 0
+                       0xFF, nseq & 0xFF, nseq >> 8,         # 43690 sequences
+                       0x54, 0, 0, 0,                        # LL/OF/ML in RLE mode: codes 0
+                       0x01])                                # empty bitstream, end marker
+        with open(out, "wb") as f:
+            f.write(b"\x28\xb5\x2f\xfd" + b"\x00\x38")       # magic; window 128 KiB
+            f.write(bytes([8 << 3, 0, 0]) + bytes(8))        # raw block: 8 zeros
+            f.write(block * blocks)
+            f.write(bytes([1, 0, 0]))                        # last block, raw, empty
+    return cached(f"zstd-min-matches-{blocks}.zst", make)

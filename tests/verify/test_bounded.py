@@ -242,6 +242,23 @@ def test_expansion_bound(fmt, case):
         assert "of non-zero data" not in err, err
 
 
+def test_hand_made_zstd_of_minimal_matches_stops_on_cpu():
+    """No zstd compressor writes this stream (bombgen.zstd_min_matches), so
+    the byte caps alone let it cost ~17 s of CPU for 588 KB: 6 GiB of zeros
+    from three-byte matches. The CPU-time guard (source.CPU_FLOOR) refuses
+    it within the contract, with the same advice as the byte caps."""
+    path = bombgen.zstd_min_matches(_src.TOTAL_FLOOR["zstd"] - _MARGIN)
+    assert path.stat().st_size < 1 << 20
+    rc, err = run_measured("verify", path, cpu_bound=CPU_BOUND, wall_bound=60)
+    assert rc == 2 and "s of CPU" in err and "--max-expansion" in err, err
+
+
+def test_cpu_budget_scales_and_lifts():
+    assert _src.cpu_budget(1 << 20) == _src.CPU_FLOOR
+    assert _src.cpu_budget(_src.CONTRACT_INPUT + 10**8) == pytest.approx(_src.CPU_FLOOR + 100)
+    assert _src.cpu_budget(1 << 20, max_expansion=1000) == float("inf")
+
+
 def test_max_expansion_option_raises_the_cap():
     """--max-expansion lets a trusted file through (here: the gzip disk just
     over the total cap is read and judged); a bad value is a usage error."""
