@@ -331,7 +331,10 @@ _UNPACK = {
     "xz": "xz -dc {src} | dd of={out} bs=1M conv=sparse status=none",
     "zstd": "zstd -d {src} -o {out}",
 }
-_SUFFIX = {"gzip": ".gz", "bzip2": ".bz2", "xz": ".xz", "zstd": ".zst"}
+_SUFFIX = {"gzip": ".gz", "bzip2": ".bz2", "xz": ".xz", "zstd": ".zst", "qcow2": ".qcow2",
+           "vmdk": ".vmdk", "vhdx": ".vhdx", "vpc": ".vhd"}
+for _f in ("qcow2", "vmdk", "vhdx", "vpc"):        # qemu-img writes a sparse raw file
+    _UNPACK[_f] = f"qemu-img convert -f {_f} -O raw {{src}} {{out}}"
 
 
 class ExpansionLimit(InputError):
@@ -497,12 +500,14 @@ def qcow2_references(path: str | os.PathLike) -> tuple[str | None, bool]:
     return name, bool(incompatible & 0x4)     # bit 2: external data file
 
 
-def check_backing_chain(path: str | os.PathLike, allow_backing: bool) -> None:
+def check_backing_chain(path: str | os.PathLike, allow_backing: bool) -> list[Path]:
     """Refuse (InputError) a qcow2 that names a backing or external data file,
     unless ``allow_backing``; even then refuse protocols (nbd:, http:, json:
     ...), files the caller could not read itself (os.access uses the real
-    uid), non-regular files and chains deeper than QCOW2_MAX_CHAIN."""
+    uid), non-regular files and chains deeper than QCOW2_MAX_CHAIN. Returns
+    the chain, ``path`` first."""
     cur = Path(path)
+    chain = [cur]
     for _ in range(QCOW2_MAX_CHAIN):
         backing, data_file = qcow2_references(cur)
         if data_file:
@@ -511,7 +516,7 @@ def check_backing_chain(path: str | os.PathLike, allow_backing: bool) -> None:
                              "Convert it to a self-contained image: qemu-img convert -O qcow2 "
                              f"{cur} standalone.qcow2")
         if backing is None:
-            return
+            return chain
         if not allow_backing:
             raise InputError(f"{cur} has a backing file ({backing!r})",
                              "reading it would make verify open whatever file (or network "
@@ -535,8 +540,69 @@ def check_backing_chain(path: str | os.PathLike, allow_backing: bool) -> None:
                              "regular file or not readable by you", None,
                              "Flatten the image with qemu-img convert")
         cur = nxt
+        chain.append(cur)
     raise InputError(f"{path}: the backing chain is deeper than {QCOW2_MAX_CHAIN}", None,
                      "Flatten the image with qemu-img convert")
+
+
+def _child_cpu(pid: int) -> float:
+    """User + system CPU seconds of a running child, from /proc (0 if gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _bounded_convert(cmd: list[str], raw: Path, name: str, fmt: str,
+                     max_expansion: float | None, compressed: int) -> None:
+    """Run ``qemu-img convert`` into ``raw`` under the same contract as the
+    compressed streams. qcow2 (zlib/zstd clusters) and streamOptimized VMDK
+    compress, so a 1.7 MB qcow2 holds 1 GiB of 0xFF (~3 s and 1 GiB of disk
+    to convert): convert writes sparse, so the file's allocated size is the
+    non-zero output, capped at the file's own size (uncompressed clusters
+    are 1:1) plus gzip's non-zero budget; its CPU time is capped like the
+    streams' (compressed zero clusters cost CPU but no disk); the wall
+    timeout stays the last guard (a backing file that never answers).
+    ``compressed``: the bytes of the file and its backing chain."""
+    _, nonzero = expansion_limits("gzip", compressed, max_expansion)
+    cap = compressed + nonzero
+    budget = cpu_budget(compressed, max_expansion)
+    deadline = time.monotonic() + QEMU_IMG_TIMEOUT
+    with tempfile.TemporaryFile() as errf:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=errf, stderr=errf)
+        try:
+            while True:
+                try:
+                    proc.wait(timeout=0.05)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                try:
+                    alloc = raw.stat().st_blocks * 512
+                except OSError:
+                    alloc = 0
+                if alloc > cap:
+                    raise ExpansionLimit(name, fmt, compressed, "non-zero", cap)
+                if _child_cpu(proc.pid) > budget:
+                    raise ExpansionLimit(name, fmt, compressed, "cpu", budget)
+                if time.monotonic() > deadline:
+                    raise InputError(f"qemu-img did not convert {name} within "
+                                     f"{QEMU_IMG_TIMEOUT:.0f} s",
+                                     "it may be waiting for a network backing file or a very "
+                                     "large image", "Convert it to raw yourself (qemu-img "
+                                     "convert -O raw), or raise ARMVM_QEMU_IMG_TIMEOUT")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        errf.seek(0)
+        out = errf.read().decode(errors="replace").strip()
+    if proc.returncode != 0:
+        raise InputError(f"qemu-img could not read {name} as {fmt}",
+                         out.splitlines()[-1] if out else "no reason given",
+                         "Check the file with 'qemu-img check' or convert it to raw")
 
 
 class QemuImgSource(FileSource):
@@ -545,30 +611,22 @@ class QemuImgSource(FileSource):
     with a timeout, after :func:`check_backing_chain`."""
 
     def __init__(self, path: str | os.PathLike, fmt: str = "qcow2",
-                 allow_backing: bool = False) -> None:
+                 allow_backing: bool = False, max_expansion: float | None = None) -> None:
         exe = shutil.which("qemu-img")
         if not exe:
             raise ToolMissing("qemu-img", "qemu-utils", f"read the {fmt} image {path}")
+        chain = [Path(path)]
         if fmt == "qcow2":
-            check_backing_chain(path, allow_backing)
+            chain = check_backing_chain(path, allow_backing)
         self._tmpdir = tempfile.mkdtemp(prefix="armvm-verify-")
         raw = Path(self._tmpdir) / "image.raw"
         cmd = [exe, "convert", "-q", "-f", fmt, "-O", "raw", str(path), str(raw)]
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=QEMU_IMG_TIMEOUT,
-                                  stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
+            _bounded_convert(cmd, raw, str(path), fmt, max_expansion,
+                             sum(os.stat(c).st_size for c in chain))
+        except BaseException:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
-            raise InputError(f"qemu-img did not convert {path} within {QEMU_IMG_TIMEOUT:.0f} s",
-                             "it may be waiting for a network backing file or a very large "
-                             "image", "Convert it to raw yourself (qemu-img convert -O raw), "
-                             "or raise ARMVM_QEMU_IMG_TIMEOUT") from None
-        if proc.returncode != 0:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
-            raise InputError(f"qemu-img could not read {path} as {fmt}",
-                             (proc.stderr or proc.stdout).strip().splitlines()[-1:][0]
-                             if (proc.stderr or proc.stdout).strip() else "no reason given",
-                             "Check the file with 'qemu-img check' or convert it to raw")
+            raise
         super().__init__(raw, fmt)
         self.name = str(path)
 
@@ -624,7 +682,7 @@ def open_source(path: str | os.PathLike, fmt: str | None = None,
             return containers.open_container(p, kind)
         return FileSource(p)
     if fmt == "qcow2":
-        return QemuImgSource(p, allow_backing=allow_backing)
+        return QemuImgSource(p, allow_backing=allow_backing, max_expansion=max_expansion)
     src = StreamSource(p, fmt, max_expansion=max_expansion)
     if src.size == 0:
         raise InputError(f"{p} decompresses to nothing", f"the {fmt} stream is empty",

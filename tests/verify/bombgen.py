@@ -189,3 +189,20 @@ def zstd_min_matches(out_bytes: int) -> Path:
             f.write(block * blocks)
             f.write(bytes([1, 0, 0]))                        # last block, raw, empty
     return cached(f"zstd-min-matches-{blocks}.zst", make)
+
+
+def qcow2_compressed(pattern_byte: int, size: int, cluster: str) -> Path:
+    """A qcow2 whose first ``size`` bytes are compressed clusters of one byte
+    value, written by QEMU's own qemu-io (``write -c``): 1 GiB in 64 KiB
+    clusters is 1.6 MB (2 MiB clusters come out larger: ~11 MB per GiB);
+    converting zero clusters costs CPU but no disk (qemu-img writes sparse)."""
+    def make(out: Path) -> None:
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o",
+                        f"cluster_size={cluster}", str(out), str(size + (64 << 20))],
+                       check=True)
+        cmds = []                               # qemu-io writes at most ~2 GiB per command
+        for off in range(0, size, 1 << 30):
+            cmds += ["-c", f"write -c -P {pattern_byte} {off} {min(1 << 30, size - off)}"]
+        subprocess.run(["qemu-io", "-f", "qcow2", *cmds, str(out)], check=True,
+                       capture_output=True)
+    return cached(f"qcow2-c-{pattern_byte:02x}-{size}-{cluster}.qcow2", make)

@@ -253,6 +253,28 @@ def test_hand_made_zstd_of_minimal_matches_stops_on_cpu():
     assert rc == 2 and "s of CPU" in err and "--max-expansion" in err, err
 
 
+def test_qcow2_compressed_nonzero_clusters_are_capped():
+    """qcow2 clusters compress (zlib): 1 GiB of 0xFF is a 1.6 MB file, and
+    qemu-img convert wrote all of it (~3 s, 1 GiB of disk) before verify
+    looked. The converted file's allocated size is watched while qemu-img
+    runs and capped like a stream's non-zero output."""
+    path = bombgen.qcow2_compressed(0xFF, 1 << 30, "64k")
+    assert path.stat().st_size < 10 << 20
+    rc, err = run_measured("verify", path, cpu_bound=CPU_BOUND, wall_bound=60)
+    assert rc == 2 and "of non-zero data" in err and "qemu-img convert" in err, err
+
+
+def test_qcow2_compressed_zero_clusters_stop_on_cpu():
+    """6 GiB of compressed zero clusters (64 KiB clusters, 9.8 MB): nothing
+    is written (qemu-img writes sparse) but inflating them costs ~0.7 s of
+    CPU per GiB; qemu-img's CPU time is capped like the streams'
+    decompression."""
+    path = bombgen.qcow2_compressed(0, 6 << 30, "64k")
+    assert path.stat().st_size < 10 << 20
+    rc, err = run_measured("verify", path, cpu_bound=CPU_BOUND, wall_bound=60)
+    assert rc == 2 and "s of CPU" in err, err
+
+
 def test_cpu_budget_scales_and_lifts():
     assert _src.cpu_budget(1 << 20) == _src.CPU_FLOOR
     assert _src.cpu_budget(_src.CONTRACT_INPUT + 10**8) == pytest.approx(_src.CPU_FLOOR + 100)
