@@ -304,6 +304,17 @@ def test_good_image_compressed(image, tmp_path, fmt):
     assert rc == 0, err
 
 
+@pytest.mark.parametrize("compress", [[], ["-c"]], ids=["qcow2", "qcow2-compressed"])
+def test_good_image_as_qcow2(image, tmp_path, compress):
+    """The fixture converted by qemu-img itself (compressed clusters too) is
+    accepted by default under the qemu-img bound."""
+    out = tmp_path / "disk.qcow2"
+    subprocess.run(["qemu-img", "convert", "-q", *compress, "-O", "qcow2",
+                    str(image("aarch64")), str(out)], check=True)
+    rc, err = run_measured("verify", out, wall_bound=60)
+    assert rc == 0, err
+
+
 def _real_sparse_disk(fixture: Path) -> Path:
     """A 4 GiB GPT disk from the fixture's ESP and its ext4 root grown to
     fill a 4 GiB partition (resize2fs): almost empty, ~100 MB allocated."""
