@@ -11,15 +11,12 @@ unless ARMVM_BUILD_DEBIAN_IMAGES=1 (CI builds them in .ci/setup.d)."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from armvm_oe.lib import sha256_file
+from tests.boot._cli import finish, start_test
 
 pytestmark = pytest.mark.boot
 ARCHES = ("aarch64", "arm")
@@ -27,19 +24,11 @@ PASSWORD = "armvm"          # armvm_oe.testing.distro.PASSWORD
 
 
 def _start(image, out_dir: Path, *extra):
-    out_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, NO_COLOR="1", ARMVM_DATA_DIR=str(out_dir / "data"))
-    cmd = [sys.executable, "-m", "armvm_oe", "test", str(image), "--json",
-           "--junit", str(out_dir / "report.xml"), "--log-dir", str(out_dir / "logs"),
-           "--timeout", "900", *extra]
-    return subprocess.Popen(cmd, env=env, cwd=out_dir, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return start_test(image, out_dir, "--timeout", "900", *extra)
 
 
 def _done(proc, timeout=3000):
-    out, err = proc.communicate(timeout=timeout)
-    report = json.loads(out) if out.strip().startswith("{") else None
-    return proc.returncode, report, err
+    return finish(proc, timeout)
 
 
 def _cells(report):

@@ -23,6 +23,7 @@ import pytest
 
 from armvm_oe import schemas
 from armvm_oe.lib import sha256_file
+from tests.boot._cli import finish, start_test
 
 pytestmark = [pytest.mark.boot, pytest.mark.xen]
 PASSWORD = "armvm"          # armvm_oe.testing.distro.PASSWORD
@@ -54,20 +55,11 @@ def xen_host(debian_image):
 
 
 def _start(image, out_dir: Path, *extra):
-    out_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, NO_COLOR="1", ARMVM_DATA_DIR=str(out_dir / "data"),
-               PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-m", "armvm_oe", "test", str(image), "--json", "--keep-logs",
-           "--junit", str(out_dir / "report.xml"), "--log-dir", str(out_dir / "logs"),
-           "--login", f"root:{PASSWORD}", *extra]
-    return subprocess.Popen(cmd, env=env, cwd=out_dir, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return start_test(image, out_dir, "--keep-logs", "--login", f"root:{PASSWORD}", *extra)
 
 
 def _done(proc, timeout=2400):
-    out, err = proc.communicate(timeout=timeout)
-    report = json.loads(out) if out.strip().startswith("{") else None
-    return proc.returncode, report, err
+    return finish(proc, timeout)
 
 
 DOMU = ("--hypervisor", "xen", "--xen-guest", "domu")
