@@ -216,8 +216,6 @@ def inproc_build(tmp, monkeypatch, as_json):
 
 def inproc_container(tmp, monkeypatch, as_json):
     import armvm_oe.plugins.container as pc
-    if as_json:
-        pytest.skip("the container build's progress lines have no JSON form")
     prog = None
     for attr in vars(pc).values():
         if isinstance(attr, type) and hasattr(attr, "step") and hasattr(attr, "line"):
@@ -231,6 +229,7 @@ def inproc_container(tmp, monkeypatch, as_json):
 
 
 INPROC_ROWS = {"test": inproc_test, "build": inproc_build, "container": inproc_container}
+NO_JSON = {"container"}         # the container build's progress lines have no JSON form
 
 
 @pytest.mark.parametrize("name", sorted(INPROC_ROWS))
@@ -243,6 +242,8 @@ def test_hostile_strings_in_process(name, tmp_path, monkeypatch, capsys):
     assert "ev\\x1b[2J" in out + err, (out, err)
     bad = RAW.findall(out + err)
     assert not bad, (name, bad, out[-1500:], err[-1500:])
+    if name in NO_JSON:
+        return
     INPROC_ROWS[name](tmp_path, monkeypatch, True)
     out, err = capsys.readouterr()
     assert any(HOSTILE in s for s in _strings(json.loads(out))), out[-2000:]
