@@ -79,6 +79,16 @@ def badge(result: str, stream: TextIO | None = None) -> Safe:
     return style(result.upper(), *SEVERITY_STYLE.get(result.lower(), ()), stream=stream)
 
 
+def human_size(n: float, units: tuple[str, ...] = ("B", "KiB", "MiB", "GiB", "TiB")) -> str:
+    """``1536`` -> ``1.5 KiB``: bytes as a whole number, one decimal above,
+    the last unit taking everything larger."""
+    for unit in units:
+        if abs(n) < 1024 or unit == units[-1]:
+            return f"{n:.1f} {unit}" if unit != units[0] else f"{int(n)} {unit}"
+        n /= 1024
+    return str(n)
+
+
 def interactive(stream: TextIO | None = None) -> bool:
     stream = stream or sys.stderr
     return hasattr(stream, "isatty") and stream.isatty()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from armvm_oe.doctor.model import Context
+from armvm_oe.ui import human_size
 
 # --------------------------------------------------------------------------
 # releases
@@ -351,9 +352,4 @@ def jobs(ctx: Context) -> int:
         return os.cpu_count() or 1
 
 
-def human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
-    return str(n)
+human = human_size

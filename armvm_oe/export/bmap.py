@@ -54,11 +54,8 @@ def block_ranges(fd: int, size: int, block: int = BLOCK) -> list[tuple[int, int]
 
 
 def _human(n: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}" if unit != "bytes" else f"{int(n)} bytes"
-        n /= 1024
-    return str(n)
+    from armvm_oe.ui import human_size
+    return human_size(n, ("bytes", "KiB", "MiB", "GiB", "TiB"))   # bmaptool's words
 
 
 def bmap_xml(size: int, ranges: list[tuple[int, int, str]], block: int = BLOCK) -> str:

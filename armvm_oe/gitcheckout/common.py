@@ -140,11 +140,8 @@ class _ProgressMixin:
 
 
 def _human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
-    return str(n)
+    from armvm_oe.ui import human_size
+    return human_size(n, ("B", "KiB", "MiB", "GiB"))
 
 
 def _say(msg: str) -> None:

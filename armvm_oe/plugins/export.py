@@ -56,18 +56,10 @@ def setup_parser(p):
                    help="the variable-store template libvirt copies per domain")
 
 
-def _human(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
-        n /= 1024
-    return str(n)
-
-
 def run(args) -> int:
     from armvm_oe.errors import UsageError
     from armvm_oe.export import export, parse_size
-    from armvm_oe.ui import echo, emit_json, interactive
+    from armvm_oe.ui import echo, emit_json, human_size, interactive
 
     firmware = None
     if args.firmware or args.vars_template:
@@ -92,8 +84,8 @@ def run(args) -> int:
     if args.json:
         emit_json(res)
         return 0
-    echo(f"{res['output']}: {args.to}, disk {_human(res['virtual_size'])}, file "
-          f"{_human(res['bytes'])} ({_human(res['allocated_bytes'])} allocated), "
+    echo(f"{res['output']}: {args.to}, disk {human_size(res['virtual_size'])}, file "
+          f"{human_size(res['bytes'])} ({human_size(res['allocated_bytes'])} allocated), "
           f"{res['seconds']:.1f}s")
     for key, what in (("bmap", "block map"), ("libvirt_xml", "libvirt domain")):
         if res.get(key):
