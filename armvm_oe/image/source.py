@@ -86,6 +86,16 @@ def expansion_limits(fmt: str, compressed: int,
     over = max(0, compressed - CONTRACT_INPUT)
     total = TOTAL_FLOOR[fmt] + TOTAL_SLOPE * over
     nonzero = NONZERO_FLOOR[fmt] + NONZERO_SLOPE[fmt] * over
+    max_expansion = requested_expansion(max_expansion)
+    if max_expansion is not None:
+        total = max(total, max_expansion * compressed)
+        nonzero = max(nonzero, max_expansion * compressed)
+    return total, min(nonzero, total)
+
+
+def requested_expansion(max_expansion: float | None) -> float | None:
+    """The ratio the caller asked for: ``--max-expansion``, else
+    ARMVM_MAX_RATIO, else None."""
     if max_expansion is None:
         env = os.environ.get("ARMVM_MAX_RATIO")
         if env:
@@ -94,16 +104,13 @@ def expansion_limits(fmt: str, compressed: int,
             except ValueError:
                 raise InputError(f"ARMVM_MAX_RATIO={env!r} is not a number", None,
                                  "Set it to a ratio such as 2000, or inf") from None
-    if max_expansion is not None:
-        total = max(total, max_expansion * compressed)
-        nonzero = max(nonzero, max_expansion * compressed)
-    return total, min(nonzero, total)
+    return max_expansion
 
 
 def cpu_budget(compressed: int, max_expansion: float | None = None) -> float:
     """CPU seconds decompression may use (see CPU_FLOOR); unlimited when the
     caller raised the limits explicitly."""
-    if max_expansion is not None or os.environ.get("ARMVM_MAX_RATIO"):
+    if requested_expansion(max_expansion) is not None:
         return float("inf")
     return CPU_FLOOR + CPU_PER_BYTE * max(0, compressed - CONTRACT_INPUT)
 
