@@ -20,18 +20,6 @@ from armvm_oe.errors import InputError, UsageError
 
 
 @pytest.fixture(scope="module")
-def kernel():
-    from armvm_oe.testing import debian
-    return debian.kernel("aarch64")[0]
-
-
-@pytest.fixture(scope="module")
-def dtb(tmp_path_factory):
-    from armvm_oe.testing.fixtures import virt_dtb
-    return virt_dtb(tmp_path_factory.mktemp("dtb") / "virt.dtb")
-
-
-@pytest.fixture(scope="module")
 def disk(tmp_path_factory):
     """A small storage file: an MBR-less GPT-ish blob with data and zeros."""
     p = tmp_path_factory.mktemp("disk") / "disk.img"

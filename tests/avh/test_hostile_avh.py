@@ -14,18 +14,6 @@ import pytest
 from armvm_oe.avh import check_package, device_table
 
 
-@pytest.fixture(scope="module")
-def kernel():
-    from armvm_oe.testing import debian
-    return debian.kernel("aarch64")[0]
-
-
-@pytest.fixture(scope="module")
-def dtb(tmp_path_factory):
-    from armvm_oe.testing.fixtures import virt_dtb
-    return virt_dtb(tmp_path_factory.mktemp("dtb") / "virt.dtb")
-
-
 @pytest.fixture
 def disk(tmp_path):
     p = tmp_path / "disk.wic"
