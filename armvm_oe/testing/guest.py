@@ -80,15 +80,19 @@ umount /proc /sys 2>/dev/null
 exec switch_root /newroot /sbin/init
 '''
 
-SYSTEM_INIT = r'''#!/bin/sh
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+# What both fixture inits do first: the pseudo filesystems, efivarfs when
+# the firmware offers it, a writable root.
+_INIT_PRELUDE = r'''export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc 2>/dev/null; mount -t sysfs sys /sys 2>/dev/null
 mount -t devtmpfs dev /dev 2>/dev/null
 mount -t tmpfs tmp /tmp 2>/dev/null
 [ -d /sys/firmware/efi/efivars ] && mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
 hostname armvm
 mount -o remount,rw / 2>/dev/null
-facts() {
+'''
+
+SYSTEM_INIT = r'''#!/bin/sh
+'''+_INIT_PRELUDE+r'''facts() {
     echo "ARMVM-FACT arch=$(uname -m)"
     echo "ARMVM-FACT kernel=$(uname -r)"
     echo "ARMVM-FACT console=$(cat /sys/class/tty/console/active 2>/dev/null)"
@@ -130,14 +134,7 @@ while true; do wait; sleep 1; done
 # It prints nothing of the protocol above: the boot tests must judge it from
 # the kernel log and a login alone.
 LOGIN_INIT = r'''#!/bin/sh
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-mount -t proc proc /proc 2>/dev/null; mount -t sysfs sys /sys 2>/dev/null
-mount -t devtmpfs dev /dev 2>/dev/null
-mount -t tmpfs tmp /tmp 2>/dev/null
-[ -d /sys/firmware/efi/efivars ] && mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
-hostname armvm
-mount -o remount,rw / 2>/dev/null
-for t in ttyAMA0 hvc0; do
+'''+_INIT_PRELUDE+r'''for t in ttyAMA0 hvc0; do
     [ -c /dev/$t ] || continue
     stty -F /dev/$t >/dev/null 2>&1 || continue
     ( while true; do setsid getty -L 0 $t vt100; sleep 1; done ) &
