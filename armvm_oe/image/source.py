@@ -610,6 +610,9 @@ def _bounded_convert(cmd: list[str], raw: Path, name: str, fmt: str,
         raise InputError(f"qemu-img could not read {name} as {fmt}",
                          out.splitlines()[-1] if out else "no reason given",
                          "Check the file with 'qemu-img check' or convert it to raw")
+    # the last writes may land between two polls
+    if raw.stat().st_blocks * 512 > cap:
+        raise ExpansionLimit(name, fmt, compressed, "non-zero", cap)
 
 
 class QemuImgSource(FileSource):
