@@ -5,4 +5,4 @@ APT_PACKAGES="$APT_PACKAGES qemu-system-arm qemu-efi-aarch64 qemu-efi-arm qemu-u
 # Issue 12: the Debian-built test images (.ci/setup.d/30-boot-distro.sh) are made
 # with Debian's mmdebstrap, qemu-user-static (+ binfmt-support) for the arm64/armhf
 # maintainer scripts, and mkfs.ext4/mkfs.vfat/sgdisk/debugfs for the disk.
-APT_PACKAGES="$APT_PACKAGES mmdebstrap qemu-user-static binfmt-support e2fsprogs dosfstools gdisk"
+APT_PACKAGES="$APT_PACKAGES mmdebstrap arch-test qemu-user-static binfmt-support e2fsprogs dosfstools gdisk"
