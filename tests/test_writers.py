@@ -6,7 +6,7 @@ existing user-named file without --force, and writes through a temp file
 in the same directory that is renamed into place (lib.atomic_output). A
 writer replacing a file *in place* would also change every other hard link
 of it: the hard-link tests below catch that (and they are how the
-non-atomic writers were found). docs/notes/issue-16-write.md lists every
+non-atomic writers were found). docs/design/writes-and-output.md lists every
 writer and its decision."""
 
 from __future__ import annotations

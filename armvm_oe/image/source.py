@@ -57,7 +57,7 @@ _ZERO_BLOCK = bytes(BLOCK)
 # the temporary file costs ~0.2 ns/byte. Real disk data compresses a few :1,
 # so the non-zero slopes are generous for real images above 10 MiB; the zero
 # budget decides which almost-empty sparse images are accepted
-# (docs/notes/issue-16-bound.md has the trade-off).
+# (docs/design/expansion-bound.md has the trade-off).
 CONTRACT_INPUT = 10 << 20
 TOTAL_FLOOR = {"gzip": 640 << 20, "bzip2": 192 << 20, "xz": 320 << 20, "zstd": 6 << 30}
 NONZERO_FLOOR = {"gzip": 256 << 20, "bzip2": 24 << 20, "xz": 128 << 20, "zstd": 256 << 20}

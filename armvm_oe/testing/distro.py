@@ -20,7 +20,7 @@ the console shows ``debian-arm64 login:`` like any installed system.
     img = cached("aarch64")         # None when the cache is cold
 
 The arm64 package stage runs under emulation: it takes several minutes
-(see docs/notes/issue-12.md for measured figures), so CI builds the images
+(see docs/design/boot-testing.md for measured figures), so CI builds the images
 in .ci/setup.d and the default test run skips when the cache is cold."""
 
 from __future__ import annotations
