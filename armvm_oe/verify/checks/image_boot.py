@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from armvm_oe.image import FatError, TruncatedImage
 from armvm_oe.image.fat import DirEntry
+from armvm_oe.verify import pecoff
 from armvm_oe.verify.checks.context import MAX_EFI, Context, no_esp
 from armvm_oe.verify.model import Finding
 
@@ -114,40 +115,31 @@ def efi_app(ctx: Context) -> list[Finding]:
     if subsystem != 10:
         problems.append(f"subsystem {subsystem} ({SUBSYSTEMS.get(subsystem, 'unknown')}), "
                         "not 10 (EFI application)")
-    problems += pe_load_problems(pe, len(data))
+    detail.update(number_of_sections=pe.FILE_HEADER.NumberOfSections,
+                  size_of_image=pe.OPTIONAL_HEADER.SizeOfImage,
+                  size_of_headers=pe.OPTIONAL_HEADER.SizeOfHeaders,
+                  section_alignment=pe.OPTIONAL_HEADER.SectionAlignment)
     if problems:
         return [Finding("IMG-EFI-APP", "efi-app", "fail",
                         f"{e.path} is not a {arch} UEFI application: " + "; ".join(problems),
                         f"Build it for {arch}: grub-mkimage -O "
                         f"{'arm64-efi' if arch == 'aarch64' else 'arm-efi'} (Yocto: grub-efi "
                         "for the image's MACHINE)", detail)]
-    return [Finding("IMG-EFI-APP", "efi-app", "pass",
-                    f"{e.name}: {'PE32+' if magic == 0x20B else 'PE32'}, machine "
-                    f"0x{machine:04X}, subsystem 10 (EFI application)", "", detail)]
-
-
-def pe_load_problems(pe, file_size: int) -> list[str]:
-    """Why the firmware's loader would refuse this PE image: no sections,
-    headers or section data beyond the end of the file (a truncated copy), an
-    entry point outside every section."""
-    out = []
-    secs = list(pe.sections)
-    if pe.FILE_HEADER.NumberOfSections == 0 or not secs:
-        out.append("it has no sections, so there is no code to load")
-        return out
-    if pe.OPTIONAL_HEADER.SizeOfHeaders > file_size:
-        out.append(f"its headers ({pe.OPTIONAL_HEADER.SizeOfHeaders} bytes) are larger than "
-                   f"the file ({file_size} bytes)")
-    for sec in secs:
-        name = sec.Name.rstrip(b"\0").decode("ascii", "replace") or "?"
-        end = sec.PointerToRawData + sec.SizeOfRawData
-        if sec.SizeOfRawData and end > file_size:
-            out.append(f"section {name!r} ends at byte {end}, beyond the end of the file "
-                       f"({file_size} bytes): the file is truncated")
-            break
-    ep = pe.OPTIONAL_HEADER.AddressOfEntryPoint
-    if not any(sec.VirtualAddress <= ep < sec.VirtualAddress +
-               max(sec.Misc_VirtualSize, sec.SizeOfRawData) for sec in secs):
-        out.append(f"its entry point 0x{ep:X} lies in no section")
+    refused = pecoff.load_problems(pe, len(data))
+    if refused:
+        return [Finding("IMG-EFI-APP", "efi-app", "fail",
+                        f"UEFI firmware's PE/COFF loader (edk2 BasePeCoffLib) refuses "
+                        f"{e.path}: " + "; ".join(refused[:6]),
+                        "Install a freshly built boot application (grub-mkimage -O "
+                        f"{'arm64-efi' if arch == 'aarch64' else 'arm-efi'}); a binary edited "
+                        "after linking (objcopy, a signing tool) can break its headers",
+                        dict(detail, refused=refused))]
+    out = [Finding("IMG-EFI-APP", "efi-app", "pass",
+                   f"{e.name}: {'PE32+' if magic == 0x20B else 'PE32'}, machine "
+                   f"0x{machine:04X}, subsystem 10 (EFI application), loadable by edk2's "
+                   f"PE/COFF loader ({pe.FILE_HEADER.NumberOfSections} sections)", "", detail)]
+    for w in pecoff.layout_warnings(pe):
+        out.append(Finding("IMG-EFI-APP", "efi-app-layout", "warn", f"{e.path}: {w}",
+                           "Relink the boot application (grub-mkimage writes a conforming "
+                           "SizeOfImage)", detail))
     return out
-

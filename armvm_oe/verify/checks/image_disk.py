@@ -4,7 +4,7 @@ Partition's type and attributes (IMG-ESP-TYPE) and its FAT32 filesystem
 
 from __future__ import annotations
 
-from armvm_oe.image import FatError, TruncatedImage
+from armvm_oe.image import FatError, FatFs, TruncatedImage, fatcheck
 from armvm_oe.image.gpt import BASIC_DATA_TYPE, ESP_TYPE, Partition
 from armvm_oe.verify.checks.context import Context, no_esp, open_esp
 from armvm_oe.verify.model import Finding
@@ -141,4 +141,54 @@ def esp_fat(ctx: Context) -> list[Finding]:
         out.append(Finding("IMG-ESP-FAT32", "esp-bpb", "pass",
                            f"BPB consistent ({fs.bytes_per_sector}-byte sectors, "
                            f"{fs.num_fats} FATs, volume fits its partition)"))
+    out.append(_esp_mount(fs))
+    out.append(_esp_cross_links(fs))
     return out
+
+
+def _esp_mount(fs: FatFs) -> Finding:
+    """What edk2's FAT driver and GRUB refuse to mount (armvm_oe.image.fatcheck)."""
+    refused = fatcheck.firmware_refusals(fs)
+    detail = {"fs_version": f"{fs.fs_version >> 8}.{fs.fs_version & 0xFF}",
+              "ext_flags": f"0x{fs.ext_flags:04X}", "num_fats": fs.num_fats}
+    if refused:
+        return Finding("IMG-ESP-FAT32", "esp-mount", "fail", "; ".join(refused),
+                       "Re-create the ESP with mkfs.vfat -F 32 -S 512 (it writes version 0.0 "
+                       "and mirrored FATs) and copy the files again", detail)
+    return Finding("IMG-ESP-FAT32", "esp-mount", "pass",
+                   "UEFI firmware (edk2) and GRUB mount it: "
+                   + ("BPB_FSVer 0.0, FAT mirroring on" if fs.fat_type == 32
+                      else "no FAT32 version or mirroring fields"), "", detail)
+
+
+def _esp_cross_links(fs: FatFs) -> Finding:
+    """Clusters owned by two files: what the firmware reads for one is the other's data."""
+    try:
+        res = fatcheck.cross_links(fs)
+    except (FatError, TruncatedImage) as err:
+        return Finding("IMG-ESP-FAT32", "esp-cross-links", "fail",
+                       f"the ESP's directory tree and cluster chains cannot be followed: {err}",
+                       "Run fsck.fat on the ESP or re-create it (mkfs.vfat -F 32) and copy the "
+                       "files again")
+    detail = {"clusters_followed": res.followed, "shared": res.shared, "owners": res.owners}
+    if res.shared:
+        boot = [o for o in res.owners if o.upper().startswith("/EFI/BOOT/BOOT")]
+        why = (f"{len(res.shared)}{'+' if len(res.shared) >= 16 else ''} cluster(s) "
+               f"(first {res.shared[0]}) belong to more than one file: "
+               f"{', '.join(res.owners[:6])}. Firmware and GRUB follow each chain as it is, "
+               "so one file's content is partly the other's")
+        if boot:
+            why += (f"; the boot application {boot[0]} is cross-linked, so what the firmware "
+                    "loads is not the file that was installed")
+        return Finding("IMG-ESP-FAT32", "esp-cross-links", "fail", why,
+                       "Run fsck.fat -a on the ESP (it un-shares the clusters) or re-create it "
+                       "and copy the files again", detail)
+    if not res.complete:
+        return Finding("IMG-ESP-FAT32", "esp-cross-links", "unknown",
+                       f"stopped after {res.followed} clusters (the limit is "
+                       f"{fatcheck.MAX_CLUSTERS_FOLLOWED}) without finding a shared cluster",
+                       "", detail)
+    return Finding("IMG-ESP-FAT32", "esp-cross-links", "pass",
+                   f"no cluster belongs to two files ({res.followed} clusters followed)",
+                   "", detail)
+
