@@ -58,23 +58,26 @@ class CrossLinks:
 
 def cross_links(fs: FatFs, limit: int = MAX_CLUSTERS_FOLLOWED) -> CrossLinks:
     """Clusters that belong to two files or directories: every entry's chain
-    (as far as its size needs; a directory's whole chain) marked in a bitmap
+    (as far as its size needs; a directory's as far as 65536 entries) marked in a bitmap
     of ``cluster_count`` bits, then the owners of the shared clusters named
     in a second pass. Raises FatError for a corrupt directory tree or chain
     (the caller reports it); stops, ``complete=False``, after ``limit``
     clusters."""
     res = CrossLinks()
     seen = bytearray((fs.cluster_count + 2) // 8 + 1)
-    chains: list[tuple[int, str, int | None]] = []
+    # a directory is read as far as the FAT's 65536 entries go (as FatFs does)
+    dir_clusters = -(-fs.limits.max_dir_entries * 32 // fs.cluster_size) + 1
+    chains: list[tuple[int, str, int]] = []
     if fs.fat_type == 32:
-        chains.append((fs.root_cluster, "/ (root directory)", None))
+        chains.append((fs.root_cluster, "/ (root directory)", dir_clusters))
     for e in fs.walk():
-        need = None if e.is_dir else -(-e.size // fs.cluster_size)
+        need = dir_clusters if e.is_dir else -(-e.size // fs.cluster_size)
         if e.first_cluster != 0 and need != 0:
             chains.append((e.first_cluster, e.path, need))
     done = 0
     for first, path, need in chains:
         done += 1
+        need = min(need, limit - res.followed + 1)    # never a list longer than the budget
         for c in fs.chain(first, path, max_clusters=need):
             res.followed += 1
             byte, bit = c >> 3, 1 << (c & 7)
@@ -88,7 +91,7 @@ def cross_links(fs: FatFs, limit: int = MAX_CLUSTERS_FOLLOWED) -> CrossLinks:
     if res.shared:
         wanted = set(res.shared)
         for first, path, need in chains[:done]:
-            if not wanted.isdisjoint(fs.chain(first, path, max_clusters=need)):
+            if not wanted.isdisjoint(fs.chain(first, path, max_clusters=min(need, limit))):
                 res.owners.append(path)
     return res
 

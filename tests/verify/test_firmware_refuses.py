@@ -105,6 +105,19 @@ def test_cross_links_name_both_owners_in_any_file(work, tmp_path):
     assert "boot application" not in f.reason
 
 
+def test_cross_link_walk_is_bounded_in_clusters(image):
+    """Past the cluster budget the walk stops (an unknown finding, never an
+    unbounded list): the budget is a count, the same on every machine."""
+    from armvm_oe.image import fatcheck
+
+    with open_image(image("aarch64")) as im:
+        fs = im.fat(im.esp())
+        full = fatcheck.cross_links(fs)
+        part = fatcheck.cross_links(fs, limit=1000)
+    assert full.complete and not full.shared and full.followed > 1000
+    assert not part.complete and part.followed <= 1000 + 1
+
+
 def _blob(tmp_path, name, n):
     p = tmp_path / name
     p.write_bytes(bytes(range(256)) * (n // 256))
