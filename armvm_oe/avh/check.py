@@ -41,6 +41,12 @@ class Limits:
     max_total: int = 32 << 30        # sum of uncompressed sizes (declared and read)
     max_ratio: float = 1000.0        # uncompressed / compressed, per member above 1 MiB
     max_members: int = 64
+    # bytes inflated in all (Info, kernel and DTB, always read within their
+    # own caps, count too) while verifying the storage members' CRCs: a
+    # storage file declared larger than what is left is read for its first
+    # CHUNK only (a warning), so the work is bounded in bytes, not by the
+    # ratio limit alone (a 30 GiB sparse disk image deflates below 1000:1)
+    max_read: int = 4 << 30
 
 
 @dataclass
@@ -65,6 +71,7 @@ class CheckReport:
     kernel: dict | None = None
     devicetree: dict | None = None
     total_uncompressed: int = 0
+    inflated: int = 0                 # bytes actually decompressed (every member)
 
     @property
     def ok(self) -> bool:
@@ -77,7 +84,8 @@ class CheckReport:
         return {"schema": 1, "path": self.path, "ok": self.ok, "device": self.device,
                 "info_member": self.info_member, "info": self.info,
                 "kernel": self.kernel, "devicetree": self.devicetree,
-                "total_uncompressed": self.total_uncompressed, "members": self.members,
+                "total_uncompressed": self.total_uncompressed,
+                "inflated_bytes": self.inflated, "members": self.members,
                 "problems": [p.as_dict() for p in self.problems]}
 
 
@@ -129,18 +137,20 @@ def _local_header_len(fp, offset: int) -> int | None:
 
 
 def _read_member(zf: zipfile.ZipFile, zi: zipfile.ZipInfo, report: CheckReport, limit: int,
-                 budget: list[int], keep: int) -> bytes | None:
+                 budget: list[int], keep: int, stop: int | None = None) -> bytes | None:
     """Stream a member, counting bytes against its own limit and the total
-    budget; return the first ``keep`` bytes (all of them if ``keep`` < 0)."""
+    budget; return the first ``keep`` bytes (all of them if ``keep`` < 0).
+    ``stop``: read only that many bytes (no CRC check, no error)."""
     kept = bytearray()
     n = 0
     try:
         with zf.open(zi) as f:
-            while True:
+            while stop is None or n < stop:
                 block = f.read(CHUNK)
                 if not block:
                     break
                 n += len(block)
+                report.inflated += len(block)
                 budget[0] -= len(block)
                 if n > limit or budget[0] < 0:
                     report.add("error", "bomb", f"'{zi.filename}' inflates beyond the limit "
@@ -234,12 +244,12 @@ def check_package(path: Path, devices: dict[str, Device], limits: Limits | None 
         if not report.ok:
             return report
         budget = [limits.max_total]
-        _check_contents(zf, safe, report, devices, device, budget)
+        _check_contents(zf, safe, report, devices, device, budget, limits.max_read)
     return report
 
 
 def _check_contents(zf, safe: dict, report: CheckReport, devices: dict[str, Device],
-                    device: str | None, budget: list[int]) -> None:
+                    device: str | None, budget: list[int], max_read: int) -> None:
     # -- Info.plist / Info.json
     present = [n for n in (INFO_PLIST, INFO_JSON) if n in safe]
     if not present:
@@ -302,10 +312,30 @@ def _check_contents(zf, safe: dict, report: CheckReport, devices: dict[str, Devi
                 report.add("error", "missing-storage", f"device '{dev.name}' boots from the "
                            f"storage file '{s}', which is missing", s)
             else:
-                data = _read_member(zf, safe[s], report, 1 << 62, budget, 0)
-                if data is not None and safe[s].file_size == 0:
-                    report.add("error", "empty-storage", f"storage file '{s}' is empty", s)
+                _check_storage(zf, safe[s], report, budget, max_read)
     for name in safe:
         if name not in known and not safe[name].is_dir():
             report.add("warn", "extra-member", f"'{name}' is not a file AVH is documented to "
                        "read for this device", name)
+
+
+def _check_storage(zf, zi: zipfile.ZipInfo, report: CheckReport, budget: list[int],
+                   max_read: int) -> None:
+    """Inflate a storage member to verify its CRC while the --max-read
+    budget (bytes, all storage members together) lasts; a member declared
+    larger than what is left is read for its first CHUNK only, a warning."""
+    left = max_read - report.inflated
+    if zi.file_size == 0:
+        report.add("error", "empty-storage", f"storage file '{zi.filename}' is empty",
+                   zi.filename)
+        return
+    if zi.file_size <= left:
+        _read_member(zf, zi, report, 1 << 62, budget, 0)
+        return
+    _read_member(zf, zi, report, 1 << 62, budget, 0, stop=CHUNK)
+    report.add("warn", "storage-unverified",
+               f"storage file '{zi.filename}' declares {zi.file_size} bytes uncompressed, more "
+               f"than the {max(left, 0)} bytes left of the {max_read}-byte read limit: only its "
+               f"first {CHUNK} bytes were decompressed, so its CRC (the integrity of the disk "
+               "image inside) was not verified. Raise the limit to verify it, e.g. "
+               f"--max-read {-(-zi.file_size // (1 << 30)) + 1}G", zi.filename)

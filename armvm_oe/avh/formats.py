@@ -273,18 +273,84 @@ def check_info(info: object, name: str = "Info.plist") -> tuple[list[str], list[
     return errors, warnings
 
 
+# An AVH Info file nests two levels (the root dict, the bootargs dict): a
+# deeper one is refused before it is parsed (JSON) or kept (plist), so no
+# parser or JSON writer recurses on it
+MAX_INFO_DEPTH = 16
+
+
+def json_depth(data: bytes, stop: int = MAX_INFO_DEPTH + 1) -> int:
+    """The deepest ``[``/``{`` nesting of a JSON text, outside strings (pure,
+    iterative; stops counting at ``stop``)."""
+    depth = deepest = 0
+    in_str = esc = False
+    for b in data:
+        if in_str:
+            if esc:
+                esc = False
+            elif b == 0x5C:            # backslash
+                esc = True
+            elif b == 0x22:            # quote
+                in_str = False
+        elif b == 0x22:
+            in_str = True
+        elif b in (0x5B, 0x7B):        # [ {
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest >= stop:
+                    return deepest
+        elif b in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def value_depth(obj: object, stop: int = MAX_INFO_DEPTH + 1) -> int:
+    """The nesting depth of parsed lists/dicts (iterative; stops at ``stop``)."""
+    deepest = 0
+    stack = [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if isinstance(o, (list, dict)):
+            deepest = max(deepest, d)
+            if deepest >= stop:
+                return deepest
+            stack.extend((v, d + 1) for v in (o.values() if isinstance(o, dict) else o))
+    return deepest
+
+
+def _too_deep(name: str, depth: int) -> FormatError:
+    return FormatError(f"{name} nests arrays/dictionaries {depth}{'+' if depth > MAX_INFO_DEPTH else ''} "
+                       f"levels deep, more than the {MAX_INFO_DEPTH} an AVH Info file can need "
+                       "(its keys are strings and one 'bootargs' dictionary): it is not an AVH "
+                       "Info file and is not read further",
+                       "Write Info with the five string keys and an optional bootargs "
+                       "dictionary ('armvm-oe avh pack' does)")
+
+
 def parse_info(data: bytes, name: str) -> object:
-    """Parse Info.plist (XML or binary plist) or Info.json; FormatError if unreadable."""
+    """Parse Info.plist (XML or binary plist) or Info.json; FormatError if
+    unreadable or nested deeper than MAX_INFO_DEPTH (checked on the JSON text
+    before parsing, on a plist's parsed value before it is used)."""
     import json
     import plistlib
 
+    if name.endswith(".json"):
+        depth = json_depth(data)
+        if depth > MAX_INFO_DEPTH:
+            raise _too_deep(name, depth)
     try:
         if name.endswith(".json"):
-            return json.loads(data.decode("utf-8"))
-        return plistlib.loads(data)
-    except Exception as exc:  # plistlib/json/expat raise many types
+            info = json.loads(data.decode("utf-8"))
+        else:
+            info = plistlib.loads(data)
+    except (Exception, RecursionError) as exc:  # plistlib/json/expat raise many types
         raise FormatError(f"{name} cannot be parsed: {type(exc).__name__}: {exc}",
                           "Write it with plistlib (XML plist) or as a JSON object") from None
+    depth = value_depth(info)
+    if depth > MAX_INFO_DEPTH:
+        raise _too_deep(name, depth)
+    return info
 
 
 def is_gzip(head: bytes) -> bool:
@@ -293,4 +359,5 @@ def is_gzip(head: bytes) -> bool:
 
 __all__ = ["FormatError", "KernelInfo", "DtbInfo", "check_arm64_image", "check_dtb",
            "check_info", "parse_info", "gunzip_bounded", "compression_of", "is_gzip",
-           "REQUIRED_INFO_KEYS", "ARM64_MAGIC", "FDT_MAGIC"]
+           "REQUIRED_INFO_KEYS", "ARM64_MAGIC", "FDT_MAGIC", "MAX_INFO_DEPTH",
+           "json_depth", "value_depth"]

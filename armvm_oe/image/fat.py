@@ -89,6 +89,8 @@ class FatFs:
         self.src = src
         self.limits = limits or Limits()
         self.problems: list[str] = []
+        self.ext_flags = self.fs_version = 0      # FAT32 BPB_ExtFlags, BPB_FSVer
+        self.active_fat = 0                       # the FAT copy chains are read from
         self._fat_cache: OrderedDict[int, object] = OrderedDict()
         self._parse_bpb()
 
@@ -155,6 +157,10 @@ class FatFs:
                 self.problems.append(f"FAT32 volume declares {self.root_entries} fixed root "
                                      "entries (must be 0)")
             self.root_cluster = struct.unpack_from("<I", bs, 44)[0]
+            self.ext_flags, self.fs_version = struct.unpack_from("<HH", bs, 40)
+            if self.ext_flags & 0x80 and (self.ext_flags & 0x0F) < self.num_fats:
+                # mirroring off: readers that accept it (GRUB) use the active FAT
+                self.active_fat = self.ext_flags & 0x0F
             if not 2 <= self.root_cluster < self.cluster_count + 2:
                 raise FatError(f"the FAT32 root directory cluster {self.root_cluster} is outside "
                                f"the data area (2..{self.cluster_count + 1})")
@@ -185,7 +191,8 @@ class FatFs:
         if blk is not None:
             self._fat_cache.move_to_end(index)
             return blk
-        off = self.reserved_sectors * self.bytes_per_sector + index * self._BLOCK
+        off = (self.reserved_sectors + self.active_fat * self.fat_sectors) \
+            * self.bytes_per_sector + index * self._BLOCK
         raw = self.src.read(off, self._BLOCK + 2)       # +2: FAT12 entries span blocks
         if self.fat_type == 32:
             blk = array("I")

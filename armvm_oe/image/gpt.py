@@ -18,6 +18,7 @@ from armvm_oe.image.source import Source
 
 SECTOR = 512
 GPT_SIGNATURE = b"EFI PART"
+GPT_REVISION = b"\x00\x00\x01\x00"          # 1.0, the only revision UEFI defines
 MAX_ENTRY_BYTES = 1 << 20          # 8192 entries of 128 bytes; sgdisk writes 16 KiB
 ESP_TYPE = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
 BASIC_DATA_TYPE = "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"
@@ -161,9 +162,16 @@ def _read_header(src: Source, lba: int, which: str, disk_sectors: int) -> Header
     h.entries_lba, h.num_entries, h.entry_size, h.entries_crc = elba, nent, esize, ecrc
     if cur != lba:
         h.problems.append(f"{which} GPT header says it is at LBA {cur} but was read at LBA {lba}")
-    if esize < 128 or esize % 8 or esize > 4096:
-        h.problems.append(f"{which} GPT entry size {esize} is not a multiple of 8 in 128..4096")
+    if _rev != GPT_REVISION:
+        h.problems.append(f"{which} GPT header revision is {_rev.hex()}, not 00000100 (1.0), "
+                          "which UEFI firmware (edk2's partition driver) refuses")
+    if esize < 128 or esize & (esize - 1) or esize > 4096:
+        h.problems.append(f"{which} GPT entry size {esize} is not 128 * 2^n (128..4096), "
+                          "which UEFI firmware refuses")
         return h
+    if nent == 0:
+        h.problems.append(f"{which} GPT header declares 0 partition entries, which UEFI "
+                          "firmware refuses")
     total = nent * esize
     if total > MAX_ENTRY_BYTES:
         h.problems.append(f"{which} GPT claims {nent} entries of {esize} bytes "
@@ -172,6 +180,7 @@ def _read_header(src: Source, lba: int, which: str, disk_sectors: int) -> Header
     if fu > lu or lu >= disk_sectors:
         h.problems.append(f"{which} GPT usable range {fu}..{lu} does not fit the disk "
                           f"({disk_sectors} sectors)")
+    h.problems.extend(_layout_problems(which, lba, fu, lu, elba, -(-total // SECTOR)))
     if elba + -(-total // SECTOR) > disk_sectors:
         h.problems.append(f"{which} GPT entry array (LBA {elba}, {total} bytes) lies beyond the "
                           "end of the image")
@@ -193,6 +202,32 @@ def _read_header(src: Source, lba: int, which: str, disk_sectors: int) -> Header
                                    first, last, attrs, name))
     h.valid = not h.problems
     return h
+
+
+def _layout_problems(which: str, lba: int, fu: int, lu: int, elba: int,
+                     esectors: int) -> list[str]:
+    """UEFI 2.10 section 5.3.2: the usable range holds neither the protective
+    MBR, the header itself nor its entry array (the primary array ends before
+    FirstUsableLBA, the backup array starts after LastUsableLBA), and the
+    entry array does not cover its header. A partition allowed there would
+    overwrite the table on its first write. (edk2 does not check this; the
+    specification requires it, and sgdisk -v reports it.)"""
+    out = []
+    eend = elba + max(esectors, 1) - 1
+    if fu > lu:
+        return out                  # reported as "does not fit the disk"
+    if fu == 0:
+        out.append(f"{which} GPT usable range {fu}..{lu} includes LBA 0, the protective MBR")
+    if fu <= lba <= lu:
+        out.append(f"{which} GPT usable range {fu}..{lu} includes the header itself "
+                   f"(LBA {lba}): FirstUsableLBA/LastUsableLBA overlap the header")
+    if elba <= lu and fu <= eend:
+        out.append(f"{which} GPT usable range {fu}..{lu} overlaps its own entry array "
+                   f"(LBA {elba}..{eend})")
+    if elba <= lba <= eend:
+        out.append(f"{which} GPT entry array (LBA {elba}..{eend}) covers its own header "
+                   f"(LBA {lba})")
+    return out
 
 
 def _check_entries(gpt: Gpt, h: Header, disk_sectors: int) -> None:

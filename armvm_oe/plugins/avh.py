@@ -65,6 +65,9 @@ def setup_parser(parser):
                    help="limit on the total uncompressed size (default 32G; K/M/G suffixes)")
     c.add_argument("--max-ratio", type=float, default=None,
                    help="limit on a member's compression ratio (default 1000)")
+    c.add_argument("--max-read", type=_size, default=None, metavar="SIZE",
+                   help="bytes decompressed to verify the storage files' CRCs (default 4G); "
+                        "a larger storage file is checked for its first MiB only (a warning)")
     _device_opt(c)
     for sp in (p, c):
         # the global options again, so they also work after the action
@@ -138,6 +141,8 @@ def _check(args, table) -> int:
         limits.max_total = args.max_total
     if args.max_ratio is not None:
         limits.max_ratio = args.max_ratio
+    if args.max_read is not None:
+        limits.max_read = args.max_read
     rep = check_package(args.zip, table, limits, device=args.for_device)
     if args.json:
         ui.emit_json(rep.as_dict())
