@@ -31,8 +31,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from armvm_oe.doctor import logmodel
-from armvm_oe.doctor.logpatterns import BENIGN, GENERIC_ERROR, PATTERNS, Pattern
+from armvm_oe.doctor import firstcause, logmodel
+from armvm_oe.doctor.logcatalogue import PATTERNS, Pattern
 
 __all__ = ["PATTERNS", "Pattern", "Finding", "Diagnosis", "scan", "diagnose", "diagnose_file",
            "scan_file", "UNRECOGNISED"]
@@ -238,22 +238,6 @@ def _sanity_misc(model, b, source: str) -> Finding:
                    [{"source": source, "line_no": ln.no, "line": ln.text}])
 
 
-def _first_error_line(model, used: set) -> Optional[int]:
-    """The first line that says something failed, for log.unrecognised."""
-    for i, ln in enumerate(model.lines):
-        if i in used or model.in_block.get(i, 0) is None:
-            continue            # recognised already, or the sanity header
-        t = ln.text
-        if not t or BENIGN.search(t):
-            continue
-        b = model.in_block.get(i)
-        if b is not None and b.kind == "traceback":
-            return b.key
-        if ln.level in ("ERROR", "FATAL") or GENERIC_ERROR.search(t):
-            return i
-    return None
-
-
 def resolve_task_log(logfile: str, bases: list) -> Optional[Path]:
     """The task log named in a log, here: as printed, or the same path below
     another build directory (a container's /work/build is the host's
@@ -316,15 +300,14 @@ def scan(text: str, source: str = "log", log_path=None, build_dir=None,
     per_line = _match_lines(model)
     found: dict = {}
     ties = []
-    used = set()
+    used, casc = set(), set()
     per_family: dict = {}
     first_of: dict = {}
     for n in sorted(per_line):
         (p, m, b), tied = _pick(per_line[n])
         if tied:
             ties.append((model.lines[n].no, [p.id] + tied))
-        if not p.cascade:
-            used.add(n)     # a cascade line may still be the first error line
+        (casc if p.cascade else used).add(n)
         k = per_family.get(p.fid, 0)
         if k >= _MAX_PER_FAMILY or (k and p.fid not in _MULTI and
                                     first_of[p.fid].severity == "error"):
@@ -377,18 +360,37 @@ def scan(text: str, source: str = "log", log_path=None, build_dir=None,
     cascade = sorted((f for f in findings if f.cascade), key=lambda f: f.line_no)
     causes.sort(key=lambda f: (_SEV.get(f.severity, 2), -f.tier, f.line_no))
     if not any(f.severity == "error" for f in causes):
-        n = _first_error_line(model, used)
-        if n is not None:
-            ln = model.lines[n]
-            causes.insert(0, Finding(
-                UNRECOGNISED, "an error no pattern recognises", "error", ln.no, ln.text,
-                f"no known failure matches; the first error line of the log is: {ln.text}",
-                "Read the lines just above it (and the task log it names, if any); the lines "
-                "after it are likely consequences", False, None,
-                ln.phase, None, 0, [{"source": source, "line_no": ln.no, "line": ln.text}]))
+        f = structural(model, used, casc, source, task_log=not follow)
+        if f is not None:
+            causes.insert(0, f)
     out = causes + cascade
     phase = out[0].phase if out else (model.lines[-1].phase if model.lines else "unknown")
     return Diagnosis(source, out, phase, len(model.lines), task_logs, reports, ties)
+
+
+def structural(model, used: set, casc: set, source: str, task_log: bool = False):
+    """log.unrecognised: the first error of its own (firstcause), with the
+    recipe and task it belongs to, or None for a clean log."""
+    if task_log:
+        n = firstcause.first_task_error(model)
+    else:
+        ok = bool(model.find_lines("and all succeeded")) or bool(
+            model.find_lines("didn't need to be rerun and all succeeded"))
+        n = firstcause.first_error(model, used, casc, succeeded=ok)
+    if n is None:
+        return None
+    ln = model.lines[n]
+    at = firstcause.where(model, n)
+    what = firstcause.kind(ln.text)
+    wrap = firstcause.WRAPPER.search(ln.text) or n in casc
+    lead = (f"{at} failed; " if at else "") + (
+        "the log holds only the report of the failure, not its own error: "
+        if wrap else f"its first error of its own ({what}) is: ")
+    return Finding(UNRECOGNISED, "an error no pattern recognises", "error", ln.no, ln.text,
+                   f"no known failure matches; {lead}{ln.text}",
+                   "Read the lines just above it (and the task log it names, if any); the "
+                   "lines after it are likely consequences", False, None,
+                   ln.phase, None, 0, [{"source": source, "line_no": ln.no, "line": ln.text}])
 
 
 def _error_reports(build_dir: Path) -> list:

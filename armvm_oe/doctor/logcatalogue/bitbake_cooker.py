@@ -1,0 +1,124 @@
+"""TODO"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from armvm_oe.doctor.logcatalogue._base import P, S
+
+
+def _f_parse(g: dict, ctx) -> dict:
+    msg = g.get("msg") or ""
+    where = g.get("file") or g.get("where") or "the metadata"
+    m = re.search(r"Could not inherit file classes/(\S+)\.bbclass", msg)
+    if m:
+        cls = m.group(1)
+        what = (f"{where} inherits class '{cls}', which no configured layer provides: "
+                "the layer that has it is missing from bblayers.conf, or the class was "
+                "removed/renamed in this release (a layer of another release)")
+        fix = (f"Add the layer providing classes/{cls}.bbclass (bitbake-layers "
+               "show-layers; layers.openembedded.org), or check out the layer branch that "
+               "matches the core's release")
+        return {"what": what, "parse_fix": fix}
+    m = re.search(r"Could not include required file (\S+)", msg)
+    if m:
+        return {"what": f"{where} requires {m.group(1)}, which no layer provides (a "
+                        "missing layer, or one of another release)",
+                "parse_fix": f"Add the layer that provides {m.group(1)}, or match the "
+                             "layer branches to the core's release"}
+    return {"what": f"bitbake cannot parse {where}: {msg.strip() or 'syntax error'}",
+            "parse_fix": f"Fix the line in {where} (or use the layer branch that matches "
+                         "this bitbake)"}
+
+
+PATTERNS = (
+    P("log.parse-error", "bitbake could not parse the metadata", "error", 2,
+      r"ParseError (?:at (?P<file>[^:\s]+):(?P<lineno>\d+)|in (?P<where>configuration "
+      r"INHERITs))?:? (?P<msg>.+)",
+      "{what}", "{parse_fix}",
+      "ERROR: ParseError at /x/meta-webkit/recipes-qt/qt-wpe-simple-browser/"
+      "qt-wpe-simple-browser_0.1.bb:16: Could not inherit file classes/cmake_qt5.bbclass",
+      ("ParseError",), fields=_f_parse, phase="parse"),
+    P("log.new-override-syntax", "a layer uses ':' overrides on an older bitbake", "error", 3,
+      r"ParseError at (?P<file>[^:\s]+):(?P<lineno>\d+): unparsed line: '(?P<line>\s*"
+      r"(?:export\s+)?[\w${}/.+-]+:[\w${}:+-]+\s*(?:\?\?=|\?=|:=|\+=|=\+|\.=|=\.|=)[^']*)",
+      "{file} line {lineno} uses the ':' override syntax ('{short}'), which this bitbake "
+      "does not parse: the layer is for honister (3.4) or later, the core is older (or an "
+      "un-updated dunfell/hardknott, whose last releases accept ':')",
+      "Use the layer branch that matches the core's release (e.g. its dunfell branch), or "
+      "update poky/bitbake to the latest point release of its branch",
+      "ERROR: ParseError at /src/meta-aws/recipes-sdk/aws-c-io/aws-c-io_0.10.7.bb:24: "
+      "unparsed line: 'RDEPENDS:${PN} = \"s2n aws-c-common aws-c-cal\"'",
+      ("unparsed line",), phase="parse",
+      fields=lambda g, c: {"short": (g.get("line") or "").strip()[:60]}),
+    P("log.old-override-syntax", "a layer uses the pre-3.4 override syntax", "error", 3,
+      r"Variable (?P<var>\S+)(?: file: (?P<file>\S+) line: \d+)? contains an operation using "
+      r"the old override syntax",
+      "{var} uses the '_' override syntax of Yocto 3.3 and older; this bitbake (honister "
+      "and later) needs ':' (e.g. SRC_URI:append): a layer of an older release is mixed in",
+      "Use the layer's branch for this release, or convert it with "
+      "scripts/contrib/convert-overrides.py",
+      "ERROR: Variable SRC_URI_append contains an operation using the old override syntax. "
+      "Please convert this layer/metadata before attempting to use with a newer bitbake.",
+      ("old override syntax",), phase="parse"),
+    P("log.bbpath", "bitbake cannot find its configuration (BBPATH)", "error", 3,
+      r"Unable to find conf/bblayers\.conf or conf/bitbake\.conf|The BBPATH variable is not "
+      r"set|Could not (?:include|find) (?:required )?file conf/bitbake\.conf|"
+      r"conf/bitbake\.conf not found",
+      "bitbake was started outside a build directory (or BBPATH lost the core layer), so "
+      "conf/bitbake.conf is not found",
+      "cd to the build directory after sourcing oe-init-build-env (or let kas do it); check "
+      "that bblayers.conf lists the core layer (meta)",
+      "ERROR: Unable to find conf/bblayers.conf or conf/bitbake.conf. BBPATH is unset and/or "
+      "not in a build directory?", ("conf/bitbake.conf", "BBPATH variable is not set"),
+      phase="parse"),
+    P("log.layer-incompatible", "a layer is for another release", "error", 3,
+      r"Layer (?P<layer>\S+) is not compatible with the core layer which only supports these "
+      r"series: (?P<core>[^(]+?) \(layer is compatible with (?P<theirs>[^)]*)\)",
+      "layer {layer} is for '{theirs}' but the core layer is '{core}' (branches of "
+      "different releases mixed)", "Check out the {core} branch of layer {layer} (or the "
+      "core release the layer supports)",
+      "ERROR: Layer armvm is not compatible with the core layer which only supports these "
+      "series: scarthgap (layer is compatible with kirkstone)",
+      ("is not compatible with the core layer",), check="checkout.layerseries", phase="parse"),
+    P("log.layer-dirs-missing", "bblayers.conf names missing layers", "error", 3,
+      r"The following layer directories do not exist:|Unable to parse (?P<path>\S+/conf/"
+      r"layer\.conf): \[Errno 2\]|file (?P<path2>\S+/conf/layer\.conf) not found",
+      "a layer in bblayers.conf is not there ({path}): a moved checkout, a failed clone or a "
+      "typo in BBLAYERS", "Fix BBLAYERS (bitbake-layers show-layers) or clone the layer; kas "
+      "regenerates bblayers.conf from its config",
+      "ERROR: The following layer directories do not exist:\nERROR:    /work/meta-foo\n"
+      "ERROR: Please check BBLAYERS in /work/build/conf/bblayers.conf",
+      ("layer directories do not exist", "/conf/layer.conf"), check="build.bblayers-missing",
+      phase="parse", defaults={"path": "listed below it"},
+      fields=lambda g, c: {"path": g.get("path") or g.get("path2") or "listed below it"}),
+    P("log.nothing-provides", "a build dependency has no provider", "error", 3,
+      r"Nothing PROVIDES '(?P<name>[^']+)'(?: \(but (?P<by>[^,)\s]+))?",
+      "no recipe in the configured layers provides '{name}' (needed by {by}): a layer is "
+      "missing from bblayers.conf, the recipe was renamed in this release, or it was skipped "
+      "for this MACHINE/DISTRO_FEATURES (bitbake prints the skip reason)",
+      "Add the layer that provides '{name}' (bitbake-layers show-recipes; "
+      "layers.openembedded.org) or fix the skip reason",
+      "ERROR: Nothing PROVIDES 'python3-foo' (but /work/meta-armvm/recipes-core/images/"
+      "armvm-image.bb DEPENDS on or otherwise requires it). Close matches:",
+      (" PROVIDES '",), phase="parse", defaults={"by": "the target"},
+      fields=lambda g, c: {"by": g.get("by") or "the target"}),
+    P("log.nothing-rprovides", "a runtime dependency has no provider", "error", 3,
+      r"Nothing RPROVIDES '(?P<name>[^']+)'(?: \(but (?P<by>[^,)\s]+))?",
+      "no package in the configured layers provides '{name}' at runtime (required by "
+      "{by}): the layer with that recipe is missing, the package is named differently in "
+      "this release, or its recipe was skipped for this MACHINE/DISTRO_FEATURES",
+      "Find the recipe (bitbake-layers show-recipes; layers.openembedded.org) and add its "
+      "layer, or drop/rename '{name}' in {by}",
+      "ERROR: Nothing RPROVIDES 'luaposix33' (but /x/obmc-phosphor-image.bb RDEPENDS on or "
+      "otherwise requires it)", ("RPROVIDES '",), phase="parse",
+      defaults={"by": "an image or package"},
+      fields=lambda g, c: {"by": g.get("by") or "an image or package"}),
+    P("log.no-buildable-provider", "a build target cannot be built", "error", 1,
+      r"Required build target '(?P<target>[^']+)' has no buildable providers",
+      "'{target}' cannot be built because one of its dependencies has no provider (named "
+      "above this line)", "Fix the missing provider reported above",
+      "ERROR: Required build target 'obmc-phosphor-image' has no buildable providers.",
+      ("has no buildable providers",), cascade=True, phase="parse"),
+)
