@@ -82,3 +82,12 @@ def scheme_advice(url: str) -> dict:
                            "TLS errors are the network or the proxy, not the URL"}
     return {"transport": "the network", "net_fix": "check the URL, the network and the "
             "proxy (http(s)_proxy)"}
+
+
+def attach(patterns: tuple, sources: dict) -> tuple:
+    """The patterns with their source messages (``{pattern id: (Src, ...)}``)."""
+    from dataclasses import replace
+    unknown = set(sources) - {p.id for p in patterns}
+    assert not unknown, unknown
+    return tuple(replace(p, sources=p.sources + tuple(sources.get(p.id, ())))
+                 for p in patterns)

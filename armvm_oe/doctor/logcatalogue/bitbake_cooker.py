@@ -1,11 +1,14 @@
-"""TODO"""
+"""bitbake's parser and cooker: ParseError (lib/bb/parse/parse_py/
+ConfHandler.py, BBHandler.py), ExpansionError (lib/bb/data_smart.py),
+layers and collections (lib/bb/cookerdata.py, cooker.py), providers
+(lib/bb/event.py NoProvider, taskdata.py) and dangling bbappends."""
 
 from __future__ import annotations
 
 import re
 from typing import Optional
 
-from armvm_oe.doctor.logcatalogue._base import P, S
+from armvm_oe.doctor.logcatalogue._base import P, S, attach
 
 
 def _f_parse(g: dict, ctx) -> dict:
@@ -22,6 +25,16 @@ def _f_parse(g: dict, ctx) -> dict:
                "matches the core's release")
         return {"what": what, "parse_fix": fix}
     m = re.search(r"Could not include required file (\S+)", msg)
+    k = re.search(r"conf/(distro|machine)/([\w.-]+)\.conf", m.group(1)) if m else None
+    if k:
+        var = k.group(1).upper()
+        extra = (" (DISTRO 'poky' comes from meta-poky, in the poky or meta-yocto repository)"
+                 if k.group(2) == "poky" else "")
+        return {"what": f"{var} = '{k.group(2)}' is set, but no layer in bblayers.conf has "
+                        f"{m.group(1)}{extra}",
+                "parse_fix": f"Add the layer that defines {var} '{k.group(2)}' to "
+                             f"bblayers.conf (kas: repos/layers), or set {var} to one that "
+                             f"exists (ls */conf/{k.group(1)}/)"}
     if m:
         return {"what": f"{where} requires {m.group(1)}, which no layer provides (a "
                         "missing layer, or one of another release)",
@@ -33,6 +46,68 @@ def _f_parse(g: dict, ctx) -> dict:
 
 
 PATTERNS = (
+    P("log.parse-error.include", "a required file or class is missing", "error", 2,
+      r"(?P<msg>Could not (?:include required|inherit) file \S+)",
+      "{what}", "{parse_fix}",
+      "Could not include required file conf/distro/poky.conf",
+      ("Could not include required file", "Could not inherit file"), family="log.parse-error",
+      fields=_f_parse, phase="parse"),
+    P("log.expansion-error", "a variable's expression failed", "error", 3,
+      r"Failure expanding variable (?P<var>[^\s,]+)(?:, expression was (?P<expr>.*?))? "
+      r"which triggered exception (?P<exc>\w+): ?(?P<msg>.*)",
+      "evaluating {var} raised {exc} ({msg}): the expression reads a variable that is unset "
+      "or has an unexpected value here (often a layer of another release, a MACHINE/DISTRO "
+      "setting missing, or a layer added to BBPATH instead of BBLAYERS)",
+      "Find where {var} and the variables its expression reads are set (bitbake-getvar "
+      "{var}, or bitbake -e | less), and fix the missing or wrong value",
+      "ERROR: ExpansionError during parsing /x/foo.bb\nbb.data_smart.ExpansionError: Failure "
+      "expanding variable MACHINE_ARCH, expression was ${@d.getVar('MACHINE').replace('-', "
+      "'_')} which triggered exception AttributeError: 'NoneType' object has no attribute "
+      "'replace'", ("Failure expanding variable",), phase="parse"),
+    P("log.layer-depends", "a layer needs a layer that is not configured", "error", 3,
+      r"Layer '(?P<layer>[^']+)' depends on (?:version (?P<ver>\S+) of )?layer '(?P<dep>[^']+)'"
+      r"(?P<rest>, but this layer is not enabled|, but version|, which exists)?",
+      "layer '{layer}' (LAYERDEPENDS) needs layer '{dep}'{detail}",
+      "Add the layer with BBFILE_COLLECTIONS '{dep}' to bblayers.conf (kas: repos/layers; "
+      "meta-openembedded layers are meta-oe, meta-python, meta-networking...) at the branch "
+      "of the same release",
+      "ERROR: Layer 'networking-layer' depends on layer 'meta-python', but this layer is not "
+      "enabled in your configuration", ("depends on layer", "depends on version"),
+      phase="parse",
+      fields=lambda g, c: {"detail": (f" at version {g['ver']}, and a different version (or "
+                                      "none) is configured: branches of different releases"
+                                      if g.get("ver") else ", which is not in bblayers.conf")}),
+    P("log.layer-collections", "two layers share a collection name, or no core layer",
+      "error", 3,
+      r"Found duplicated BBFILE_COLLECTIONS '(?P<name>[^']+)'|No core layer found to work with "
+      r"layer '(?P<layer>[^']+)'|The bblayers\.conf file doesn't contain any BBLAYERS",
+      "{what}", "{how}",
+      "ERROR: Found duplicated BBFILE_COLLECTIONS 'openembedded-layer', check bblayers.conf "
+      "or layer.conf to fix it.", ("duplicated BBFILE_COLLECTIONS", "No core layer found",
+                                   "doesn't contain any BBLAYERS"), phase="parse",
+      fields=lambda g, c: (
+          {"what": f"two layers in bblayers.conf declare BBFILE_COLLECTIONS '{g['name']}' (the "
+                   "same layer added twice, e.g. from two checkouts, or a copied layer.conf)",
+           "how": "Remove the duplicate from BBLAYERS, or give the copied layer its own "
+                  "BBFILE_COLLECTIONS name"} if g.get("name") else
+          {"what": f"layer '{g['layer']}' is configured but no core layer (meta of "
+                   "openembedded-core/poky) is in bblayers.conf",
+           "how": "Add openembedded-core's meta (or poky/meta) to BBLAYERS"} if g.get("layer")
+          else {"what": "conf/bblayers.conf sets no BBLAYERS",
+                "how": "Regenerate conf/bblayers.conf (kas does; or oe-init-build-env with a "
+                       "template)"})),
+    P("log.dangling-bbappend", "a bbappend has no recipe", "error", 3,
+      r"No recipes (?:in (?P<mc>\S+) )?available for:(?:\s*(?P<append>\S+\.bbappend))?",
+      "a layer has a .bbappend ({append}) for a recipe no configured layer provides at that "
+      "version: the recipe was upgraded/renamed in this release (the bbappend names the old "
+      "version), or the layer that has the recipe is missing",
+      "Rename the bbappend to the recipe's current version (or use %: foo_%.bbappend), add "
+      "the layer that has the recipe, or use the bbappend's layer branch for this release; "
+      "BB_DANGLINGAPPENDS_WARNONLY = \"1\" only hides it",
+      "ERROR: No recipes in default available for:\n  /work/meta-x/recipes-core/busybox/"
+      "busybox_1.35.0.bbappend", ("No recipes in", "No recipes available for"), phase="parse",
+      fields=lambda g, c: {"append": g.get("append") or (c.forward(r"^\s*(\S+\.bbappend)", 2)
+                                                         if c else None) or "listed below"}),
     P("log.parse-error", "bitbake could not parse the metadata", "error", 2,
       r"ParseError (?:at (?P<file>[^:\s]+):(?P<lineno>\d+)|in (?P<where>configuration "
       r"INHERITs))?:? (?P<msg>.+)",
@@ -122,3 +197,59 @@ PATTERNS = (
       "ERROR: Required build target 'obmc-phosphor-image' has no buildable providers.",
       ("has no buildable providers",), cascade=True, phase="parse"),
 )
+
+_P = "lib/bb/parse/parse_py/"
+SOURCES = {
+    "log.parse-error": (S("bitbake", _P + "ConfHandler.py", "unparsed line: '%s'"),
+                        S("bitbake", _P + "BBHandler.py", "Unparsed lines %s: %s",
+                          "ParseError at /x/foo.bb:3: Unparsed lines foo: bar")),
+    "log.parse-error.include": (
+        S("bitbake", _P + "ConfHandler.py", "Could not %s file %s",
+          "Could not include required file conf/distro/poky.conf"),
+        S("bitbake", _P + "BBHandler.py", "Could not inherit file %s",
+          "Could not inherit file classes/foo.bbclass")),
+    "log.expansion-error": (S("bitbake", "lib/bb/data_smart.py",
+                              "Failure expanding variable %s, expression was %s which "
+                              "triggered exception %s: %s"),),
+    "log.old-override-syntax": (S("bitbake", "lib/bb/data_smart.py",
+                                  "Variable %s contains an operation using the old override "
+                                  "syntax. Please convert this layer/metadata before "
+                                  "attempting to use with a newer bitbake."),),
+    "log.bbpath": (S("bitbake", "lib/bb/main.py", "Unable to find conf/bblayers.conf or "
+                     "conf/bitbake.conf. BBPATH is unset and/or not in a build directory?"),),
+    "log.layer-incompatible": (S("bitbake", "lib/bb/cookerdata.py",
+                                 "Layer %s is not compatible with the core layer which only "
+                                 "supports these series: %s (layer is compatible with %s)"),),
+    "log.layer-dirs-missing": (S("bitbake", "lib/bb/cookerdata.py",
+                                 "The following layer directories do not exist:"),),
+    "log.layer-depends": (
+        S("bitbake", "lib/bb/cooker.py", "Layer '%s' depends on layer '%s', but this layer is "
+          "not enabled in your configuration"),
+        S("bitbake", "lib/bb/cooker.py", "Layer '%s' depends on version %s of layer '%s', but "
+          "version %s is currently enabled in your configuration. Check that you are using the "
+          "correct matching versions/branches of these two layers.")),
+    "log.layer-collections": (
+        S("bitbake", "lib/bb/cookerdata.py", "Found duplicated BBFILE_COLLECTIONS '%s', check "
+          "bblayers.conf or layer.conf to fix it."),
+        S("bitbake", "lib/bb/cookerdata.py", "No core layer found to work with layer '%s'. "
+          "Missing entry in bblayers.conf?"),
+        S("bitbake", "lib/bb/cookerdata.py", "The bblayers.conf file doesn't contain any "
+          "BBLAYERS definition")),
+    "log.dangling-bbappend": (S("bitbake", "lib/bb/cooker.py",
+                                "No recipes in %s available for:\n  %s",
+                                "No recipes in default available for:\n  /x/foo_1.0.bbappend"),),
+    "log.nothing-provides": (S("bitbake", "lib/bb/event.py",
+                               "Nothing %sPROVIDES '%s' (but %s %sDEPENDS on or otherwise "
+                               "requires it)%s",
+                               "Nothing PROVIDES 'foo' (but /x/img.bb DEPENDS on or otherwise "
+                               "requires it)"),),
+    "log.nothing-rprovides": (S("bitbake", "lib/bb/event.py",
+                                "Nothing %sPROVIDES '%s' (but %s %sDEPENDS on or otherwise "
+                                "requires it)%s",
+                                "Nothing RPROVIDES 'foo' (but /x/img.bb RDEPENDS on or "
+                                "otherwise requires it)"),),
+    "log.no-buildable-provider": (S("bitbake", "lib/bb/taskdata.py",
+                                    "Required build target '%s' has no buildable providers."),),
+}
+
+PATTERNS = attach(PATTERNS, SOURCES)

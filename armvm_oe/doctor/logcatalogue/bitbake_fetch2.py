@@ -1,11 +1,33 @@
-"""TODO"""
+"""bitbake's fetcher, lib/bb/fetch2: its exception classes (FetchError,
+ChecksumError, NoChecksumError, UnpackError, MissingParameterError,
+ParameterError, MalformedUrl, NoMethodError, NetworkAccess, UntrustedUrl)
+and the messages raised with them, as bitbake prints them
+(``ERROR: <recipe> do_fetch: <str(exception)>``)."""
 
 from __future__ import annotations
 
 import re
 from typing import Optional
 
-from armvm_oe.doctor.logcatalogue._base import P, S, scheme_advice
+from armvm_oe.doctor.logcatalogue._base import P, S, attach, scheme_advice
+
+
+def _f_param(g: dict) -> dict:
+    url = g.get("url") or g.get("url2") or g.get("url3") or g.get("url4") or ""
+    what = f"'{url}'" if url else "URL"
+    if g.get("param"):
+        return {"what": what, "why": f"it lacks the parameter '{g['param']}'",
+                "how": f"add ;{g['param']}=... to it"}
+    msg = g.get("msg") or g.get("msg2") or ""
+    if "branch parameter" in (msg or g.get("url2") or "") or not (msg or url):
+        return {"what": what, "why": "a git URL without ;branch= (required since bitbake "
+                "2.0/kirkstone)", "how": "add ;branch=<the upstream branch> (or nobranch=1 "
+                "for a commit on no branch)"}
+    if g.get("url4"):
+        return {"what": what, "why": "no fetcher handles its scheme",
+                "how": "use a supported scheme (git://...;protocol=https, https://, file://)"}
+    return {"what": what, "why": msg.strip() or "it cannot be parsed",
+            "how": "correct the parameter the message names"}
 
 
 def _f_fetch(g: dict, ctx) -> dict:
@@ -33,7 +55,48 @@ def _f_ref(g: dict, ctx) -> dict:
     return {"what": ref if not br else f"revision {ref} in branch '{br}'", "hint": hint}
 
 
+F = "lib/bb/fetch2/__init__.py"
+
 PATTERNS = (
+    P("log.untrusted-url", "a URL's host is not in BB_ALLOWED_NETWORKS", "error", 3,
+      r"The URL: '(?P<url>[^']+)' is not trusted and cannot be used",
+      "bitbake refused to fetch {url}: its host is not listed in BB_ALLOWED_NETWORKS (a "
+      "distro or CI setting that allows only internal mirrors); this is not a network or "
+      "proxy problem",
+      "Add the host to BB_ALLOWED_NETWORKS (or a PREMIRRORS entry that points at an allowed "
+      "host), or pre-fill DL_DIR",
+      "ERROR: foo-1.0-r0 do_fetch: The URL: 'https://github.com/x/foo.git' is not trusted and "
+      "cannot be used", ("is not trusted and cannot be used",), phase="build"),
+    P("log.checksum-missing", "a recipe has no SRC_URI checksum", "error", 3,
+      r"Missing SRC_URI checksum|No checksum specified for '?(?P<url>[^',]+)",
+      "the recipe fetches a file without SRC_URI[sha256sum] and BB_STRICT_CHECKSUM is set",
+      "Add the SRC_URI[sha256sum] = \"...\" line bitbake prints below the error to the recipe",
+      "ERROR: foo-1.0-r0 do_fetch: Missing SRC_URI checksum, please add those to the recipe:",
+      ("Missing SRC_URI checksum", "No checksum specified"), phase="build"),
+    P("log.fetch-parameter", "a SRC_URI is malformed or lacks a parameter", "error", 3,
+      r"URL: '(?P<url>[^']+)' is missing the required parameter '(?P<param>[^']+)'|"
+      r"URL: '(?P<url2>[^']+)' has invalid parameters\. (?P<msg>.+)|"
+      r"The URL: '(?P<url3>[^']+)' is invalid(?: and cannot be interpreted|: (?P<msg2>.+))|"
+      r"Could not find a fetcher which supports the URL: '(?P<url4>[^']+)'|"
+      r"The url does not set any branch parameter or set nobranch=1",
+      "bitbake cannot use the SRC_URI {what}: {why}",
+      "Fix the SRC_URI in the recipe: {how}",
+      "ERROR: foo-1.0-r0 do_fetch: URL: 'git://github.com/x/foo.git;protocol=https' has "
+      "invalid parameters. The url does not set any branch parameter or set nobranch=1.",
+      ("is missing the required parameter", "has invalid parameters", "is invalid",
+       "Could not find a fetcher", "does not set any branch parameter"), phase="parse",
+      fields=lambda g, c: _f_param(g)),
+    P("log.unpack-failure", "bitbake could not unpack a source", "error", 3,
+      r"Unpack failure for URL: '(?P<url>[^']+)'\. (?P<msg>.+)",
+      "unpacking {url} failed: {msg}",
+      "{fix}", "ERROR: foo-1.0-r0 do_unpack: Unpack failure for URL: 'https://x.org/foo.tgz'. "
+      "Unpack command PATH=... tar xz --no-same-owner -f foo.tgz failed with return value 2",
+      ("Unpack failure for URL",), phase="build",
+      fields=lambda g, c: {"fix": "Delete the file from DL_DIR and fetch again (a truncated "
+                           "or HTML download), check the file type"
+                           if "failed with return value" in (g.get("msg") or "") else
+                           "Fix what the message names (commit or stash local changes in the "
+                           "checkout, or the SRC_URI's subdir/striplevel)"}),
     P("log.remote-ref-missing", "a branch, tag or revision is missing upstream", "error", 3,
       r"Unable to find revision (?P<rev>\S+) in branch (?P<branch>\S*) even from upstream|"
       r"fatal: [Cc]ouldn't find remote ref (?P<ref>\S+)|Branch \"(?P<kref>[^\"]+)\" cannot "
@@ -78,3 +141,46 @@ PATTERNS = (
       "BB_FETCH_PREMIRRORONLY) but access requested with command git ls-remote",
       ("BB_NO_NETWORK",), phase="build"),
 )
+
+
+SOURCES = {
+    "log.untrusted-url": (S("bitbake", F, "The URL: '%s' is not trusted and cannot be used"),),
+    "log.checksum-missing": (
+        S("bitbake", F, "Missing SRC_URI checksum, please add those to the recipe: "),
+        S("bitbake", F, "No checksum specified for '%s', please add at least one to the recipe:",
+          "No checksum specified for 'https://x.org/foo.tgz', please add at least one to the "
+          "recipe:")),
+    "log.fetch-parameter": (
+        S("bitbake", F, "URL: '%s' is missing the required parameter '%s'"),
+        S("bitbake", F, "URL: '%s' has invalid parameters. %s"),
+        S("bitbake", F, "The URL: '%s' is invalid and cannot be interpreted"),
+        S("bitbake", F, "Could not find a fetcher which supports the URL: '%s'"),
+        S("bitbake", "lib/bb/fetch2/git.py",
+          "The url does not set any branch parameter or set nobranch=1.")),
+    "log.unpack-failure": (S("bitbake", F, "Unpack failure for URL: '%s'. %s"),),
+    "log.checksum-mismatch": (S("bitbake", F, "Checksum mismatch!"),
+                              S("bitbake", F, "Checksum failure fetching %s"),
+                              S("bitbake", F, "Checksum failure encountered with download of %s "
+                                              "- will attempt other sources if available")),
+    "log.fetcher-failure": (S("bitbake", F, "Fetcher failure for URL: '%s'. %s"),
+                            S("bitbake", F, "Fetcher failure: %s"),
+                            S("bitbake", F, "Unable to fetch URL from any source.")),
+    "log.no-network": (S("bitbake", F, "Network access disabled through BB_NO_NETWORK (or set "
+                                       "indirectly due to use of BB_FETCH_PREMIRRORONLY) but "
+                                       "access requested with command %s (for url %s)"),),
+    "log.remote-ref-missing": (S("bitbake", "lib/bb/fetch2/git.py",
+                                 "Unable to find revision %s in branch %s even from upstream",
+                                 "Unable to find revision a6a166db06 in branch master even "
+                                 "from upstream"),),
+}
+
+# which family each exception class of lib/bb/fetch2/__init__.py is
+EXCEPTIONS = {"BBFetchException": "log.fetcher-failure", "FetchError": "log.fetcher-failure",
+              "ChecksumError": "log.checksum-mismatch", "NoChecksumError": "log.checksum-missing",
+              "UnpackError": "log.unpack-failure", "LocalModificationsError": "log.unpack-failure",
+              "RebaseError": "log.unpack-failure", "NoMethodError": "log.fetch-parameter",
+              "MissingParameterError": "log.fetch-parameter",
+              "ParameterError": "log.fetch-parameter", "MalformedUrl": "log.fetch-parameter",
+              "UntrustedUrl": "log.untrusted-url", "NetworkAccess": "log.no-network"}
+
+PATTERNS = attach(PATTERNS, SOURCES)

@@ -1,8 +1,10 @@
-"""TODO"""
+"""bitbake at run time: the runqueue (task failures, exit codes), the
+server and its lock (lib/bb/main.py, server/process.py), hash equivalence
+(siggen.py, cooker.py), the disk monitor (monitordisk.py)."""
 
 from __future__ import annotations
 
-from armvm_oe.doctor.logcatalogue._base import P, S
+from armvm_oe.doctor.logcatalogue._base import P, S, attach
 
 PATTERNS = (
     P("log.task-failed", "a bitbake task failed", "error", 1,
@@ -32,7 +34,7 @@ PATTERNS = (
       ("exit code '134'", "SIGABRT"), family="log.pseudo-abort", phase="build"),
     P("log.lock-held", "another bitbake holds the build directory", "error", 3,
       r"Reconnecting to bitbake server|Previous bitbake instance shutting down\?, waiting to "
-      r"retry|Processes holding bitbake\.lock|Unable to connect to bitbake server, or start one",
+      r"retry|Processes holding bitbake\.lock",
       "another bitbake server holds bitbake.lock in this build directory (a parallel build, an "
       "IDE plugin, or a stale server)",
       "Wait for it or stop it (bitbake -m); remove bitbake.lock only if its pid is gone; check "
@@ -40,6 +42,41 @@ PATTERNS = (
       "NOTE: Reconnecting to bitbake server...\nNOTE: Previous bitbake instance shutting "
       "down?, waiting to retry... (2)", ("bitbake server", "bitbake instance", "bitbake.lock"),
       check="build.lock-held", phase="parse"),
+    P("log.lock-held.no-server", "bitbake could not reach or start its server", "error", 2,
+      r"Unable to connect to bitbake server, or start one|Unable to start bitbake server",
+      "bitbake could neither connect to a server nor start one: another bitbake may hold "
+      "bitbake.lock, or the server failed at start-up (its reason, e.g. a socket that cannot "
+      "be created, is in bitbake-cookerdaemon.log of the build directory)",
+      "Read bitbake-cookerdaemon.log; if another bitbake runs, wait or stop it (bitbake -m); "
+      "remove bitbake.lock only if its pid is gone",
+      "ERROR: Unable to connect to bitbake server, or start one (server startup failures "
+      "would be in bitbake-cookerdaemon.log).", ("bitbake server",), family="log.lock-held",
+      check="build.lock-held", phase="parse"),
+    P("log.server-socket", "bitbake's server socket cannot be created", "error", 3,
+      r"sock\w*\.bind\([\s\S]*?(?P<exc>(?:\w+\.)?(?:PermissionError|OSError|"
+      r"FileNotFoundError)\b.*)|(?P<exc2>AF_UNIX path too long)",
+      "bitbake could not create its unix socket bitbake.sock in the build directory ({why}): "
+      "the build directory is on a filesystem without unix sockets (a Docker-for-Windows/"
+      "macOS bind mount, 9p/virtiofs, NFS, SMB) or its path is too long (108 bytes); no "
+      "other bitbake holds the lock",
+      "Put the build directory on a native Linux filesystem (a docker named volume, or the "
+      "WSL2 ext4 home instead of /mnt/c), with a shorter path",
+      "Traceback (most recent call last):\n  File \"/p/bitbake/lib/bb/server/process.py\", "
+      "line 413, in _startServer\n    sock.bind(os.path.basename(sockname))\n"
+      "PermissionError: [Errno 1] Operation not permitted", (".bind(", "AF_UNIX path too long"),
+      check="build.lock-held", phase="parse",
+      fields=lambda g, c: {"why": (g.get("exc") or g.get("exc2") or "").strip()}),
+    P("log.nondeterministic", "the metadata is not deterministic", "error", 3,
+      r"The metadata is not deterministic and this needs to be fixed|"
+      r"(?P<kind>Taskhash|Basehash) mismatch (?P<a>\S+) versus (?P<b>\S+) for (?P<tid>\S+)",
+      "a recipe's task signature changed between two parses of the same metadata (a "
+      "variable whose value depends on time, the host or a random value, e.g. ${{DATE}} or an "
+      "anonymous python function that reads the host)",
+      "Run bitbake-diffsigs on the two signatures (bitbake -S printdiff <target>) to find the "
+      "variable, then exclude it with vardepsexclude or make it deterministic",
+      "ERROR: When reparsing /x/foo.bb:do_compile, the basehash value changed from 1 to 2. The "
+      "metadata is not deterministic and this needs to be fixed.",
+      ("not deterministic", "hash mismatch"), phase="parse"),
     P("log.hashserv", "the hash-equivalence server failed", "error", 3,
       r"Error contacting Hash Equivalence Server (?P<server>\S+?):? |Hash equivalency "
       r"database location \(set via BB_HASHSERVE_DB_DIR to (?P<dbdir>[^)]+)\)|"
@@ -91,3 +128,43 @@ PATTERNS = (
       "FATAL: /dev/shm does not exist or is not writable", ("/dev/shm",), check="host.dev-shm",
       phase="parse"),
 )
+
+SOURCES = {
+    "log.task-failed": (S("bitbake", "lib/bb/runqueue.py", "Task %s failed with exit code '%s'",
+                          "Task (/x/foo.bb:do_compile) failed with exit code '1'"),),
+    "log.lock-held": (
+        S("bitbake", "lib/bb/main.py", "Reconnecting to bitbake server..."),
+        S("bitbake", "lib/bb/main.py", "Previous bitbake instance shutting down?, waiting to "
+          "retry... (%s)"),
+        S("bitbake", "lib/bb/main.py", "Processes holding bitbake.lock (missing socket %s):\n%s")),
+    "log.lock-held.no-server": (
+        S("bitbake", "lib/bb/main.py", "Unable to connect to bitbake server, or start one "
+          "(server startup failures would be in bitbake-cookerdaemon.log)."),
+        S("bitbake", "lib/bb/server/process.py", "Unable to start bitbake server (%s)")),
+    "log.server-socket": (S("bitbake", "lib/bb/server/process.py",
+                            "sock.bind(os.path.basename(sockname))",
+                            "Traceback (most recent call last):\n  File \"process.py\", line 1,"
+                            " in x\n    sock.bind(os.path.basename(sockname))\nOSError: [Errno "
+                            "95] Operation not supported"),),
+    "log.nondeterministic": (S("bitbake", "lib/bb/siggen.py",
+                               "When reparsing %s, the basehash value changed from %s to %s. "
+                               "The metadata is not deterministic and this needs to be fixed."),
+                             S("bitbake", "lib/bb/siggen.py", "Taskhash mismatch %s versus %s "
+                               "for %s")),
+    "log.hashserv": (S("bitbake", "lib/bb/siggen.py", "Error contacting Hash Equivalence "
+                       "Server %s: %s"),
+                     S("bitbake", "lib/bb/cooker.py", "Hash equivalency database location "
+                       "(set via BB_HASHSERVE_DB_DIR to {})\ncannot be on a NFS mount due to "
+                       "potential NFS locking issue")),
+    "log.disk-monitor": (
+        S("bitbake", "lib/bb/monitordisk.py", "No new tasks can be executed since the disk space "
+          "monitor action is \"STOPTASKS\"!"),
+        S("bitbake", "lib/bb/monitordisk.py", "Immediately halt since the disk space monitor "
+          "action is \"HALT\"!")),
+    "log.disk-low": (S("bitbake", "lib/bb/monitordisk.py",
+                       "The free space of %s (%s) is running low (%.3fGB left)"),),
+    "log.dev-shm": (S("bitbake", "lib/bb/main.py",
+                      "FATAL: /dev/shm does not exist or is not writable"),),
+}
+
+PATTERNS = attach(PATTERNS, SOURCES)

@@ -1,4 +1,8 @@
-"""TODO"""
+"""oe-core's sanity checker: meta/classes-global/sanity.bbclass (its
+list of problems after "OE-core's config sanity checker detected a
+potential misconfiguration"), base.bbclass's HOSTTOOLS check and bitbake's
+locale check. Specific families first; every other sanity message is
+``log.sanity-misc`` with its own fix from :data:`SANITY`."""
 
 from __future__ import annotations
 
@@ -16,6 +20,105 @@ def _tools(tools: Optional[str], ctx) -> str:
     # them, but a list wrapped onto several lines may still carry one
     t = re.sub(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} - \w+\s*- ", "", t)
     return " ".join(t.split()) or "(the list is on the next line of the log)"
+
+
+_DOCTOR = "run 'armvm-oe doctor' for the exact cause and its fix"
+_TMP = "delete TMPDIR (tmp/; keep downloads and sstate-cache) and rebuild"
+_MOVE = "move the build directory to a path without it (kas: KAS_WORK_DIR/KAS_BUILD_DIR)"
+_BT = "install a newer one from the distro, or use buildtools (scripts/install-buildtools)"
+_TUNE = "fix the MACHINE's tune include (DEFAULTTUNE / TUNE_FEATURES) or pick a valid MACHINE"
+_LOCAL = "fix the line in conf/local.conf (or the kas config's local_conf_header)"
+
+# Messages of meta/classes-global/sanity.bbclass not claimed by a specific
+# family above, by a literal part of the message, with the usual fix.
+# tests/doctor/test_catalogue_sources.py fails when sanity.bbclass (scarthgap
+# or wrynose) prints a message no family here matches.
+SANITY: tuple = (
+    ("PATH contains '.', './' or ''", "remove '.' and empty entries (a stray ':') from PATH"),
+    ("Please use a umask which allows", "umask 022 in the shell/CI step that starts the build"),
+    ("/tmp shouldn't be mounted with noexec", "remount /tmp without noexec, or point TMPDIR "
+     "(the environment's) at an exec filesystem"),
+    ("must be dash or bash", "make /bin/sh dash or bash (Debian: dpkg-reconfigure dash)"),
+    ("OpenEmbedded doesn't work under WSLv1", "wsl --set-version <distro> 2 and build on ext4 "
+     "inside WSL, not /mnt/c"),
+    ("You are running bitbake under WSLv2", "nothing needed; compact the VHDX from time to time"),
+    ("can't be located on nfs", "put TMPDIR on a local disk (ext4/xfs)"),
+    ("can't be on a case-insensitive file system", "build on a case-sensitive filesystem "
+     "(Docker on macOS/Windows: a named volume, not the host bind mount)"),
+    ("Please install the following missing utilities", "install them with the distro's "
+     "package manager (see the Yocto 'Required Packages for the Build Host')"),
+    ("Your version of gcc is older than", _BT), ("Your version of git is older than", _BT),
+    ("Your version of patch is older than", _BT), ("Your version of tar is", _BT),
+    ("Your tar doesn't support --xattrs", _BT), ("Please install a make version of", _BT),
+    ("make version 4.2.1 is known to have issues", _BT), ("Your version of make", _BT),
+    ("The system requires at least Python", _BT),
+    ("Your Python 3 is not a full install", "install the distro's full python3 package "
+     "(python3-distutils/python3-pip...)"),
+    ("Required perl module(s) not found", "install the perl modules it names (Debian: perl, "
+     "libthread-queue-any-perl; Fedora: perl-FindBin perl-File-Compare...)"),
+    ("Bitbake version ", "use the bitbake of the same release as oe-core"),
+    ("Unable to execute ", "install the tool it names and make sure it runs"),
+    ("libgcc-14-dev is installed and not libstdc++-14-dev", "install libstdc++-14-dev (or "
+     "remove libgcc-14-dev)"),
+    ("Please use ASSUME_PROVIDED +=", _LOCAL),
+    ("Please don't use inherit directive in your local.conf", "use INHERIT += \"...\" in "
+     "local.conf"),
+    ("Failed to create a file with a long name in", "build outside an eCryptFS home (ecryptfs "
+     "limits names to 143 bytes)"),
+    ("Failed to create ", "make TMPDIR writable by the build user"),
+    ("is setgid, please don't build in a setgid directory", "chmod g-s the build directory"),
+    ("is setuid, please don't build in a setuid directory", "chmod u-s the build directory"),
+    ("PSEUDO_IGNORE_PATHS", "move the build (or the path) out of PSEUDO_IGNORE_PATHS"),
+    ("has the setuid bit set. This interferes with pseudo", "use a chown/chmod/mknod without "
+     "the setuid bit (a hardened host tool)"),
+    ("You have a 32-bit libc, but no 32-bit headers", "install the 32-bit libc headers "
+     "(gcc-multilib / glibc-devel.i686)"),
+    ("BBPATH references the current directory", "remove '.' and empty entries from BBPATH "
+     "(layer.conf: BBPATH .= \":${LAYERDIR}\")"),
+    ("not using the OpenEmbedded version of conf/bitbake.conf", "put oe-core's meta first in "
+     "BBLAYERS/BBPATH"),
+    ("The length of ", _MOVE + " (a shorter path)"),
+    ("Non-ASCII character(s) in", _MOVE),
+    ("Error, you have ", _MOVE), ("contains redundant slashes", "set TMPDIR to a clean path"),
+    ("TMPDIR changed to include path filtering", _TMP),
+    ("The layout of TMPDIR changed", _TMP),
+    ("uses ~ but Bitbake will not expand this", "use an absolute path or ${TOPDIR}"),
+    ("DL_DIR is not set", "set DL_DIR (kas sets it; conf/local.conf)"),
+    ("exists but you do not appear to have write access", "chown the directory to the build "
+     "user, or point DL_DIR elsewhere"),
+    ("Please set TARGET_OS directly", _TUNE), ("TUNE_ARCH is unset", _TUNE),
+    ("PACKAGE_ARCHS variable", _TUNE), ("No tuning found for", _TUNE),
+    ("Tuning '", _TUNE), ("Toolchain tunings invalid", _TUNE),
+    ("Specified SDKMACHINE value is not valid", "set SDKMACHINE to one of conf/machine-sdk/"),
+    ("SDKMACHINE is set, but SDK_ARCH has not been changed", "set SDKMACHINE in local.conf, "
+     "not the distro"),
+    ("SDK_VENDOR should be of the form", "SDK_VENDOR = \"-foosdk\""),
+    ("mmap_min_addr is not <= 65536", "sysctl vm.mmap_min_addr=65536 (persist in "
+     "/etc/sysctl.conf)"),
+    ("BB_NO_NETWORK should be", "set BB_NO_NETWORK to \"0\" or \"1\""),
+    ("Invalid mirror variable value", "fix (PRE)MIRRORS / SSTATE_MIRRORS: pairs of regex and URL"),
+    ("Invalid protocol", "fix the mirror's URL scheme"), ("Invalid scheme regex", "fix the "
+                                                          "mirror's regex"),
+    ("in sstate manifest", _TMP),
+    ("Can't get filesystem id of", "check that TMPDIR exists and is readable"),
+    ("Unable to chmod TMPDIR", "make TMPDIR owned by the build user"),
+    ("Host distribution ", "build in a tested distribution (the armvm-oe container, "
+     "crops/poky) or accept the risk"),
+    ("Sstate directory is ", "use a shared hash equivalence server (BB_HASHSERVE) with a "
+     "shared SSTATE_DIR"),
+    ("You are using a local hash equivalence server but have configured an sstate mirror",
+     "set BB_HASHSERVE_UPSTREAM to the mirror's server"),
+    ("wic/wks files at ", "move the layer's wic/ files to files/wic"),
+    ("bitbake binary is not found in PATH", "source oe-init-build-env (kas does it)"),
+)
+
+
+def _f_sanity(g: dict, ctx) -> dict:
+    msg = g.get("msg") or ""
+    for k, fix in SANITY:
+        if k in msg:
+            return {"sanity_fix": f"{fix[0].upper()}{fix[1:]} ({_DOCTOR})"}
+    return {"sanity_fix": _DOCTOR[0].upper() + _DOCTOR[1:]}
 
 
 PATTERNS = (
@@ -118,12 +221,9 @@ PATTERNS = (
       defaults={"url": "the connectivity URL"}, phase="parse",
       fields=lambda g, c: scheme_advice(g.get("url") or "https://")),
     P("log.sanity-misc", "oe-core's sanity checker refused the host", "error", 2,
-      r"(?P<msg>PATH contains '\.', '\./' or '' \(empty element\)|Please use a umask which "
-      r"allows|/tmp shouldn't be mounted with noexec|/bin/sh links to \S+, must be dash or "
-      r"bash|OpenEmbedded doesn't work under WSLv1|can't be located on nfs|can't be on a "
-      r"case-insensitive file system|Please install the following missing utilities.*)",
-      "oe-core's sanity check: {msg}", "Run 'armvm-oe doctor' for the exact cause and its fix",
-      "    /tmp shouldn't be mounted with noexec.",
-      ("PATH contains", "umask", "noexec", "/bin/sh links", "WSLv1", "on nfs",
-       "case-insensitive", "missing utilities"), phase="parse"),
+      r"(?P<msg>(?:" + "|".join(re.escape(k) for k, _ in SANITY) + r").*)",
+      "oe-core's sanity check: {msg}", "{sanity_fix}",
+      "    /tmp shouldn't be mounted with noexec.", tuple(k for k, _ in SANITY),
+      phase="parse", fields=_f_sanity,
+      sources=tuple(S("oe-core", "meta/classes-global/sanity.bbclass", k) for k, _ in SANITY)),
 )
