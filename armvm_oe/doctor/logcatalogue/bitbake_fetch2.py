@@ -37,7 +37,7 @@ def _f_fetch(g: dict, ctx) -> dict:
     return out
 
 
-def _f_ref(g: dict, ctx) -> dict:
+def f_ref(g: dict, ctx) -> dict:
     br = g.get("branch")
     ref = g.get("rev") or g.get("ref") or g.get("kref") or g.get("ktag") or "the ref"
     if br is not None and br.strip() == "":
@@ -99,15 +99,14 @@ PATTERNS = (
                            "checkout, or the SRC_URI's subdir/striplevel)"}),
     P("log.remote-ref-missing", "a branch, tag or revision is missing upstream", "error", 3,
       r"Unable to find revision (?P<rev>\S+) in branch (?P<branch>\S*) even from upstream|"
-      r"fatal: [Cc]ouldn't find remote ref (?P<ref>\S+)|Branch \"(?P<kref>[^\"]+)\" cannot "
-      r"be found in repository|Tag \"(?P<ktag>[^\"]+)\" cannot be found",
+      r"fatal: [Cc]ouldn't find remote ref (?P<ref>\S+)",
       "the remote has no {what}: {hint}",
       "Fix the branch/tag/SRCREV in the configuration or recipe (SRC_URI branch=..., SRCREV), "
       "or use the layer revision that matches the upstream",
       "ERROR: glog-0.3.5-r0 do_fetch: Fetcher failure: Unable to find revision a6a166db06 in "
       "branch master even from upstream",
-      ("Unable to find revision", "ouldn't find remote ref", "cannot be found in"),
-      fields=_f_ref, phase="build"),
+      ("Unable to find revision", "ouldn't find remote ref"),
+      fields=f_ref, phase="build"),
     P("log.checksum-mismatch", "a download's checksum does not match", "error", 3,
       r"Fetcher failure for URL: '(?P<url>[^']+)'\. Checksum mismatch!|Checksum mismatch!|"
       r"Checksum failure (?:fetching|encountered with download of) (?P<url2>\S+)|"

@@ -1,10 +1,109 @@
-"""TODO"""
+"""kas (5.x: kas/repos.py, includehandler.py, libkas.py, kasusererror.py)
+and kas-container (the shell script): kas prints every KasUserError as
+``<time> - ERROR    - <message>``, kas-container as
+``kas-container: Error: <message>``. :data:`EXCEPTIONS` says which family
+each KasUserError class is."""
 
 from __future__ import annotations
 
-from armvm_oe.doctor.logcatalogue._base import P, S
+import re
+
+from armvm_oe.doctor.logcatalogue._base import P, S, attach
+from armvm_oe.doctor.logcatalogue.bitbake_fetch2 import f_ref
 
 PATTERNS = (
+    P("log.remote-ref-missing.kas", "a branch, tag or pinned commit is missing upstream",
+      "error", 3,
+      r"Branch \"(?P<kref>[^\"]+)\" cannot be found in repository \"(?P<repo>[^\"]+)\"|"
+      r"Tag \"(?P<ktag>[^\"]+)\" cannot be found in repository \"(?P<repo2>[^\"]+)\"|"
+      r"Branch \"(?P<branch>[^\"]+)\" in repository \"(?P<repo3>[^\"]+)\" does not contain "
+      r"commit \"(?P<rev>[^\"]+)\"",
+      "the remote has no {what}: {hint}",
+      "Fix the repo's branch/tag/commit in the kas config (or its lock file) so the commit is "
+      "on the branch upstream, or update the lock (kas lock)",
+      "ERROR    - Branch \"main\" in repository \"meta-x\" does not contain commit "
+      "\"0123456789abcdef0123456789abcdef01234567\"",
+      ("cannot be found in repository", "does not contain commit"),
+      family="log.remote-ref-missing", fields=f_ref, phase="setup"),
+    P("log.kas-ref", "a kas repo's refs are contradictory or missing", "error", 3,
+      r"Both tag \"[^\"]*\" and branch \"[^\"]*\" cannot be specified|No commit, tag or branch "
+      r"specified for repository|Provided tag \"[^\"]*\" \(\"[^\"]*\"\) does not match provided "
+      r"commit|Unsupported mixture of legacy refspec|Parsed commit \S+ differs suspiciously|"
+      r"Repository \S+ is not signed with a trusted key",
+      "the kas config gives repo refs kas refuses: {line}",
+      "Give each repo one consistent pin: commit (plus branch), or tag (plus its commit); "
+      "regenerate the lock file (kas lock) after changing them",
+      "ERROR    - No commit, tag or branch specified for repository \"meta-x\". This is only "
+      "allowed for local repositories.", ("cannot be specified", "No commit, tag or branch",
+                                           "does not match provided commit",
+                                           "legacy refspec", "differs suspiciously",
+                                           "signed with a trusted key"), phase="setup",
+      fields=lambda g, c: {"line": c.model.lines[c.idx].text if c else ""}),
+    P("log.kas-include", "a kas include is missing", "error", 3,
+      r"Could not fetch all repos needed by includes\. Missing repos: (?P<repos>.+)|"
+      r"Configuration file not found: (?P<file>\S+)|configuration file '(?P<file2>[^']+)' not "
+      r"found|include (?P<inc>\S+) resolves outside repository",
+      "{what}", "{how}",
+      "ERROR    - Could not fetch all repos needed by includes. Missing repos: meta-foo",
+      ("needed by includes", "Configuration file not found", "not found",
+       "resolves outside repository"), check="kas.config-missing", phase="setup",
+      fields=lambda g, c: (
+          {"what": f"an includes: entry names repo(s) {g['repos'].strip()} that no repos: "
+                   "entry of the configuration defines (a typo, or the file that defines it is "
+                   "not included)",
+           "how": "Define the repo under repos: (with url and commit/branch) in the top "
+                  "configuration, or fix the repo: name in includes:"} if g.get("repos") else
+          {"what": f"an included kas file does not exist: {g.get('file') or g.get('file2')} "
+                   "(a typo in includes:, a path relative to the wrong repo, or the file is on "
+                   "another branch of that repo)",
+           "how": "Fix the path in includes: (paths are relative to the including file's "
+                  "repo) or check out the branch that has it"}
+          if (g.get("file") or g.get("file2")) else
+          {"what": f"include {g.get('inc')} points outside its repository",
+           "how": "Use a repo-relative path inside the repository"})),
+    P("log.kas-fetch", "kas could not fetch a repository", "error", 2,
+      r"Fetching of repo: \"(?P<repo>[^\"]+)\" failed(?:: (?P<out>.*))?",
+      "kas could not fetch repo {repo}{reason}",
+      "Fix what git says (see the line above/below: URL, network, proxy, credentials), then "
+      "run kas again", "ERROR    - Fetching of repo: \"meta-x\" failed: error: Server does not "
+      "allow request for unadvertised object 0123abcd",
+      ("Fetching of repo",), check="checkout.remote-unreachable", phase="setup",
+      fields=lambda g, c: {"reason": f": {g['out'].strip()}" if (g.get("out") or "").strip()
+                           else (f": {c.nearby_error()}" if c and c.nearby_error() else "")}),
+    P("log.kas-buildtools", "kas could not install buildtools", "error", 3,
+      r"Could not (?:download|run) buildtools installer|sha256sum mismatch: installer may be "
+      r"corrupted|Invalid or misconfigured buildtools package",
+      "kas's buildtools: step failed ({line})",
+      "Check buildtools: version/base_url/sha256sum in the kas config and the network; "
+      "delete the partial download in KAS_BUILDTOOLS_DIR",
+      "ERROR    - sha256sum mismatch: installer may be corrupted",
+      ("buildtools installer", "installer may be corrupted", "buildtools package"),
+      phase="setup", fields=lambda g, c: {"line": c.model.lines[c.idx].text if c else ""}),
+    P("log.kas-usage", "kas refused its command line or environment", "error", 3,
+      r"(?P<msg>(?:Invalid combination of arguments|No artifact found for|Environment variable "
+      r"\"[^\"]+\" is set, but the|Module \"[^\"]+\" is required for|Could not import key|"
+      r"Repo type \"[^\"]+\" not supported|hg is required for Mercurial|No repo specified for "
+      r"patch entry|Configuration file does not contain a dictionary|Cannot merge using "
+      r"non-dict|All concatenated config files must belong|is only allowed in the top-level "
+      r"kas configuration|Config file extension not recognized|\"file\" is not specified|"
+      r"--preserve-env can only be run from a tty|Configuration variable \S+ uses unsupported "
+      r"type|Variable \S+ must be of string type|kas-container: Error: ).*)",
+      "kas stopped before doing anything: {msg}",
+      "Fix the option, environment variable or config entry the message names (kas --help; "
+      "the kas config reference)",
+      "ERROR    - Invalid combination of arguments: --inplace requires --lock",
+      ("Invalid combination of arguments", "No artifact found for", "is set, but the",
+       "is required for", "Could not import key", "not supported", "hg is required",
+       "No repo specified for patch", "does not contain a dictionary", "merge using non-dict",
+       "concatenated config files", "only allowed in the top-level", "extension not recognized",
+       "is not specified", "can only be run from a tty", "uses unsupported type",
+       "must be of string type"), phase="setup"),
+    P("log.kas-usage.container", "kas-container refused to start", "error", 2,
+      r"kas-container: Error: (?P<msg>.*)",
+      "kas-container stopped before starting the container: {msg}",
+      "Fix what it names (the container engine, the variable or path it names), see "
+      "kas-container --help", "kas-container: Error: Docker rootless requires read-only repo.",
+      ("kas-container: Error: ",), family="log.kas-usage", phase="setup"),
     P("log.kas-container-root", "kas-container was run as root", "error", 3,
       r"Running as root - may break certain recipes",
       "kas-container refuses to start its build as root (you ran it with sudo, usually "
@@ -72,3 +171,59 @@ PATTERNS = (
       fields=lambda g, c: {"where": f" ({g.get('path') or g.get('file')})"
                            if (g.get("path") or g.get("file")) else ""}),
 )
+
+_R, _I, _L = "kas/repos.py", "kas/includehandler.py", "kas/libkas.py"
+SOURCES = {
+    "log.remote-ref-missing.kas": (
+        S("kas", _R, 'Branch "{}" cannot be found in repository "{}"'),
+        S("kas", _R, 'Tag "{}" cannot be found in repository "{}"'),
+        S("kas", _R, 'Branch "{}" in repository "{}" does not contain commit "{}"')),
+    "log.kas-ref": (
+        S("kas", _R, 'Both tag "{}" and branch "{}" cannot be specified for repository "{}"'),
+        S("kas", _R, 'No commit, tag or branch specified for repository "{}". This is only '
+          'allowed for local repositories.'),
+        S("kas", _R, 'Provided tag "{}" ("{}") does not match provided commit "{}" in '
+          'repository "{}", aborting!')),
+    "log.kas-include": (
+        S("kas", "kas/libcmds.py", "Could not fetch all repos needed by includes. Missing "
+          "repos: {}"),
+        S("kas", _I, "Configuration file not found", "Configuration file not found: "
+          "/w/kas/missing.yml"),
+        S("kas", "kas-container", "configuration file '${FILE}' not found",
+          "kas-container: Error: configuration file 'kas/x.yml' not found")),
+    "log.kas-fetch": (S("kas", _R, 'Fetching of repo: "{}" failed: {}'),),
+    "log.kas-buildtools": (S("kas", _L, "sha256sum mismatch: installer may be corrupted"),
+                           S("kas", _L, "Could not download buildtools installer")),
+    "log.kas-usage": (S("kas", "kas/kasusererror.py", "Invalid combination of arguments: {}"),),
+    "log.kas-container-root": (S("kas", "kas-container", "Running as root - may break certain "
+                                 "recipes."),),
+    "log.kas-dirty": (S("kas", _R, "Repo %s is dirty - no checkout"),),
+    "log.kas-version": (S("kas", _I, "This version of kas is compatible with version {} to {}, "
+                          "file has version {}"),),
+    "log.kas-invalid": (S("kas", _I, "Config file validation Error:\n%s",
+                          "Config file validation Error:\n'repo' is a required property"),
+                        S("kas", _I, "Configuration file is not valid YAML: {}")),
+    "log.kas-unknown-repo": (S("kas", _R, "Could not find referenced repo. (missing repo: {}, "
+                               "repo: {}, patch entry: {})"),),
+    "log.kas-no-init-env": (S("kas", _L, "Did not find any init-build-env script"),),
+    "log.kas-patch": (S("kas", _R, "Could not apply patch. Please fix repos and patches:\n"
+                        "patch path: {}, repo: {}, patch entry: {}"),
+                      S("kas", _R, "Could not find patch. (patch path: {}, repo: {}, patch "
+                        "entry: {})")),
+}
+
+# which family each KasUserError subclass is (the test fails on a class it
+# does not know, or a class whose messages no family matches)
+EXCEPTIONS = {"RepoRefError": "log.kas-ref", "RepoFetchError": "log.kas-fetch",
+              "PatchApplyError": "log.kas-patch", "PatchFileNotFound": "log.kas-patch",
+              "PatchMappingError": "log.kas-unknown-repo",
+              "IncludeException": "log.kas-include", "LoadConfigException": "log.kas-invalid",
+              "InitBuildEnvError": "log.kas-no-init-env", "ArgsCombinationError": "log.kas-usage",
+              "ArtifactNotFoundError": "log.kas-usage", "EnvSetButNotFoundError": "log.kas-usage",
+              "MissingModuleError": "log.kas-usage", "KeyImportError": "log.kas-usage",
+              "UnsupportedRepoTypeError": "log.kas-usage", "EnvNotValidError": "log.kas-usage",
+              "VariableTypeError": "log.kas-usage", "KConfigLoadError": "log.kas-usage",
+              "OutputFormatError": "log.kas-usage", "CommandExecError": None,
+              "TaskExecError": None}    # None: a wrapper (the command's own error is above)
+
+PATTERNS = attach(PATTERNS, SOURCES)
