@@ -45,12 +45,28 @@ def _f_parse(g: dict, ctx) -> dict:
                          "this bitbake)"}
 
 
+def _f_layerdep(g: dict) -> dict:
+    if g.get("kind"):
+        return {"what": f"LAYER{g['kind']}_{g['layer2']} in that layer's conf/layer.conf has a "
+                        f"syntax error ({g['err'].strip()})",
+                "how": "Fix the layer.conf line: names, optionally with a version "
+                       "comparison (e.g. \"core (>= 12)\")"}
+    detail = (f" at version {g['ver']}, and a different version (or none) is configured: "
+              "branches of different releases" if g.get("ver") else
+              ", which is not in bblayers.conf")
+    return {"what": f"layer '{g['layer']}' (LAYERDEPENDS) needs layer '{g['dep']}'{detail}",
+            "how": f"Add the layer with BBFILE_COLLECTIONS '{g['dep']}' to bblayers.conf (kas: "
+                   "repos/layers; meta-openembedded layers are meta-oe, meta-python, "
+                   "meta-networking...) at the branch of the same release"}
+
+
 PATTERNS = (
     P("log.parse-error.include", "a required file or class is missing", "error", 2,
-      r"(?P<msg>Could not (?:include required|inherit) file \S+)",
+      r"(?P<msg>Could not (?:include required|inherit) file \S+|unparsed line: .+)",
       "{what}", "{parse_fix}",
       "Could not include required file conf/distro/poky.conf",
-      ("Could not include required file", "Could not inherit file"), family="log.parse-error",
+      ("Could not include required file", "Could not inherit file", "unparsed line: "),
+      family="log.parse-error",
       fields=_f_parse, phase="parse"),
     P("log.expansion-error", "a variable's expression failed", "error", 3,
       r"Failure expanding variable (?P<var>[^\s,]+)(?:, expression was (?P<expr>.*?))? "
@@ -66,17 +82,13 @@ PATTERNS = (
       "'replace'", ("Failure expanding variable",), phase="parse"),
     P("log.layer-depends", "a layer needs a layer that is not configured", "error", 3,
       r"Layer '(?P<layer>[^']+)' depends on (?:version (?P<ver>\S+) of )?layer '(?P<dep>[^']+)'"
-      r"(?P<rest>, but this layer is not enabled|, but version|, which exists)?",
-      "layer '{layer}' (LAYERDEPENDS) needs layer '{dep}'{detail}",
-      "Add the layer with BBFILE_COLLECTIONS '{dep}' to bblayers.conf (kas: repos/layers; "
-      "meta-openembedded layers are meta-oe, meta-python, meta-networking...) at the branch "
-      "of the same release",
+      r"(?P<rest>, but this layer is not enabled|, but version|, which exists)?|"
+      r"Error parsing LAYER(?P<kind>DEPENDS|RECOMMENDS)_(?P<layer2>\S+?): (?P<err>.+)",
+      "{what}", "{how}",
       "ERROR: Layer 'networking-layer' depends on layer 'meta-python', but this layer is not "
-      "enabled in your configuration", ("depends on layer", "depends on version"),
-      phase="parse",
-      fields=lambda g, c: {"detail": (f" at version {g['ver']}, and a different version (or "
-                                      "none) is configured: branches of different releases"
-                                      if g.get("ver") else ", which is not in bblayers.conf")}),
+      "enabled in your configuration", ("depends on layer", "depends on version",
+                                        "Error parsing LAYER"),
+      phase="parse", fields=lambda g, c: _f_layerdep(g)),
     P("log.layer-collections", "two layers share a collection name, or no core layer",
       "error", 3,
       r"Found duplicated BBFILE_COLLECTIONS '(?P<name>[^']+)'|No core layer found to work with "
@@ -200,7 +212,8 @@ PATTERNS = (
 
 _P = "lib/bb/parse/parse_py/"
 SOURCES = {
-    "log.parse-error": (S("bitbake", _P + "ConfHandler.py", "unparsed line: '%s'"),
+    "log.parse-error": (S("bitbake", _P + "ConfHandler.py", "unparsed line: '%s'",
+                          "ParseError at /x/local.conf:3: unparsed line: 'FOO BAR'"),
                         S("bitbake", _P + "BBHandler.py", "Unparsed lines %s: %s",
                           "ParseError at /x/foo.bb:3: Unparsed lines foo: bar")),
     "log.parse-error.include": (

@@ -123,6 +123,12 @@ PATTERNS = (
       defaults={"what": "file"}, phase="build",
       fields=lambda g, c: {"what": g.get("url") or g.get("url2") or g.get("file") or
                            "file"}),
+    P("log.checksum-mismatch.stale", "a download went stale on NFS", "error", 3,
+      r"Stale Error (?:Observed|Detected)",
+      "a file in DL_DIR became a stale NFS handle (ESTALE) while it was fetched, so bitbake "
+      "could not verify it", "Retry the fetch; keep DL_DIR on a local disk or a reliable NFS "
+      "mount", "ERROR: foo-1.0-r0 do_fetch: Stale Error Observed https://x.org/foo.tgz.",
+      ("Stale Error",), family="log.checksum-mismatch", phase="build"),
     P("log.fetcher-failure", "bitbake could not fetch a source", "error", 2,
       r"Fetcher failure for URL: '(?P<url>[^']+)'|Fetcher failure: (?P<detail>.+)|"
       r"Unable to fetch URL from any source|Bitbake Fetcher Error: (?P<detail2>.+)",
@@ -145,10 +151,7 @@ PATTERNS = (
 SOURCES = {
     "log.untrusted-url": (S("bitbake", F, "The URL: '%s' is not trusted and cannot be used"),),
     "log.checksum-missing": (
-        S("bitbake", F, "Missing SRC_URI checksum, please add those to the recipe: "),
-        S("bitbake", F, "No checksum specified for '%s', please add at least one to the recipe:",
-          "No checksum specified for 'https://x.org/foo.tgz', please add at least one to the "
-          "recipe:")),
+        S("bitbake", F, "Missing SRC_URI checksum, please add those to the recipe: "),),
     "log.fetch-parameter": (
         S("bitbake", F, "URL: '%s' is missing the required parameter '%s'"),
         S("bitbake", F, "URL: '%s' has invalid parameters. %s"),

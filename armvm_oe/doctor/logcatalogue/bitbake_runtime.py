@@ -80,16 +80,21 @@ PATTERNS = (
     P("log.hashserv", "the hash-equivalence server failed", "error", 3,
       r"Error contacting Hash Equivalence Server (?P<server>\S+?):? |Hash equivalency "
       r"database location \(set via BB_HASHSERVE_DB_DIR to (?P<dbdir>[^)]+)\)|"
-      r"(?:[Hh]ash ?[Ee]quiv\w*|hashserv)\S* .*(?:timed out|refused|Connection closed)",
+      r"(?:[Hh]ash ?[Ee]quiv\w*|hashserv)\S* .*(?:timed out|refused|Connection closed)|"
+      r"Hash Equivalence Server returned invalid unihash|Unable to use hash equivalence "
+      r"server at '(?P<server2>[^']+)'",
       "bitbake's hash-equivalence server {what}",
       "Point BB_HASHSERVE_UPSTREAM/SSTATE_MIRRORS only at servers reachable from here (or "
       "drop them: BB_HASHSERVE = \"auto\"); keep BB_HASHSERVE_DB_DIR on a local disk, not "
       "NFS", "WARNING: Error contacting Hash Equivalence Server unix:///home/u/build/"
-      "hashserve.sock: Connection closed", ("Hash Equivalence Server", "Hash equivalency",
+      "hashserve.sock: Connection closed", ("Hash Equivalence Server", "Hash equivalency", "hash equivalence server",
                                              "hashserv", "HashEquiv", "hashequiv"),
       phase="build",
       fields=lambda g, c: {"what": (f"database cannot be on NFS ({g['dbdir'].strip()})"
                                     if g.get("dbdir") else
+                                    f"at {g['server2']} cannot be used: bitbake lacks a "
+                                    "python module for it (python3-websockets)"
+                                    if g.get("server2") else
                                     f"{g.get('server') or ''} did not answer: the local "
                                     "server lost its upstream (BB_HASHSERVE_UPSTREAM) or "
                                     "the upstream is unreachable from here").replace("  ", " ")}),

@@ -28,7 +28,7 @@ PATTERNS = (
     P("log.kas-ref", "a kas repo's refs are contradictory or missing", "error", 3,
       r"Both tag \"[^\"]*\" and branch \"[^\"]*\" cannot be specified|No commit, tag or branch "
       r"specified for repository|Provided tag \"[^\"]*\" \(\"[^\"]*\"\) does not match provided "
-      r"commit|Unsupported mixture of legacy refspec|Parsed commit \S+ differs suspiciously|"
+      r"commit|Unsupported mixture of legacy refspec|Could not compute diff for repository|Parsed commit \S+ differs suspiciously|"
       r"Repository \S+ is not signed with a trusted key",
       "the kas config gives repo refs kas refuses: {line}",
       "Give each repo one consistent pin: commit (plus branch), or tag (plus its commit); "
@@ -37,6 +37,7 @@ PATTERNS = (
       "allowed for local repositories.", ("cannot be specified", "No commit, tag or branch",
                                            "does not match provided commit",
                                            "legacy refspec", "differs suspiciously",
+                                           "Could not compute diff",
                                            "signed with a trusted key"), phase="setup",
       fields=lambda g, c: {"line": c.model.lines[c.idx].text if c else ""}),
     P("log.kas-include", "a kas include is missing", "error", 3,
@@ -122,8 +123,8 @@ PATTERNS = (
       "them)", "WARNING - Repo poky is dirty - no checkout", ("is dirty - no",),
       check="checkout.dirty", phase="setup"),
     P("log.kas-version", "the kas config needs a newer kas", "error", 3,
-      r"This version of kas is compatible with version (?P<lo>\d+) to (?P<hi>\d+), file has "
-      r"version (?P<v>\d+)",
+      r"This version of kas is compatible with version (?P<lo>[\w.]+) to (?P<hi>[\w.]+), file "
+      r"has version (?P<v>[\w.]+)",
       "the configuration uses format version {v}, the installed kas reads {lo} to {hi}",
       "Install the kas pinned by armvm-oe (pip install -e .)",
       "kas.includehandler.IncludeException: This version of kas is compatible with version 1 "
@@ -158,14 +159,15 @@ PATTERNS = (
       check="checkout.repo-missing", phase="setup"),
     P("log.kas-patch", "kas could not apply a patch", "error", 3,
       r"Could not apply patch\.?|Could not find patch\. \(patch path: (?P<path>[^,]+)|"
-      r"patch does not apply|error: patch failed: (?P<file>\S+)|apply_patches_async|"
+      r"patch does not apply|Could not (?:add patched files|commit patch changes)|error: patch failed: (?P<file>\S+)|apply_patches_async|"
       r"PatchApplyError|PatchFileNotFound",
       "a patch from the kas config does not apply to the checked-out revision{where} (the "
       "patch is for another revision, was already applied, or its file/series is wrong)",
       "Rebase the patch onto the pinned revision (git -C <repo> apply --check <patch>), or "
       "pin the revision it was made for; a repo left half-patched needs git checkout . first",
       "ERROR - Could not apply patch. Please fix repos and patches:",
-      ("Could not apply patch", "Could not find patch", "patch does not apply",
+      ("Could not apply patch", "Could not find patch", "Could not add patched files",
+       "Could not commit patch changes", "patch does not apply",
        "patch failed:", "apply_patches", "PatchApplyError", "PatchFileNotFound"),
       phase="setup",
       fields=lambda g, c: {"where": f" ({g.get('path') or g.get('file')})"

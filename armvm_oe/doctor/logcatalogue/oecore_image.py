@@ -56,7 +56,7 @@ WIC: tuple = (
     'setting custom partition name is not implemented for msdos p',
     'setting custom partition type is not implemented for msdos p',
     'unrecognized bootimg-efi loader:', '_exec_cmd:', '--source specified for',
-    'is not found in',
+    'Grub loader',
 )
 
 
@@ -123,6 +123,20 @@ PATTERNS = (
       phase="build",
       fields=lambda g, c: {"what": g.get("pkgs") or g.get("pkgs2") or
                            f"the intercept hook {g.get('hook')}"}),
+    P("log.rootfs-error", "oe-core's rootfs code stopped", "error", 2,
+      r"(?P<msg>(?:locale_arch_options not found|unknown arch:\S* for locale_arch_options|"
+      r"Couldn't find ourself in BB_TASKDEPDATA|No manifest generated from|Unable to extract "
+      r"package for|Unable to get information for package|Failed to identify data tarball|"
+      r"Kernel modules dependency generation failed|No kernel-abiversion file found).*)",
+      "do_rootfs stopped: {msg}", "Read log.do_rootfs just above this line (the package or "
+      "file it names); a kernel/depmod error needs the kernel built for this MACHINE "
+      "(virtual/kernel) and its modules packaged",
+      "ERROR: img-1.0-r0 do_rootfs: No kernel-abiversion file found (/x/kernel-abiversion), "
+      "cannot run depmod, aborting", ("locale_arch_options", "BB_TASKDEPDATA",
+                                      "No manifest generated", "Unable to extract package",
+                                      "Unable to get information for package",
+                                      "identify data tarball", "dependency generation failed",
+                                      "kernel-abiversion"), phase="build"),
     P("log.image-too-big", "the image is larger than its configured maximum", "error", 3,
       r"The (?P<what>rootfs|initramfs) size (?P<size>\d+)\(K\) exceeds (?P<var>IMAGE_ROOTFS_"
       r"MAXSIZE|INITRAMFS_MAXSIZE): (?P<max>\d+)\(K\)",
@@ -145,7 +159,7 @@ PATTERNS = (
       phase="build"),
     P("log.wic", "wic could not assemble the disk image", "error", 2,
       r"_exec_cmd: (?P<cmd>.+?) returned '(?P<rc>\d+)' instead of 0|"
-      r"(?P<msg>.*(?:" + "|".join(re.escape(k) for k in WIC if k != "_exec_cmd:") + r").*)",
+      r"(?P<msg>(?:" + "|".join(re.escape(k) for k in WIC if k != "_exec_cmd:") + r").*)",
       "wic failed{what} (the .wks file, a missing boot file in DEPLOY_DIR_IMAGE, or a tool "
       "it runs)", "Fix what wic names: the .wks (WKS_FILE), the files its source plugins "
       "need (IMAGE_BOOT_FILES, do_image_wic[depends]), or the partition sizes",
@@ -153,7 +167,8 @@ PATTERNS = (
       WIC, phase="build",
       fields=lambda g, c: {"what": (f": {g['cmd']} exited with {g['rc']}" if g.get("cmd") else
                                     f": {g['msg'].strip()}" if g.get("msg") else "")},
-      sources=tuple(S("oe-core", "scripts/lib/wic", k) for k in WIC)),
+      sources=tuple(S("oe-core", "scripts/lib/wic", k, "_exec_cmd: ls returned '1' instead of 0"
+                      if k == "_exec_cmd:" else "") for k in WIC)),
     P("log.sysroot-conflict", "two recipes install the same file in a shared area", "error", 3,
       r"The file (?P<file>\S+) is installed by both (?P<a>\S+) and (?P<b>\S+), aborting|"
       r"(?:The )?[Rr]ecipe (?P<r>\S+) is trying to install files into a shared area when those files "

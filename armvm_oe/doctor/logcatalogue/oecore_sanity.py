@@ -50,7 +50,7 @@ SANITY: tuple = (
     ("Your version of gcc is older than", _BT), ("Your version of git is older than", _BT),
     ("Your version of patch is older than", _BT), ("Your version of tar is", _BT),
     ("Your tar doesn't support --xattrs", _BT), ("Please install a make version of", _BT),
-    ("make version 4.2.1 is known to have issues", _BT), ("Your version of make", _BT),
+    ("make version 4.2.1 is known to have issues", _BT),
     ("The system requires at least Python", _BT),
     ("Your Python 3 is not a full install", "install the distro's full python3 package "
      "(python3-distutils/python3-pip...)"),
@@ -225,5 +225,6 @@ PATTERNS = (
       "oe-core's sanity check: {msg}", "{sanity_fix}",
       "    /tmp shouldn't be mounted with noexec.", tuple(k for k, _ in SANITY),
       phase="parse", fields=_f_sanity,
-      sources=tuple(S("oe-core", "meta/classes-global/sanity.bbclass", k) for k, _ in SANITY)),
+      sources=tuple(S("oe-core", "meta/classes-global/sanity.bbclass", k, k.strip() + " foo")
+                    for k, _ in SANITY)),
 )
