@@ -82,7 +82,8 @@ class Diagnosis:
 
     @property
     def failed(self) -> bool:
-        return bool(self.findings)
+        """An error was found (warnings alone: the build went on)."""
+        return any(f.severity == "error" for f in self.findings)
 
 
 class _Safe(dict):

@@ -47,7 +47,10 @@ PATTERNS: tuple = tuple(p for m in MODULES for p in m.PATTERNS)
 
 # Lines that look like errors but are not: kas logs git's progress (written
 # to stderr) at ERROR level ("From https://...", "abc..def  main -> origin/main").
-BENIGN = re.compile(r"^(?:From (?:https?|git|ssh)://\S+$|[+ ]?\s*[0-9a-f]{7,}\.\.\.?[0-9a-f]{7,}"
+BENIGN = re.compile(r"^(?:From (?:https?|git|ssh)://\S+$|Cloning into '|HEAD is now at |"
+                    r"remote: |Receiving objects: |Resolving deltas: |Updating files: |"
+                    r"Already on '|Switched to (?:a new )?branch |Your branch is up to date|"
+                    r"Note: switching to |Submodule path '[^']*': checked out|[+ ]?\s*[0-9a-f]{7,}\.\.\.?[0-9a-f]{7,}"
                     r"\s+\S+\s+->\s+\S+|\* \[new (?:branch|tag)\]\s+\S+\s+->|"
                     r"\* branch\s+\S+\s+->\s+FETCH_HEAD)")
 
