@@ -19,6 +19,7 @@ import re
 from typing import Optional
 
 from armvm_oe.doctor.logcatalogue import BENIGN, GENERIC_ERROR
+from armvm_oe.doctor.logfinding import UNRECOGNISED, Finding
 
 # Lines that only report that something below/above failed (never a cause).
 WRAPPER = re.compile(
@@ -155,3 +156,28 @@ def kind(text: str) -> str:
         if rx.search(text):
             return name
     return "an error"
+
+
+def structural(model, used: set, casc: set, source: str, task_log: bool = False):
+    """log.unrecognised: the first error of its own (firstcause), with the
+    recipe and task it belongs to, or None for a clean log."""
+    if task_log:
+        n = first_task_error(model)
+    else:
+        ok = bool(model.find_lines("and all succeeded")) or bool(
+            model.find_lines("didn't need to be rerun and all succeeded"))
+        n = first_error(model, used, casc, succeeded=ok)
+    if n is None:
+        return None
+    ln = model.lines[n]
+    at = where(model, n)
+    what = kind(ln.text)
+    wrap = WRAPPER.search(ln.text) or n in casc
+    lead = (f"{at} failed; " if at else "") + (
+        "the log holds only the report of the failure, not its own error: "
+        if wrap else f"its first error of its own ({what}) is: ")
+    return Finding(UNRECOGNISED, "an error no pattern recognises", "error", ln.no, ln.text,
+                   f"no known failure matches; {lead}{ln.text}",
+                   "Read the lines just above it (and the task log it names, if any); the "
+                   "lines after it are likely consequences", False, None,
+                   ln.phase, None, 0, [{"source": source, "line_no": ln.no, "line": ln.text}])
