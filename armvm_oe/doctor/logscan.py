@@ -122,7 +122,7 @@ def _match_lines(model) -> tuple:
     texts = [ln.text for ln in model.lines]
     per_line: dict = {}
     for p, rx in _COMPILED:
-        for n in _candidates(model, p.keys):
+        for n in _candidates(model, p.gate or p.keys):
             if n in model.in_block:
                 continue
             t = texts[n]

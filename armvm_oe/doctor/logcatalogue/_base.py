@@ -43,6 +43,9 @@ class Pattern:
     defaults: dict = field(default_factory=dict, compare=False, hash=False)
     fields: Optional[Callable] = field(default=None, compare=False, hash=False, repr=False)
     sources: tuple = field(default=(), compare=False, hash=False, repr=False)
+    # literals that find the candidate lines when ``keys`` are too many to
+    # search a 100k-line log for each (blocks are still tried with ``keys``)
+    gate: tuple = ()
 
     @property
     def fid(self) -> str:

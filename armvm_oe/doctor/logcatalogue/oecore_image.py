@@ -164,7 +164,7 @@ PATTERNS = (
       "it runs)", "Fix what wic names: the .wks (WKS_FILE), the files its source plugins "
       "need (IMAGE_BOOT_FILES, do_image_wic[depends]), or the partition sizes",
       "ERROR: _exec_cmd: install -m 0644 -D /x/Image /y/hdddir/Image returned '1' instead of 0",
-      WIC, phase="build",
+      WIC, phase="build", gate=("ERROR: ", "_exec_cmd:", "WicError"),
       fields=lambda g, c: {"what": (f": {g['cmd']} exited with {g['rc']}" if g.get("cmd") else
                                     f": {g['msg'].strip()}" if g.get("msg") else "")},
       sources=tuple(S("oe-core", "scripts/lib/wic", k, "_exec_cmd: ls returned '1' instead of 0"

@@ -225,6 +225,8 @@ PATTERNS = (
       "oe-core's sanity check: {msg}", "{sanity_fix}",
       "    /tmp shouldn't be mounted with noexec.", tuple(k for k, _ in SANITY),
       phase="parse", fields=_f_sanity,
+      gate=("ERROR:", "WARNING:", "PATH contains", "umask", "noexec", "/bin/sh links", "WSLv1",
+            "on nfs", "case-insensitive", "missing utilities"),
       sources=tuple(S("oe-core", "meta/classes-global/sanity.bbclass", k, k.strip() + " foo")
                     for k, _ in SANITY)),
 )
