@@ -263,6 +263,9 @@ SOURCES = {
                                 "otherwise requires it)"),),
     "log.no-buildable-provider": (S("bitbake", "lib/bb/taskdata.py",
                                     "Required build target '%s' has no buildable providers."),),
+    "log.new-override-syntax": (S("bitbake", _P + "ConfHandler.py", "unparsed line: '%s'",
+                                  "ParseError at /x/foo.bb:24: unparsed line: "
+                                  "'RDEPENDS:${PN} = \"foo\"'"),),
 }
 
 PATTERNS = attach(PATTERNS, SOURCES)

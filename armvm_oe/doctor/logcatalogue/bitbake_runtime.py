@@ -170,6 +170,9 @@ SOURCES = {
                        "The free space of %s (%s) is running low (%.3fGB left)"),),
     "log.dev-shm": (S("bitbake", "lib/bb/main.py",
                       "FATAL: /dev/shm does not exist or is not writable"),),
+    "log.oom-killed.exit-137": (S("bitbake", "lib/bb/runqueue.py", "Task %s failed with exit "
+                                  "code '%s'", "Task (/x/foo.bb:do_compile) failed with exit "
+                                  "code '137'"),),
 }
 
 PATTERNS = attach(PATTERNS, SOURCES)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from armvm_oe.doctor.logcatalogue._base import P, S
+from armvm_oe.doctor.logcatalogue._base import P, S, attach
 
 PATTERNS = (
     P("log.docker-permission", "no permission on the Docker socket", "error", 3,
@@ -37,3 +37,18 @@ PATTERNS = (
       check="container.bind-mount-owner", phase="setup",
       fields=lambda g, c: {"dir": g.get("dir") or g.get("dir2")}),
 )
+
+SOURCES = {
+    "log.docker-permission": (S("host", "docker", "permission denied while trying to connect to "
+                                "the Docker daemon socket at %s",
+                                "Got permission denied while trying to connect to the Docker "
+                                "daemon socket at unix:///var/run/docker.sock: dial unix"),),
+    "log.docker-unreachable": (S("host", "docker", "Cannot connect to the Docker daemon at %s. "
+                                 "Is the docker daemon running?"),),
+    "log.bind-mount-owner": (S("host", "crops/poky-container", "The uid:gid for \"%s\" is "
+                               "\"0:0\". The uid and gid must be non-zero.",
+                               "The uid:gid for \"/workdir\" is \"0:0\". The uid and gid must be "
+                               "non-zero."),),
+}
+
+PATTERNS = attach(PATTERNS, SOURCES)

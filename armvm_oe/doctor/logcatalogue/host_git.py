@@ -92,6 +92,14 @@ SOURCES = {
     "log.fetch-http": (S("host", "wget", "ERROR %d: %s.", "ERROR 403: SSL is required."),),
     "log.git-auth": (S("host", "git", "fatal: could not read Username for '%s': terminal "
                        "prompts disabled"),),
+    "log.git-protocol-disabled": (S("host", "git (GitHub)", "The unauthenticated git protocol "
+                                    "on port 9418 is no longer supported."),),
+    "log.git-unreachable.git": (S("host", "git", "fatal: unable to connect to %s:",
+                                  "fatal: unable to connect to git.yoctoproject.org:"),),
+    "log.git-unreachable.https": (S("host", "git", "fatal: unable to access '%s': %s",
+                                    "fatal: unable to access 'https://x.org/y/': Could not "
+                                    "resolve host: x.org"),),
+    "log.git-unreachable.rpc": (S("host", "git", "error: RPC failed; %s"),),
 }
 
 PATTERNS = attach(PATTERNS, SOURCES)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from armvm_oe.doctor.logcatalogue._base import P, S
+from armvm_oe.doctor.logcatalogue._base import P, S, attach
 
 PATTERNS = (
     P("log.command-not-found", "a command is not installed", "error", 3,
@@ -48,3 +48,15 @@ PATTERNS = (
       "init-and-build.sh: line 60: bitbake: command not found", ("bitbake: ",),
       cascade=True, phase="setup"),
 )
+
+SOURCES = {
+    "log.command-not-found": (S("host", "bash", "%s: command not found",
+                                "init.sh: line 3: repo: command not found"),),
+    "log.missing-checkout-cascade": (S("host", "bash", "cd: %s: No such file or directory",
+                                       "x.sh: line 5: cd: poky: No such file or directory"),),
+    "log.init-env-missing": (S("host", "bash", "oe-init-build-env: No such file or directory"),),
+    "log.conf-missing": (S("host", "bash", "conf/bblayers.conf: No such file or directory"),),
+    "log.bitbake-not-found": (S("host", "bash", "bitbake: command not found"),),
+}
+
+PATTERNS = attach(PATTERNS, SOURCES)

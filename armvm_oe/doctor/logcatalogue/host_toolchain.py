@@ -94,6 +94,11 @@ SOURCES = {
     "log.configure-error": (S("host", "autoconf", "configure: error: %s"),),
     "log.no-space": (S("host", "libc", "No space left on "
                                                         "device"),),
+    "log.oom-killed": (S("host", "gcc", "internal compiler error: Killed (program %s)",
+                         "internal compiler error: Killed (program cc1plus)"),
+                       S("host", "gcc", "fatal error: Killed signal terminated program %s")),
+    "log.compiler-crash": (S("host", "gcc", "internal compiler error: %s",
+                             "x.c:1:1: internal compiler error: Segmentation fault"),),
 }
 
 PATTERNS = attach(PATTERNS, SOURCES)

@@ -239,6 +239,10 @@ SOURCES = {
           "configured correctly, please set UNINATIVE_CHECKSUM[%s]"),
         S("oe-core", "meta/classes-global/uninative.bbclass", "Disabling uninative as unable "
           "to fetch uninative tarball: %s")),
+    "log.rootfs-error": (S("oe-core", "meta/lib/oe/rootfs.py", "No kernel-abiversion file found "
+                           "(%s), cannot run depmod, aborting"),
+                         S("oe-core", "meta/lib/oe/rootfs.py",
+                           "Kernel modules dependency generation failed")),
 }
 
 PATTERNS = attach(PATTERNS, SOURCES)

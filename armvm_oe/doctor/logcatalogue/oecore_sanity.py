@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from armvm_oe.doctor.logcatalogue._base import P, S, scheme_advice
+from armvm_oe.doctor.logcatalogue._base import P, S, attach, scheme_advice
 
 
 def _tools(tools: Optional[str], ctx) -> str:
@@ -230,3 +230,34 @@ PATTERNS = (
       sources=tuple(S("oe-core", "meta/classes-global/sanity.bbclass", k, k.strip() + " foo")
                     for k, _ in SANITY)),
 )
+
+SOURCES = {
+    "log.hosttools": (S("oe-core", "meta/classes-global/base.bbclass", "The following required "
+                        "tools (as specified by HOSTTOOLS) appear to be unavailable in PATH, "
+                        "please install them in order to proceed:\n  %s",
+                        "The following required tools (as specified by HOSTTOOLS) appear to be "
+                        "unavailable in PATH, please install them in order to proceed:  "
+                        "chrpath"),),
+    "log.root": (S("oe-core", "meta/classes-global/sanity.bbclass", "Do not use Bitbake as root."),),
+    "log.locale": (S("oe-core", "meta/classes-global/sanity.bbclass", "Your system needs to support the en_US.UTF-8 "
+                     "locale."),),
+    "log.userns": (S("oe-core", "meta/classes-global/sanity.bbclass", "User namespaces are not usable by BitBake, possibly due "
+                     "to AppArmor."),),
+    "log.invalid-machine": (S("oe-core", "meta/classes-global/sanity.bbclass", "MACHINE=%s is invalid. Please set a valid "
+                              "MACHINE in your local.conf, environment or other configuration "
+                              "file."),),
+    "log.invalid-machine.unset": (S("oe-core", "meta/classes-global/sanity.bbclass", "Please set a MACHINE in your local.conf "
+                                    "or environment"),),
+    "log.invalid-distro": (S("oe-core", "meta/classes-global/sanity.bbclass", "DISTRO '%s' not found. Please set a valid DISTRO "
+                             "in your local.conf"),),
+    "log.broken-symlink": (S("oe-core", "meta/classes-global/sanity.bbclass", "%s is a broken symlink.",
+                             "/w/build/downloads is a broken symlink."),),
+    "log.conf-version": (S("oe-core", "meta/classes-global/sanity.bbclass", "Your version of bblayers.conf has the wrong "
+                           "LCONF_VERSION"),
+                         S("oe-core", "meta/classes-global/sanity.bbclass", "Error, TMPDIR has changed location. You need to "
+                           "either move it back to %s or delete it and rebuild")),
+    "log.connectivity": (S("oe-core", "meta/classes-global/sanity.bbclass", "Please ensure your host's network is configured "
+                           "correctly."),),
+}
+
+PATTERNS = attach(PATTERNS, SOURCES)
