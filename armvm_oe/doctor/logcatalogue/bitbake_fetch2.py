@@ -67,6 +67,17 @@ PATTERNS = (
       "host), or pre-fill DL_DIR",
       "ERROR: foo-1.0-r0 do_fetch: The URL: 'https://github.com/x/foo.git' is not trusted and "
       "cannot be used", ("is not trusted and cannot be used",), phase="build"),
+    P("log.untrusted-url.command", "a fetch command was refused (BB_ALLOWED_NETWORKS)",
+      "error", 3,
+      r"^ERROR: \S+ do_fetch: (?P<cmd>(?:export [^;]+; )*(?:LANG=C )?(?:/usr/bin/env )?"
+      r"(?:git|wget|curl)(?: -c \S+)* (?:ls-remote|clone|fetch|-t \d+|-O|--)\S*(?: .*)?)$",
+      "bitbake refused to run this fetch command before it ran (it prints only the "
+      "command): the URL's host is not in BB_ALLOWED_NETWORKS; this is not a network or "
+      "proxy problem", "Add the host to BB_ALLOWED_NETWORKS (or a PREMIRRORS entry on an "
+      "allowed host), or pre-fill DL_DIR",
+      "ERROR: foo-1.0-r0 do_fetch: git -c core.fsyncobjectfiles=0 ls-remote "
+      "https://github.com/x/foo.git", ("do_fetch: ",), family="log.untrusted-url",
+      phase="build"),
     P("log.checksum-missing", "a recipe has no SRC_URI checksum", "error", 3,
       r"Missing SRC_URI checksum|No checksum specified for '?(?P<url>[^',]+)",
       "the recipe fetches a file without SRC_URI[sha256sum] and BB_STRICT_CHECKSUM is set",

@@ -43,23 +43,27 @@ PATTERNS = (
     P("log.kas-include", "a kas include is missing", "error", 3,
       r"Could not fetch all repos needed by includes\. Missing repos: (?P<repos>.+)|"
       r"Configuration file not found: (?P<file>\S+)|configuration file '(?P<file2>[^']+)' not "
-      r"found|include (?P<inc>\S+) resolves outside repository",
+      r"found|include (?P<inc>\S+) resolves outside repository|Include references unknown "
+      r"repo: (?P<repos2>\S+)|No such file or directory: '(?P<file3>[^']+\.ya?ml)'",
       "{what}", "{how}",
       "ERROR    - Could not fetch all repos needed by includes. Missing repos: meta-foo",
       ("needed by includes", "Configuration file not found", "not found",
-       "resolves outside repository"), check="kas.config-missing", phase="setup",
+       "resolves outside repository", "Include references unknown repo", ".yml'", ".yaml'"), check="kas.config-missing", phase="setup",
       fields=lambda g, c: (
-          {"what": f"an includes: entry names repo(s) {g['repos'].strip()} that no repos: "
+          {"what": f"an includes: entry names repo(s) {(g.get('repos') or g['repos2']).strip()} "
+                   "that no repos: "
                    "entry of the configuration defines (a typo, or the file that defines it is "
                    "not included)",
            "how": "Define the repo under repos: (with url and commit/branch) in the top "
-                  "configuration, or fix the repo: name in includes:"} if g.get("repos") else
-          {"what": f"an included kas file does not exist: {g.get('file') or g.get('file2')} "
+                  "configuration, or fix the repo: name in includes:"}
+          if (g.get("repos") or g.get("repos2")) else
+          {"what": "an included kas file does not exist: "
+                   f"{g.get('file') or g.get('file2') or g.get('file3')} "
                    "(a typo in includes:, a path relative to the wrong repo, or the file is on "
                    "another branch of that repo)",
            "how": "Fix the path in includes: (paths are relative to the including file's "
                   "repo) or check out the branch that has it"}
-          if (g.get("file") or g.get("file2")) else
+          if (g.get("file") or g.get("file2") or g.get("file3")) else
           {"what": f"include {g.get('inc')} points outside its repository",
            "how": "Use a repo-relative path inside the repository"})),
     P("log.kas-fetch", "kas could not fetch a repository", "error", 2,
