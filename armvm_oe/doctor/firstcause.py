@@ -32,6 +32,7 @@ WRAPPER = re.compile(
     r"^ERROR: Error: The image creation script|^collect2: error: ld returned|"
     r"Exit code \d+\. Output:\s*$|^Error: Transaction check error|Command '[^']*' returned \d+|"
     r"Fatal QA errors were found, failing task|Parsing halted due to errors|"
+    r"failed: error code \d+|"
     r"^ERROR: \S+ do_\w+: (?:Error executing|Execution of|Function failed)|"
     r"^(?:ERROR: )?(?:An uncaught exception|Command execution failed)|"
     r"^ninja: build stopped|^ERROR: Task .* failed|task failed:|tasks? failed\b|"
@@ -80,7 +81,10 @@ def is_error(ln, strict: bool) -> bool:
         return False
     if strict or ln.tasklog:
         return bool(TASK_ERROR.search(t))
-    return ln.level in ("ERROR", "FATAL") or bool(GENERIC_ERROR.search(t))
+    lvl = ln.level
+    if lvl in ("WARNING", "NOTE", "DEBUG") and lvl + ":" in t:
+        return False            # the message says itself it is no error
+    return lvl in ("ERROR", "FATAL") or bool(GENERIC_ERROR.search(t))
 
 
 def first_error(model, skip: set, cascade: set, succeeded: bool = False) -> Optional[int]:

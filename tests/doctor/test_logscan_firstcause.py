@@ -154,3 +154,16 @@ def test_the_same_build_failing_is_not_ok():
                       "to be rerun and all succeeded.", NEW_GCC)
     d = scan(log)
     assert d.failed and d.first.id == "log.compile-error"
+
+
+def test_warning_lines_with_error_words_are_not_errors():
+    log = ("WARNING: foo-1.0-r0 do_install: /w/image/etc/foo.conf: No such file or directory\n"
+           "NOTE: bar-1.0-r0 do_compile: aborting the optional docs build\n"
+           "WARNING: baz-1.0-r0 do_configure: fatal error: was reported by a test, ignored\n")
+    d = scan(log)
+    assert not d.failed, [(f.id, f.severity, f.line) for f in d.findings]
+
+
+def test_header_excerpt_without_file_position():
+    f = scan("fatal error: zlib.h: No such file or directory").first
+    assert f.id == "log.missing-header" and "zlib.h" in f.cause and "DEPENDS" in f.fix

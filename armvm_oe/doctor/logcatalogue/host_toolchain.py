@@ -9,14 +9,14 @@ from armvm_oe.doctor.logcatalogue._base import P, S, attach
 
 PATTERNS = (
     P("log.missing-header", "a header of a dependency is missing", "error", 3,
-      r"(?P<src>\S+?):\d+(?::\d+)?: fatal error: (?P<hdr>[\w./+-]+\.h(?:pp|h)?): No such file "
-      r"or directory",
+      r"(?:(?P<src>\S+?):\d+(?::\d+)?: )?fatal error: (?P<hdr>[\w./+-]+\.h(?:pp|h)?): No such "
+      r"file or directory",
       "{src} includes {hdr}, which is not in the recipe sysroot: the recipe does not DEPENDS "
       "on the recipe that installs it (or that recipe's PACKAGECONFIG leaves it out)",
       "Add the recipe that provides {hdr} to DEPENDS (oe-pkgdata-util find-path '*/{hdr}'; "
       "or bitbake-layers show-recipes), or enable the option that installs it",
       "| ../src/main.c:3:10: fatal error: openssl/ssl.h: No such file or directory",
-      ("fatal error: ",), phase="build"),
+      ("fatal error: ",), phase="build", defaults={"src": "the source"}),
     P("log.compile-error", "the compiler rejected the source", "error", 2,
       r"(?P<src>[^\s:]+\.(?:c|cc|cpp|cxx|h|hpp|hh|S|s|rs|go|f90)):(?P<line>\d+)(?::\d+)?: "
       r"(?:fatal )?error: (?P<msg>.+)|^error(?:\[E\d+\])?: (?P<msg2>.+)",
