@@ -132,7 +132,7 @@ def run(args, out=None) -> int:
             emit_json(to_sarif(diag), out)
         else:
             out.write(report.render_findings(diag, stream=out))
-        return 1 if diag.findings else 0
+        return 1 if diag.failed else 0
     if args.config is not None:
         # a config named on the command line must exist: bad input is exit 2
         # (the kas.config-missing check still explains a missing default one)

@@ -172,7 +172,9 @@ _MARKERS = (
                "Started PRServer", "config sanity checker", "ParseError", "unparsed line",
                "Resolving any missing task queue", "Build Configuration:", "Nothing PROVIDES",
                "Nothing RPROVIDES", "old override syntax", "is not compatible with the core "
-               "layer"), None),
+               "layer", "depends on layer", "depends on version", "No recipes in ",
+               "No recipes available for", "Could not include required file",
+               "Failure expanding variable", "duplicated BBFILE_COLLECTIONS"), None),
     ("setup", ("Cloning repository", "Cloning into", "git clone", "repo init", "repo sync",
                "Fetching of repo", "as root for repository", "oe-init-build-env", "git fetch",
                "git remote", "git checkout", "git apply", "git am ", "Running as root",

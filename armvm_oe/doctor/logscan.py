@@ -5,14 +5,15 @@ findings (the first real cause first) and, for each finding, the chain of
 evidence (console line -> task log line). ``diagnose(text)`` returns just
 the findings.
 
-How it reads a log (see :mod:`logmodel` and :mod:`logpatterns`):
+How it reads a log (see :mod:`logmodel`, the data in :mod:`logcatalogue`,
+:mod:`firstcause` and :mod:`logfollow`):
 
 1. every line is normalised (kas/CI prefixes, ``| ``, colour, CR/LF) and
    given its phase; the sanity checker's list, tracebacks and task failure
    blocks are found;
 2. every pattern is tried on the lines holding one of its literal keys (and
    on each block as a whole); when several match one line the tie rule of
-   :mod:`logpatterns` picks one (tier, then match length);
+   :mod:`logcatalogue` picks one (tier, then match length);
 3. a task log named by "Logfile of failure stored in:" that exists here
    (also below a build directory moved between a container's /work and the
    host) is read and its first error diagnosed; so are bitbake's
@@ -20,69 +21,29 @@ How it reads a log (see :mod:`logmodel` and :mod:`logpatterns`):
 4. causes come first (errors before warnings, then the more specific, then
    log order), then the consequences (``cascade``); a log with an error line,
    a non-zero task exit or a traceback that nothing recognises gets a
-   ``log.unrecognised`` finding quoting its first error line, never ``ok``.
+   ``log.unrecognised`` finding: the structural first cause (:mod:`firstcause`:
+   the first error that is not a wrapper or cascade line, with its recipe and
+   task), never ``ok``. Warnings alone are listed but the log is ``ok``.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from armvm_oe.doctor import logmodel
-from armvm_oe.doctor.logpatterns import BENIGN, GENERIC_ERROR, PATTERNS, Pattern
+from armvm_oe.doctor import firstcause, logfollow, logmodel
+from armvm_oe.doctor.logfinding import UNRECOGNISED, Diagnosis, Finding
+from armvm_oe.doctor.logfollow import resolve_task_log  # noqa: F401  (public)
+from armvm_oe.doctor.logcatalogue import PATTERNS, Pattern
 
 __all__ = ["PATTERNS", "Pattern", "Finding", "Diagnosis", "scan", "diagnose", "diagnose_file",
-           "scan_file", "UNRECOGNISED"]
+           "scan_file", "UNRECOGNISED", "resolve_task_log"]
 
-UNRECOGNISED = "log.unrecognised"
 _SEV = {"error": 0, "warn": 1}
 _COMPILED = [(p, re.compile(p.regex, re.M)) for p in PATTERNS]
-_MAX_TASK_LOGS = 20          # task logs read per console log
-_MAX_TASK_LOG_BYTES = 32 << 20
 _MAX_PER_FAMILY = 50         # lines tried per multi-finding family (QA, sanity)
 _MULTI = ("log.qa-issue", "log.sanity-misc")
-
-
-@dataclass
-class Finding:
-    id: str                 # the family: log.checksum-mismatch
-    title: str
-    severity: str
-    line_no: int            # 1-based line in the scanned log
-    line: str               # that line, normalised
-    cause: str
-    fix: str
-    cascade: bool = False
-    check: Optional[str] = None
-    phase: str = "unknown"
-    pattern: Optional[str] = None     # the variant that matched
-    tier: int = 0
-    evidence: list = field(default_factory=list)   # [{source, line_no, line}] log -> task log
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class Diagnosis:
-    source: str
-    findings: list
-    phase: str                  # where the build stopped (phase of the first cause)
-    lines: int
-    task_logs: list = field(default_factory=list)   # [{logfile, resolved, read}]
-    reports: list = field(default_factory=list)     # error-report files read
-    ties: list = field(default_factory=list)        # [(line_no, [pattern ids])]: should stay empty
-
-    @property
-    def first(self) -> Optional[Finding]:
-        return self.findings[0] if self.findings else None
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.findings)
 
 
 class _Safe(dict):
@@ -161,7 +122,7 @@ def _match_lines(model) -> tuple:
     texts = [ln.text for ln in model.lines]
     per_line: dict = {}
     for p, rx in _COMPILED:
-        for n in _candidates(model, p.keys):
+        for n in _candidates(model, p.gate or p.keys):
             if n in model.in_block:
                 continue
             t = texts[n]
@@ -238,64 +199,6 @@ def _sanity_misc(model, b, source: str) -> Finding:
                    [{"source": source, "line_no": ln.no, "line": ln.text}])
 
 
-def _first_error_line(model, used: set) -> Optional[int]:
-    """The first line that says something failed, for log.unrecognised."""
-    for i, ln in enumerate(model.lines):
-        if i in used or model.in_block.get(i, 0) is None:
-            continue            # recognised already, or the sanity header
-        t = ln.text
-        if not t or BENIGN.search(t):
-            continue
-        b = model.in_block.get(i)
-        if b is not None and b.kind == "traceback":
-            return b.key
-        if ln.level in ("ERROR", "FATAL") or GENERIC_ERROR.search(t):
-            return i
-    return None
-
-
-def resolve_task_log(logfile: str, bases: list) -> Optional[Path]:
-    """The task log named in a log, here: as printed, or the same path below
-    another build directory (a container's /work/build is the host's
-    ~/proj/build): the part from the first 'tmp*' component on is tried
-    below each base."""
-    p = Path(logfile)
-    try:
-        if p.is_file():
-            return p
-    except (OSError, ValueError):      # unreadable, or a NUL byte in a pasted path
-        return None
-    parts = p.parts
-    for i, part in enumerate(parts):
-        if not part.startswith("tmp") or i + 1 >= len(parts):
-            continue
-        rel = Path(*parts[i:])
-        for base in bases:
-            cand = Path(base) / rel
-            try:
-                if cand.is_file():
-                    return cand
-            except (OSError, ValueError):
-                continue
-    return None
-
-
-def _bases(log_path, build_dir) -> list:
-    out = []
-    if build_dir:
-        out.append(Path(build_dir))
-    if log_path:
-        # the console log lives in <build>/tmp/log/cooker/<machine>/: its
-        # ancestors are the candidate build directories
-        out.extend(Path(log_path).resolve().parents)
-    seen, uniq = set(), []
-    for b in out:
-        if str(b) not in seen:
-            seen.add(str(b))
-            uniq.append(b)
-    return uniq
-
-
 def _merge(findings: list, sub: Finding, anchor, source: str) -> None:
     """Add a task log's cause to the console findings: as more evidence for
     the same family, or as a new finding anchored at the console line."""
@@ -316,15 +219,14 @@ def scan(text: str, source: str = "log", log_path=None, build_dir=None,
     per_line = _match_lines(model)
     found: dict = {}
     ties = []
-    used = set()
+    used, casc = set(), set()
     per_family: dict = {}
     first_of: dict = {}
     for n in sorted(per_line):
         (p, m, b), tied = _pick(per_line[n])
         if tied:
             ties.append((model.lines[n].no, [p.id] + tied))
-        if not p.cascade:
-            used.add(n)     # a cascade line may still be the first error line
+        (casc if p.cascade else used).add(n)
         k = per_family.get(p.fid, 0)
         if k >= _MAX_PER_FAMILY or (k and p.fid not in _MULTI and
                                     first_of[p.fid].severity == "error"):
@@ -351,16 +253,16 @@ def scan(text: str, source: str = "log", log_path=None, build_dir=None,
     findings = list(found.values())
     task_logs, reports = [], []
     if follow:
-        bases = _bases(log_path, build_dir)
-        for b in [b for b in model.blocks if b.kind == "task-failure"][:_MAX_TASK_LOGS]:
-            where = resolve_task_log(b.logfile, bases)
+        bases = logfollow.bases(log_path, build_dir)
+        for b in [b for b in model.blocks if b.kind == "task-failure"][:logfollow.MAX_TASK_LOGS]:
+            where = logfollow.resolve_task_log(b.logfile, bases)
             task_logs.append({"logfile": b.logfile, "resolved": str(where) if where else None,
                               "task": b.task, "read": False})
             if where is None:
                 continue
             try:
                 with open(where, "rb") as fh:
-                    data = fh.read(_MAX_TASK_LOG_BYTES).decode("utf-8", errors="replace")
+                    data = fh.read(logfollow.MAX_TASK_LOG_BYTES).decode("utf-8", errors="replace")
             except OSError:
                 continue
             task_logs[-1]["read"] = True
@@ -368,7 +270,7 @@ def scan(text: str, source: str = "log", log_path=None, build_dir=None,
             if sub.first is not None and not sub.first.cascade:
                 _merge(findings, sub.first, model.lines[b.key], source)
         if build_dir:
-            for rep, sub in _error_reports(Path(build_dir)):
+            for rep, sub in logfollow.error_reports(Path(build_dir), scan):
                 reports.append(str(rep))
                 if sub.first is not None and not sub.first.cascade:
                     anchor = logmodel.Line(0, "", f"error report {rep.name}", None)
@@ -377,56 +279,17 @@ def scan(text: str, source: str = "log", log_path=None, build_dir=None,
     cascade = sorted((f for f in findings if f.cascade), key=lambda f: f.line_no)
     causes.sort(key=lambda f: (_SEV.get(f.severity, 2), -f.tier, f.line_no))
     if not any(f.severity == "error" for f in causes):
-        n = _first_error_line(model, used)
-        if n is not None:
-            ln = model.lines[n]
-            causes.insert(0, Finding(
-                UNRECOGNISED, "an error no pattern recognises", "error", ln.no, ln.text,
-                f"no known failure matches; the first error line of the log is: {ln.text}",
-                "Read the lines just above it (and the task log it names, if any); the lines "
-                "after it are likely consequences", False, None,
-                ln.phase, None, 0, [{"source": source, "line_no": ln.no, "line": ln.text}]))
+        f = firstcause.structural(model, used, casc, source, task_log=not follow)
+        if f is not None:
+            causes.insert(0, f)
     out = causes + cascade
     phase = out[0].phase if out else (model.lines[-1].phase if model.lines else "unknown")
     return Diagnosis(source, out, phase, len(model.lines), task_logs, reports, ties)
 
 
-def _error_reports(build_dir: Path) -> list:
-    """bitbake's error reports (report-error.bbclass, JSON despite '.txt'):
-    the newest error_report_*.txt of the build directory, each failure's
-    log diagnosed. Returns [(path, Diagnosis)]."""
-    reps = []
-    for d in sorted(build_dir.glob("tmp*/log/error-report")):
-        reps.extend(d.glob("error_report_*.txt"))
-    if not reps:
-        return []
-    newest = max(reps, key=lambda p: p.stat().st_mtime)
-    try:
-        data = json.loads(newest.read_text(errors="replace"))
-    except (OSError, ValueError):
-        return []
-    fails = data.get("failures") if isinstance(data, dict) else None
-    if not isinstance(fails, list):
-        return []          # not bitbake's format: nothing to say about it
-    out = []
-    for fail in fails[:_MAX_TASK_LOGS]:
-        if not isinstance(fail, dict):
-            continue
-        log = str(fail.get("log") or "")
-        label = f"{newest}#{fail.get('package') or fail.get('recipe') or ''}:" \
-                f"{fail.get('task') or ''}"
-        out.append((newest, scan(log, source=label, follow=False)))
-    return out
-
-
 def diagnose(text: str) -> list:
     """Known failures in ``text``, the first real cause first (see scan)."""
     return scan(text).findings
-
-
-def read_log(path) -> str:
-    with open(path, "rb") as f:
-        return f.read().decode("utf-8", errors="replace")
 
 
 def scan_file(path, build_dir=None) -> Diagnosis:
@@ -438,16 +301,16 @@ def scan_file(path, build_dir=None) -> Diagnosis:
         logs = logs or sorted(p.glob("tmp*/log/cooker/*/*.log"), key=lambda q: q.stat().st_mtime)
         if not logs:
             d = Diagnosis(str(p), [], "unknown", 0)
-            for rep, sub in _error_reports(p):
+            for rep, sub in logfollow.error_reports(p, scan):
                 d.reports.append(str(rep))
                 d.findings.extend(f for f in sub.findings[:1])
             if not d.reports:
                 raise FileNotFoundError(2, "no tmp/log/cooker/*/console-latest.log or "
                                            "tmp/log/error-report/ in it", str(p))
             return d
-        return scan(read_log(logs[-1]), source=str(logs[-1]), log_path=logs[-1],
+        return scan(logfollow.read_log(logs[-1]), source=str(logs[-1]), log_path=logs[-1],
                     build_dir=build_dir or p)
-    return scan(read_log(p), source=str(p), log_path=p, build_dir=build_dir)
+    return scan(logfollow.read_log(p), source=str(p), log_path=p, build_dir=build_dir)
 
 
 def diagnose_file(path) -> list:

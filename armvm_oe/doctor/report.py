@@ -67,9 +67,12 @@ def render_findings(diag, source: str = "log", stream: Optional[TextIO] = None) 
     source = safe(getattr(diag, "source", source))
     if not findings:
         return f"armvm-oe doctor: no failure found in {source}\n"
+    failed = any(f.severity == "error" for f in findings)
     out = [style(f"armvm-oe doctor: {source}", "bold", stream=stream)]
+    if not failed:
+        out.append(f"no failure found; {len(findings)} warning(s) the build went on after")
     phase = getattr(diag, "phase", None)
-    if phase:
+    if phase and failed:
         out.append(f"stopped in: {PHASE_TITLES.get(phase, phase)}")
     out.append("")
     for i, f in enumerate(findings):
@@ -106,7 +109,9 @@ def results_json(results: list[Result], checked: int) -> dict:
 def findings_json(diag, source: str = "log") -> dict:
     findings = diag.findings if hasattr(diag, "findings") else list(diag)
     first = findings[0].as_dict() if findings else None
-    return {"schema": JSON_SCHEMA_VERSION, "ok": not findings,
+    # ok: no error (a successful build's WARNINGs and QA warnings are listed, not failures)
+    return {"schema": JSON_SCHEMA_VERSION,
+            "ok": not any(f.severity == "error" for f in findings),
             "log": getattr(diag, "source", source), "lines": getattr(diag, "lines", None),
             "phase": getattr(diag, "phase", None), "first_cause": first,
             "findings": [f.as_dict() for f in findings],

@@ -14,7 +14,7 @@ from armvm_oe.doctor.logpatterns import PATTERNS
 
 REAL = Path(__file__).parent / "realworld"
 # families whose evidence is the real kas run in test_logscan_kas.py
-KAS_RUN = ("log.kas-unknown-repo", "log.kas-dirty", "log.kas-no-init-env")
+KAS_RUN = ("log.kas-unknown-repo", "log.kas-dirty", "log.kas-no-init-env", "log.kas-include")
 
 
 def table() -> str:

@@ -1,6 +1,7 @@
 """doctor --log on what the real bitbake prints (poky in ARMVM_POKY_DIR, run
 as the unprivileged builder user, `bitbake -p` in a fresh build directory):
-each case breaks one thing in conf/ and expects that as the first cause."""
+each case breaks one thing in conf/ (or adds a small broken layer) and
+expects that as the first cause."""
 
 from __future__ import annotations
 
@@ -22,6 +23,20 @@ CASES = {
     "invalid-distro": ('DISTRO = "nosuchdistro"\n', "", "log.invalid-distro"),
     "old-override": ('IMAGE_INSTALL_append = " foo"\n', "", "log.old-override-syntax"),
     "layer-missing": ("", 'BBLAYERS += "/nonexistent/meta-gone"\n', "log.layer-dirs-missing"),
+    "include-missing": ("require conf/distro/nosuchdistro.conf\n", "", "log.parse-error"),
+    "dangling-bbappend": ('BB_NO_NETWORK = "1"\n', 'BBLAYERS += "{base}/meta-x"\n', "log.dangling-bbappend"),
+    "layer-depends": ("", 'BBLAYERS += "{base}/meta-y"\n', "log.layer-depends"),
+}
+
+# small layers some cases add (written below the build's base directory)
+_LAYER = ('BBPATH .= ":${{LAYERDIR}}"\nBBFILES += "${{LAYERDIR}}/recipes-*/*/*.bb '
+          '${{LAYERDIR}}/recipes-*/*/*.bbappend"\nBBFILE_COLLECTIONS += "{n}"\n'
+          'BBFILE_PATTERN_{n} = "^${{LAYERDIR}}/"\nLAYERSERIES_COMPAT_{n} = "scarthgap"\n{extra}')
+FILES = {
+    "dangling-bbappend": {"meta-x/conf/layer.conf": _LAYER.format(n="x", extra=""),
+                          "meta-x/recipes-x/nosuch/nosuch_1.0.bbappend": "# nothing\n"},
+    "layer-depends": {"meta-y/conf/layer.conf": _LAYER.format(
+        n="y", extra='LAYERDEPENDS_y = "nosuch-layer"\n')},
 }
 
 
@@ -41,8 +56,13 @@ def test_real_bitbake_error(poky, case):
     base = Path(tempfile.mkdtemp(prefix="doctor-bb-", dir="/tmp"))
     try:
         uid = pwd.getpwnam("builder").pw_uid
-        os.chown(base, uid, uid)
+        for rel, text in FILES.get(case, {}).items():
+            (base / rel).parent.mkdir(parents=True, exist_ok=True)
+            (base / rel).write_text(text)
+        for d in [base, *base.rglob("*")]:
+            os.chown(d, uid, uid)
         base.chmod(0o755)
+        layers = layers.format(base=base)
         script = (f"cd {poky} && . ./oe-init-build-env {base}/build >/dev/null && "
                   f"printf '%s' '{local}' >> conf/local.conf && "
                   f"printf '%s' '{layers}' >> conf/bblayers.conf && bitbake -p")

@@ -116,3 +116,37 @@ def test_kas_container_as_root(tmp_path):
     assert p.returncode != 0 and "Running as root" in log, log
     f = scan(log).first
     assert f.id == "log.kas-container-root" and "usermod -aG docker" in f.fix, log
+
+
+def test_include_names_an_undefined_repo(tmp_path, layer):
+    """The issue's kas case: includes: names a repo no repos: entry defines."""
+    rc, log = kas(tmp_path, "header:\n  version: 14\n  includes:\n    - repo: nosuchrepo\n"
+                  "      file: x.yml\nmachine: qemuarm64\n" + repo(layer))
+    assert rc != 0, log
+    d = scan(log)
+    assert d.first.id == "log.kas-include", log
+    assert "nosuchrepo" in d.first.cause
+
+
+def test_included_file_not_found(tmp_path, layer):
+    rc, log = kas(tmp_path, "header:\n  version: 14\n  includes:\n    - missing.yml\n"
+                  "machine: qemuarm64\n" + repo(layer))
+    assert rc != 0, log
+    d = scan(log)
+    assert d.first.id == "log.kas-include", log
+    assert "missing.yml" in d.first.cause
+
+
+def test_pinned_commit_not_on_branch(tmp_path, layer):
+    git("checkout", "-q", "-b", "side", cwd=layer)
+    (layer / "SIDE").write_text("x\n")
+    git("add", "-A", cwd=layer)
+    git("commit", "-qm", "side", cwd=layer)
+    side = subprocess.run(["git", "rev-parse", "HEAD"], cwd=layer, capture_output=True,
+                          text=True).stdout.strip()
+    git("checkout", "-q", "main", cwd=layer)
+    rc, log = kas(tmp_path, HEADER + repo(layer, f"    commit: {side}\n"))
+    assert rc != 0, log
+    d = scan(log)
+    assert d.first.id == "log.remote-ref-missing", log
+    assert side[:12] in d.first.cause and "main" in d.first.cause
