@@ -16,7 +16,8 @@ finding), not from what the scanner says. The rule, fair to a catalogue
 with other family ids:
 
 - expected ``ok`` (a build that succeeded, with its warnings): right only if
-  doctor exits 0 with no finding;
+  doctor exits 0, says ok and has no finding above warning severity (the
+  build's own WARNING lines may be listed as warnings);
 - any other log: wrong if doctor says ok (exit 0); otherwise the first
   cause's quoted line must contain one of the ``line`` substrings (so a
   wrapper such as "Function failed" or "Task ... failed" is wrong), and its
@@ -95,8 +96,13 @@ def judge(head: dict, rc: int, doc: dict | None, err: str = "") -> tuple[bool, s
         return False, f"no JSON from doctor (exit {rc}): {err.strip()[:200]}"
     first = doc.get("first_cause")
     if expected == "ok":
-        if rc == 0 and doc.get("ok") and not doc.get("findings"):
-            return True, "ok on a successful build"
+        # Warnings may be listed (the build's own WARNING lines); what a
+        # successful build must not get is a non-zero exit, ok=false or an
+        # error-severity finding.
+        errors = [f for f in doc.get("findings") or [] if f.get("severity") != "warn"]
+        if rc == 0 and doc.get("ok") and not errors:
+            return True, "ok on a successful build" + (
+                f" (its {len(doc['findings'])} warning(s) listed)" if doc.get("findings") else "")
         return False, (f"a successful build called failed: {first['id']} on "
                        f"{first['line']!r}" if first else f"exit {rc} without a finding")
     if rc == 0 or doc.get("ok") or not first:

@@ -27,19 +27,13 @@ REAL = Path(__file__).parent / "realworld"
 
 # broke a hard rule on main's catalogue (before issue 22's rewrite); see the module doc
 BROKEN_BEFORE = {
-    # failures called ok: excerpts without an ERROR: line bitbake would print
+    # failures called ok: excerpts with no line bitbake or kas marks as an
+    # error (a curl/git connect failure, a host loader error, a kas message
+    # wrapped over two lines, an ERROR: prefix cut to "RROR:")
     "fetch-github-443-timeout-freedom-u-sdk-173",
     "host-glibc-too-old-balenad-balena-jetson-447",
     "kas-branch-lacks-commit-meta-avocado-260",
-    "parse-include-poky-conf-noprefix-fsl-distro-112",
-    "pseudo-bind-filename-too-long-pseudo-5",
     "sstate-manifest-missing-truncated-prefix-openpli-149",
-    "werror-format-security-lxqt-archiver-qt5-extra-80",
-    "werror-unknown-option-old-gcc-meta-tegra-303",
-    # successes called failed: WARNING-level QA issues and fetch fallbacks
-    "ok-fetch-mirror-checksum-warnings-meta-ros-443",
-    "ok-qa-warnings-installed-not-shipped-meta-sunxi-14",
-    "ok-qa-warnings-stripped-textrel-xenclient-842",
 }
 
 
@@ -85,6 +79,10 @@ def test_judge_rules():
     ok = {"expected": "ok"}
     assert judge(ok, 0, {"ok": True, "findings": [], "first_cause": None})[0]
     assert not judge(ok, 1, {"ok": False, "findings": [cause], "first_cause": cause})[0]
+    warned = dict(cause, severity="warn")
+    assert judge(ok, 0, {"ok": True, "findings": [warned], "first_cause": warned})[0]
+    assert not judge(ok, 0, {"ok": True, "findings": [dict(cause, severity="error")],
+                             "first_cause": cause})[0]
 
 
 @pytest.mark.parametrize("path", [
@@ -97,8 +95,9 @@ def test_heldout_hard_rules(path):
     rc, doc, err = run_doctor(body)
     assert doc is not None, f"doctor gave no JSON (exit {rc}): {err[-500:]}"
     if head["expected"] == "ok":
-        assert rc == 0 and doc["ok"] and not doc["findings"], \
-            f"a successful build called failed: {[(f['id'], f['line']) for f in doc['findings']]}"
+        errors = [f for f in doc["findings"] if f.get("severity") != "warn"]
+        assert rc == 0 and doc["ok"] and not errors, \
+            f"a successful build called failed: {[(f['id'], f['line']) for f in errors]}"
     else:
         assert rc == 1 and not doc["ok"] and doc["first_cause"], \
             f"a failed build called ok (exit {rc})"
