@@ -46,7 +46,15 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+# One folder per round of collection: a round is scored on the code of the day
+# it was collected, before anyone reads it; after that it may serve as
+# development data and the next round is the held-out one.
 HELDOUT = Path(__file__).parent / "heldout"
+
+
+def round_files(rnd: str | None = None) -> list[Path]:
+    """The held-out logs of one round (r1, r2, ...) or of all rounds."""
+    return sorted((HELDOUT / rnd if rnd else HELDOUT).rglob("*.log"))
 _HEAD = re.compile(r"^# (source|expected|accept|cause|line|note): ?(.*)$")
 
 
@@ -126,7 +134,7 @@ def judge(head: dict, rc: int, doc: dict | None, err: str = "") -> tuple[bool, s
 
 def score(paths: list[Path] | None = None) -> list[Verdict]:
     out = []
-    for path in paths or sorted(HELDOUT.glob("*.log")):
+    for path in paths or round_files():
         head, body = load(path)
         rc, doc, err = run_doctor(body)
         right, why = judge(head, rc, doc, err)
@@ -157,10 +165,11 @@ def main(argv: list[str] | None = None) -> int:
                                  epilog="example: PYTHONPATH=$PWD python3 -m "
                                         "tests.doctor.heldout_score -v")
     ap.add_argument("files", nargs="*", type=Path, help="held-out logs (default: all)")
+    ap.add_argument("--round", help="only this collection round (a folder of heldout/, e.g. r2)")
     ap.add_argument("-v", "--verbose", action="store_true", help="also print the quoted line")
     ap.add_argument("--json", action="store_true", help="verdicts and summary as JSON")
     a = ap.parse_args(argv)
-    verdicts = score(a.files or None)
+    verdicts = score(a.files or round_files(a.round))
     s = summary(verdicts)
     if a.json:
         print(json.dumps({"summary": s, "verdicts": [asdict(v) for v in verdicts]}, indent=2))
