@@ -41,8 +41,9 @@ def debian_image():
 def _debian_image(arch: str):
     """The Debian-built image (armvm_oe.testing.distro) from the cache. A
     cold build takes many minutes under emulation, so it happens only in
-    CI setup (.ci/setup.d/05-boot-distro.sh) or with
-    ARMVM_BUILD_DEBIAN_IMAGES=1; otherwise the test skips and says how."""
+    CI setup (.ci/setup.d/30-boot-distro.sh) or with
+    ARMVM_BUILD_DEBIAN_IMAGES=1; otherwise the test skips and says how (fails
+    with CI=true: tests/_need.py)."""
     from armvm_oe.testing import distro
 
     hit = distro.cached(arch)
