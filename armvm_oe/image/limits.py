@@ -36,9 +36,11 @@ allocated size (the non-zero bytes written) to the file's size plus gzip's
 non-zero cap while it runs.
 
 The CPU backstop (:func:`cpu_backstop`) is not a limit: it is >= 10x the
-most CPU any input the caps accept costs here (measured worst case ~1.3 s
-for a file under 10 MiB, ~0.66 us per compressed byte above), for decoder
-costs nobody has found yet; no test or real image reaches it.
+most CPU any input the rules accept costs (measured on the 2-core CI machine
+at load ~20, where CPU seconds inflate: the worst, bzip2 just under both
+caps, 2.95 s; gzip 1.84, zstd 1.26, xz 0.91; ~0.66 us per compressed byte
+above 10 MiB), for decoder costs nobody has found yet; no test or real image
+reaches it.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ TOTAL_SLOPE = 256
 NONZERO_SLOPE = {"gzip": 32, "bzip2": 8, "xz": 32, "zstd": 32}
 ZSTD_SEQ_FLOOR = 32 << 20       # ~0.3 s of decoding at ~8 ns per sequence
 ZSTD_SEQ_PER_BYTE = 8           # 8x the most a zstd compressor writes
-BACKSTOP_CPU = 30.0             # CPU s, below CONTRACT_INPUT (>= 10x the worst accepted case)
+BACKSTOP_CPU = 60.0             # CPU s below CONTRACT_INPUT: 20x the worst accepted case (2.95 s at load 20)
 BACKSTOP_CPU_PER_BYTE = 8e-6    # above it (>= 10x the worst accepted case per byte)
 
 
