@@ -258,7 +258,11 @@ def test_hand_made_zstd_of_minimal_matches_is_refused_by_its_sequence_count():
     assert rc == 2 and "is not a disk image" in err, err                  # decoded, judged
 
 
-@pytest.mark.parametrize("level", ["--fast=5", "-1", "-19", "--ultra -22 --long=27"])
+@pytest.mark.parametrize("level", [
+    "--fast=5", "-1", "-9",
+    # the high levels take minutes on the fixture under load: nightly
+    pytest.param("-19", marks=pytest.mark.nightly),
+    pytest.param("--ultra -22 --long=27", marks=pytest.mark.nightly)])
 def test_zstd_compressors_stay_far_below_the_sequence_rule(image, tmp_path, level):
     """What the zstd CLI writes for the fixture declares < 1 sequence per
     compressed byte at every level (the rule allows ZSTD_SEQ_PER_BYTE = 8 on
