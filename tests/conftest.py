@@ -46,3 +46,32 @@ def armvm(tmp_path):
                               timeout=timeout, input=input)
 
     return _run
+
+
+def _skip_reason(report) -> str:
+    lr = report.longrepr
+    if isinstance(lr, tuple) and len(lr) == 3:
+        return str(lr[2]).removeprefix("Skipped: ")
+    return str(lr)
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One line at the end of every run (after the short summary, before the
+    counts): the skips counted per reason (tests/_need.py: 'poky' and
+    'mirrors' are the documented opt-in inputs, 'fixture' only off CI;
+    anything else is named in full)."""
+    yield
+    from _need import OPT_IN, skip_kind
+
+    counts: dict[str, int] = {}
+    for rep in terminalreporter.stats.get("skipped", []):
+        kind = skip_kind(_skip_reason(rep))
+        counts[kind] = counts.get(kind, 0) + 1
+    if not counts:
+        terminalreporter.write_line("skips: none")
+        return
+    label = {k: f"{k} ({' / '.join(v)} unset)" for k, v in OPT_IN.items()}
+    label["fixture"] = "fixture (a fixture CI builds is missing; a failure with CI=true)"
+    parts = [f"{n} {label.get(k, k)}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+    terminalreporter.write_line("skips: " + ", ".join(parts))

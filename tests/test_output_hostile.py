@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _need import need_fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 # (no "/": it is also a file name)
@@ -59,7 +60,7 @@ def _strings(obj):
 
 def _gpt_image(path: Path) -> Path:
     if not shutil.which("sgdisk"):
-        pytest.skip("sgdisk (gdisk) is not installed")
+        need_fixture("sgdisk (gdisk) is not installed")
     with open(path, "wb") as f:
         f.truncate(8 << 20)
     subprocess.run(["sgdisk", "-n", "1:2048:0", "-t", "1:ef00", str(path)], check=True,

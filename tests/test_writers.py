@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _need import need_fixture
 
 from armvm_oe import lib
 from armvm_oe.errors import UsageError
@@ -43,7 +44,7 @@ def _gpt_image(path: Path, size: int = 8 << 20) -> Path:
     """A small GPT disk with one ESP-typed partition (sgdisk), enough for the
     input checks that run before any conversion."""
     if not shutil.which("sgdisk"):
-        pytest.skip("sgdisk (gdisk) is not installed")
+        need_fixture("sgdisk (gdisk) is not installed")
     with open(path, "wb") as f:
         f.truncate(size)
     subprocess.run(["sgdisk", "-n", "1:2048:0", "-t", "1:ef00", str(path)],
@@ -164,7 +165,7 @@ def _store_and_fw(tmp_path):
     from armvm_oe.qemu import InstanceStore
     from armvm_oe.qemu.firmware import Firmware
     if not shutil.which("qemu-img"):
-        pytest.skip("qemu-img is not installed")
+        need_fixture("qemu-img is not installed")
     code, vars_t = _firmware(tmp_path)
     return InstanceStore(tmp_path / "instances"), Firmware("aarch64", code, vars_t)
 
@@ -209,7 +210,7 @@ def test_run_keeps_the_variable_store(tmp_path):
 def test_run_cli_overlay_refusal_is_a_paragraph(tmp_path):
     """The CLI path: exit 2 with what/why/fix naming --force."""
     if not shutil.which("qemu-img"):
-        pytest.skip("qemu-img is not installed")
+        need_fixture("qemu-img is not installed")
     img = _gpt_image(tmp_path / "disk.wic")
     code, vars_t = _firmware(tmp_path)
     env = {"ARMVM_DATA_DIR": str(tmp_path / "data")}

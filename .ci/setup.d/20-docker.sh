@@ -12,7 +12,9 @@ if ! _armvm_docker_up; then
         echo "starting dockerd (log: /var/log/dockerd.log)"
         $SUDO sh -c 'nohup dockerd --bridge=none --iptables=false >/var/log/dockerd.log 2>&1 &'
     fi
-    for _i in $(seq 1 60); do
+    # a fresh, busy machine can take long to start the engine: wait up to 5
+    # minutes (it is a wait for readiness, not a time limit on anything tested)
+    for _i in $(seq 1 300); do
         _armvm_docker_up && break
         sleep 1
     done

@@ -4,7 +4,9 @@ mount, no root, read-only, catastrophic mode so corrupt bitmaps do not stop it).
 A partition of a raw image file is handed to debugfs in place
 (``image?offset=N``, e2fsprogs' unix I/O manager syntax), so nothing is
 copied; a partition of a compressed or converted image is first written to a
-sparse temporary file. Every debugfs call has a timeout.
+sparse temporary file. Every debugfs call runs under an address-space limit
+and, as backstops far above what a real call costs (milliseconds), a CPU
+limit and a hang guard.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ from armvm_oe.image.source import FileSource, SliceSource, Source, copy_to_file
 
 EXT_MAGIC = 0xEF53
 DEBUGFS_MEMORY = 768 << 20       # address space of one debugfs (a corrupt fs made it take 1.5 GB)
-TOTAL_SECONDS = 60.0             # all debugfs calls on one filesystem
+DEBUGFS_CPU = 60                 # CPU s of one debugfs: a backstop (a real call takes ms)
+CALL_SECONDS = 300.0             # hang guard per call (wall), not a time budget
+TOTAL_SECONDS = 900.0            # hang guard for all debugfs calls on one filesystem
 
 
 def _limit_memory() -> None:      # runs in the child before exec
     import resource
     resource.setrlimit(resource.RLIMIT_AS, (DEBUGFS_MEMORY, DEBUGFS_MEMORY))
+    resource.setrlimit(resource.RLIMIT_CPU, (DEBUGFS_CPU, DEBUGFS_CPU))
 
 
 class Ext4Error(Exception):
@@ -58,7 +63,7 @@ class ExtEntry:
 class Ext4:
     """An ext2/3/4 filesystem in ``src`` (a partition slice or a whole source)."""
 
-    def __init__(self, src: Source, timeout: float = 20.0) -> None:
+    def __init__(self, src: Source, timeout: float = CALL_SECONDS) -> None:
         self.timeout = timeout
         self.spent = 0.0
         self._exe = shutil.which("debugfs") or next(
@@ -102,9 +107,9 @@ class Ext4:
         finally:
             self.spent += time.monotonic() - t0
         if proc.returncode < 0 or (proc.returncode and b"Cannot allocate" in proc.stderr):
-            raise Ext4Error(f"debugfs stopped on '{request}' (signal or over its "
-                            f"{DEBUGFS_MEMORY >> 20} MiB memory limit): the filesystem is "
-                            "corrupt")
+            raise Ext4Error(f"debugfs stopped on '{request}' (signal, or over its "
+                            f"{DEBUGFS_MEMORY >> 20} MiB memory or {DEBUGFS_CPU} s CPU "
+                            "limit): the filesystem is corrupt")
         self.bytes_out += len(proc.stdout)
         return proc
 

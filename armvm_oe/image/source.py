@@ -9,9 +9,9 @@ and a benchmark can prove that verifying a 16 GiB image reads a few MiB.
 * :class:`StreamSource` — a compressed image (``.gz``, ``.bz2``, ``.zst``,
   ``.xz``) decompressed once, as a stream (memory bounded by one 1 MiB chunk),
   into a sparse temporary file: all-zero 4 KiB blocks are holes, never
-  written; the output is bounded per format (:func:`expansion_limits`), so a
-  decompression bomb is refused within the issue-16 budget (< 2 s, < 500 MB
-  for any input under 10 MB).
+  written; the output is bounded per format by rules that depend on the
+  input alone (:mod:`armvm_oe.image.limits`), so a decompression bomb is
+  refused the same way on every machine.
 * :func:`open_source` picks one by content (magic bytes), converting
   ``.qcow2`` through ``qemu-img`` (:class:`armvm_oe.errors.ToolMissing` when
   absent).
@@ -34,86 +34,16 @@ from stat import S_ISREG
 from typing import BinaryIO, Callable
 
 from armvm_oe.errors import InputError, ToolMissing
+from armvm_oe.image.limits import (CONTRACT_INPUT, NONZERO_FLOOR, TOTAL_FLOOR,  # noqa: F401
+                                   ExpansionLimit, ZstdScan, cpu_backstop, expansion_limits,
+                                   qcow2_compressed_bytes, requested_expansion,
+                                   zstd_scan, zstd_sequence_limit)
 from armvm_oe.lib import regular_file
 
 CHUNK = 1 << 20
 _ZERO_CHUNK = bytes(CHUNK)
 BLOCK = 4096                     # zero runs are skipped at this granularity (fs block size)
 _ZERO_BLOCK = bytes(BLOCK)
-
-# -- expansion limits (issue 16: no input under 10 MB costs > 2 s or 500 MB) --
-# A compressed image is decompressed once into a sparse temporary file (zero
-# 4 KiB blocks are holes, never written). Two caps, per format, on the output:
-#   total output     <= TOTAL_FLOOR[fmt] + TOTAL_SLOPE * max(0, C - CONTRACT_INPUT)
-#   non-zero output  <= NONZERO_FLOOR[fmt] + NONZERO_SLOPE[fmt] * max(0, C - CONTRACT_INPUT)
-# where C is the compressed file's size. Below CONTRACT_INPUT the floors are
-# the whole budget: floor_total / (zero throughput) + floor_nonzero /
-# (non-zero throughput) stays <= ~1.3 s of CPU per format, measured with the
-# python readers (1 MiB reads) on the shared 2-core machine under load
-# (benchmarks/expansion.py): zeros come out at ~0.95 GB/s (gzip), 0.39
-# (bzip2), 0.49 (xz), 7 (zstd); repetitive non-zero data at 2.6-7 GB/s, except
-# bzip2, which is ~35 ns per non-zero byte whatever the data (the inverse BWT
-# of every 900k block), real images included. Writing the non-zero data to
-# the temporary file costs ~0.2 ns/byte. Real disk data compresses a few :1,
-# so the non-zero slopes are generous for real images above 10 MiB; the zero
-# budget decides which almost-empty sparse images are accepted
-# (docs/design/expansion-bound.md has the trade-off).
-CONTRACT_INPUT = 10 << 20
-TOTAL_FLOOR = {"gzip": 640 << 20, "bzip2": 192 << 20, "xz": 320 << 20, "zstd": 6 << 30}
-NONZERO_FLOOR = {"gzip": 256 << 20, "bzip2": 24 << 20, "xz": 128 << 20, "zstd": 256 << 20}
-TOTAL_SLOPE = 256
-NONZERO_SLOPE = {"gzip": 32, "bzip2": 8, "xz": 32, "zstd": 32}
-# The caps hold the contract for every stream gzip/bzip2/xz/zstd write, but
-# not for a hand-made one: a zstd block of 43690 three-byte matches coded in
-# RLE mode costs 12 bytes and 0 bits per sequence, so a 588 KB file reaches
-# the 6 GiB zstd cap after ~17 s of CPU (tests/verify/test_bounded.py makes
-# it). Decoding cost per output byte is the decoder's business, so the last
-# guard is the contract itself, in CPU seconds: below CONTRACT_INPUT,
-# decompression stops after CPU_FLOOR s (the worst accepted stream of the
-# standard tools costs ~1.2 s here); above, each further compressed byte
-# earns CPU_PER_BYTE (real images cost < 0.1 us per compressed byte, bzip2
-# included). Machine-dependent by nature: an explicit --max-expansion /
-# ARMVM_MAX_RATIO ("I trust this file") lifts it.
-CPU_FLOOR = 1.5
-CPU_PER_BYTE = 1e-6
-
-
-def expansion_limits(fmt: str, compressed: int,
-                     max_expansion: float | None = None) -> tuple[float, float]:
-    """(total, non-zero) output allowed from a ``fmt`` file of ``compressed``
-    bytes. ``max_expansion`` (``--max-expansion``, else ARMVM_MAX_RATIO) only
-    raises them: both become at least ``max_expansion * compressed``."""
-    over = max(0, compressed - CONTRACT_INPUT)
-    total = TOTAL_FLOOR[fmt] + TOTAL_SLOPE * over
-    nonzero = NONZERO_FLOOR[fmt] + NONZERO_SLOPE[fmt] * over
-    max_expansion = requested_expansion(max_expansion)
-    if max_expansion is not None:
-        total = max(total, max_expansion * compressed)
-        nonzero = max(nonzero, max_expansion * compressed)
-    return total, min(nonzero, total)
-
-
-def requested_expansion(max_expansion: float | None) -> float | None:
-    """The ratio the caller asked for: ``--max-expansion``, else
-    ARMVM_MAX_RATIO, else None."""
-    if max_expansion is None:
-        env = os.environ.get("ARMVM_MAX_RATIO")
-        if env:
-            try:
-                max_expansion = float(env)
-            except ValueError:
-                raise InputError(f"ARMVM_MAX_RATIO={env!r} is not a number", None,
-                                 "Set it to a ratio such as 2000, or inf") from None
-    return max_expansion
-
-
-def cpu_budget(compressed: int, max_expansion: float | None = None) -> float:
-    """CPU seconds decompression may use (see CPU_FLOOR); unlimited when the
-    caller raised the limits explicitly."""
-    if requested_expansion(max_expansion) is not None:
-        return float("inf")
-    return CPU_FLOOR + CPU_PER_BYTE * max(0, compressed - CONTRACT_INPUT)
-
 
 MAGIC = (
     (b"\x1f\x8b", "gzip"),
@@ -220,7 +150,7 @@ class FileSource(Source):
             self._fd = -1
 
 
-def _decompressor(fmt: str, raw: BinaryIO) -> BinaryIO:
+def _decompressor(fmt: str, raw: BinaryIO, scan: ZstdScan | None = None) -> BinaryIO:
     if fmt == "gzip":
         return gzip.GzipFile(fileobj=raw, mode="rb")
     if fmt == "bzip2":
@@ -228,88 +158,31 @@ def _decompressor(fmt: str, raw: BinaryIO) -> BinaryIO:
     if fmt == "xz":
         return lzma.LZMAFile(raw, mode="rb")
     if fmt == "zstd":
-        return _ZstdReader(raw)
+        return _ZstdReader(raw, scan)
     raise ValueError(fmt)
 
 
-ZSTD_MAGIC = 0xFD2FB528
 ZSTD_MAX_WINDOW = 1 << 27        # zstd's own default limit: a fixed memory ceiling
-
-
-def zstd_frames_problem(raw: BinaryIO, size: int) -> str | None:
-    """Walk the frame and block headers of a zstd file without decompressing
-    (a few bytes per 128 KiB block): why the stream is incomplete or not zstd,
-    or None. zstandard's stream_reader stops silently at a truncated frame;
-    this makes truncation an error before any data is trusted."""
-    pos = 0
-    frames = 0
-
-    def take(n: int) -> bytes:
-        nonlocal pos
-        raw.seek(pos)
-        b = raw.read(n)
-        pos += n
-        return b
-
-    while pos < size:
-        head = take(4)
-        if len(head) < 4:
-            return f"the stream ends inside a frame header at byte {pos - 4}"
-        magic = int.from_bytes(head, "little")
-        if 0x184D2A50 <= magic <= 0x184D2A5F:          # skippable frame
-            n = take(4)
-            if len(n) < 4:
-                return "the stream ends inside a skippable frame"
-            pos += int.from_bytes(n, "little")
-            if pos > size:
-                return "a skippable frame runs past the end of the file"
-            continue
-        if magic != ZSTD_MAGIC:
-            return f"no zstd frame at byte {pos - 4}" + (" (trailing garbage)" if frames else "")
-        fhd_b = take(1)
-        if not fhd_b:
-            return "the stream ends inside a frame header"
-        fhd = fhd_b[0]
-        single = (fhd >> 5) & 1
-        pos += (0 if single else 1) + (0, 1, 2, 4)[fhd & 3] + \
-            ((1 if single else 0), 2, 4, 8)[fhd >> 6]
-        while True:
-            bh = take(3)
-            if len(bh) < 3:
-                return "the zstd stream ends in the middle of a frame (truncated)"
-            v = int.from_bytes(bh, "little")
-            btype = (v >> 1) & 3
-            if btype == 3:
-                return f"reserved block type at byte {pos - 3}"
-            pos += 1 if btype == 1 else v >> 3
-            if pos > size:
-                return "the zstd stream ends in the middle of a frame (truncated)"
-            if v & 1:
-                break
-        if (fhd >> 2) & 1:
-            pos += 4
-            if pos > size:
-                return "the zstd stream ends inside a frame checksum (truncated)"
-        frames += 1
-    return None
 
 
 class _ZstdReader:
     """Multi-frame zstd stream with a fixed memory ceiling (stream_reader
     returns at most what is asked; the window is capped), and truncation
-    reported as an error (:func:`zstd_frames_problem`)."""
+    reported as an error (the header walk, :func:`zstd_scan`, done once:
+    ``scan`` when the caller has it)."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, scan: ZstdScan | None = None) -> None:
         import zstandard
         self._z = zstandard
         self._raw = raw
+        self._scan = scan
         self._r = None
 
     def read(self, n: int) -> bytes:
         if self._r is None:
-            problem = zstd_frames_problem(self._raw, os.fstat(self._raw.fileno()).st_size)
-            if problem:
-                raise ValueError(problem)
+            scan = self._scan or zstd_scan(self._raw.name)
+            if scan.problem:
+                raise ValueError(scan.problem)
             self._raw.seek(0)
             d = self._z.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
             self._r = d.stream_reader(self._raw, read_size=1 << 17, read_across_frames=True)
@@ -323,51 +196,6 @@ class _ZstdReader:
             self._r.close()
 
 
-def _size_text(n: float) -> str:
-    if n == float("inf"):
-        return "unlimited"
-    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if n >= 1 << shift:
-            return f"{n / (1 << shift):.4g} {unit}"
-    return f"{n:.0f} bytes"
-
-
-_UNPACK = {
-    "gzip": "gunzip -c {src} | dd of={out} bs=1M conv=sparse status=none",
-    "bzip2": "bunzip2 -c {src} | dd of={out} bs=1M conv=sparse status=none",
-    "xz": "xz -dc {src} | dd of={out} bs=1M conv=sparse status=none",
-    "zstd": "zstd -d {src} -o {out}",
-}
-_SUFFIX = {"gzip": ".gz", "bzip2": ".bz2", "xz": ".xz", "zstd": ".zst", "qcow2": ".qcow2",
-           "vmdk": ".vmdk", "vhdx": ".vhdx", "vpc": ".vhd"}
-for _f in ("qcow2", "vmdk", "vhdx", "vpc"):        # qemu-img writes a sparse raw file
-    _UNPACK[_f] = f"qemu-img convert -f {_f} -O raw {{src}} {{out}}"
-
-
-class ExpansionLimit(InputError):
-    """A compressed image expands beyond :func:`expansion_limits` (exit 2)."""
-
-    def __init__(self, name: str, fmt: str, compressed: int, kind: str, limit: float) -> None:
-        out = name[:-len(_SUFFIX[fmt])] if name.endswith(_SUFFIX[fmt]) else name + ".raw"
-        if kind == "cpu":
-            what = (f"decompressing {name} ({_size_text(compressed)} of {fmt}) took more "
-                    f"than {limit:.1f} s of CPU: verify stopped decompressing it")
-        else:
-            what = (f"{name} expands to more than {_size_text(limit)}"
-                    + (" of non-zero data" if kind == "non-zero" else "")
-                    + f" from {_size_text(compressed)} of {fmt}: verify stopped decompressing it")
-        super().__init__(
-            what,
-            "a small compressed file may cost only about 2 s and 500 MB to open (a "
-            "decompression bomb, or an almost empty sparse image, looks like this)",
-            f"Decompress it yourself and verify the raw file, which is read without cost "
-            f"even when it is large and sparse ({_UNPACK[fmt].format(src=name, out=out)}), "
-            f"or, if you trust the file, raise the limit with --max-expansion RATIO "
-            f"(output allowed per compressed byte, 'inf' for none; or ARMVM_MAX_RATIO)")
-        self.kind = kind
-        self.limit = limit
-
-
 class StreamSource(FileSource):
     """A compressed image, decompressed once as a forward stream into a sparse
     temporary file, then read with ``pread`` like a raw image (debugfs reads
@@ -377,7 +205,9 @@ class StreamSource(FileSource):
     size is the image's non-zero data. The output is bounded while it is
     produced (:func:`expansion_limits`): total and non-zero bytes, per format,
     from the compressed file's size; a bomb is refused (:class:`ExpansionLimit`,
-    exit 2) as soon as it passes either cap."""
+    exit 2) as soon as it passes either cap. A zstd file whose block headers
+    declare more sequences than :func:`zstd_sequence_limit` is refused before
+    anything is decoded."""
 
     def __init__(self, path: str | os.PathLike, fmt: str, max_size: int = 1 << 42,
                  max_expansion: float | None = None) -> None:
@@ -388,8 +218,15 @@ class StreamSource(FileSource):
         self.compressed_size = os.stat(path).st_size
         self.limit_total, self.limit_nonzero = expansion_limits(fmt, self.compressed_size,
                                                                 max_expansion)
-        self.cpu_budget = cpu_budget(self.compressed_size, max_expansion)
+        self.cpu_backstop = cpu_backstop(self.compressed_size, max_expansion)
         self.nonzero_bytes = 0
+        self.zstd: ZstdScan | None = None
+        if fmt == "zstd":
+            self.zstd = zstd_scan(path)
+            limit = zstd_sequence_limit(self.compressed_size, max_expansion)
+            if not self.zstd.problem and self.zstd.sequences > limit:
+                raise ExpansionLimit(self.name, fmt, self.compressed_size, "sequences",
+                                     limit, self.zstd.sequences)
         self._tmpdir: str | None = tempfile.mkdtemp(prefix="armvm-stream-")
         try:
             self._fd = os.open(Path(self._tmpdir) / "image.raw",
@@ -435,7 +272,7 @@ class StreamSource(FileSource):
         total = 0
         cpu0 = time.process_time()
         with open(path, "rb") as raw:
-            stream = _decompressor(self.format, raw)
+            stream = _decompressor(self.format, raw, self.zstd)
             try:
                 for data in self._chunks(stream):
                     n = len(data)
@@ -461,13 +298,13 @@ class StreamSource(FileSource):
                                          "Check that the file is a compressed disk image")
                     if self.nonzero_bytes > self.limit_nonzero:
                         raise ExpansionLimit(self.name, self.format, self.compressed_size,
-                                             "non-zero", self.limit_nonzero)
+                                             "non-zero", self.limit_nonzero, self.nonzero_bytes)
                     if total > self.limit_total:
                         raise ExpansionLimit(self.name, self.format, self.compressed_size,
-                                             "output", self.limit_total)
-                    if time.process_time() - cpu0 > self.cpu_budget:
+                                             "output", self.limit_total, total)
+                    if time.process_time() - cpu0 > self.cpu_backstop:     # not a limit
                         raise ExpansionLimit(self.name, self.format, self.compressed_size,
-                                             "cpu", self.cpu_budget)
+                                             "cpu", self.cpu_backstop, total)
             finally:
                 try:
                     stream.close()
@@ -563,19 +400,24 @@ def _child_cpu(pid: int) -> float:
 
 
 def _bounded_convert(cmd: list[str], raw: Path, name: str, fmt: str,
-                     max_expansion: float | None, compressed: int) -> None:
-    """Run ``qemu-img convert`` into ``raw`` under the same contract as the
-    compressed streams. qcow2 (zlib/zstd clusters) and streamOptimized VMDK
-    compress, so a 1.7 MB qcow2 holds 1 GiB of 0xFF (~3 s and 1 GiB of disk
-    to convert): convert writes sparse, so the file's allocated size is the
-    non-zero output, capped at the file's own size (uncompressed clusters
-    are 1:1) plus gzip's non-zero budget; its CPU time is capped like the
-    streams' (compressed zero clusters cost CPU but no disk); the wall
-    timeout stays the last guard (a backing file that never answers).
+                     max_expansion: float | None, compressed: int,
+                     inflated: int = 0) -> None:
+    """Run ``qemu-img convert`` into ``raw`` under the same rules as the
+    compressed streams, all in bytes. qcow2 (zlib/zstd clusters) and
+    streamOptimized VMDK compress, so a 1.7 MB qcow2 holds 1 GiB of 0xFF:
+    ``inflated`` (the bytes the compressed clusters of the file and its
+    backing chain inflate to, :func:`qcow2_compressed_bytes`) is held to
+    gzip's total-output cap before qemu-img starts; convert writes sparse, so
+    the file's allocated size is the non-zero output, capped while it runs
+    and once it has exited at the files' own size (uncompressed clusters are
+    1:1) plus gzip's non-zero cap. The CPU backstop and the wall timeout (a
+    backing file that never answers) are safety stops, not limits.
     ``compressed``: the bytes of the file and its backing chain."""
-    _, nonzero = expansion_limits("gzip", compressed, max_expansion)
+    total, nonzero = expansion_limits("gzip", compressed, max_expansion)
+    if inflated > total:
+        raise ExpansionLimit(name, fmt, compressed, "output", total, inflated)
     cap = compressed + nonzero
-    budget = cpu_budget(compressed, max_expansion)
+    budget = cpu_backstop(compressed, max_expansion)
     deadline = time.monotonic() + QEMU_IMG_TIMEOUT
     with tempfile.TemporaryFile() as errf:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=errf, stderr=errf)
@@ -591,8 +433,8 @@ def _bounded_convert(cmd: list[str], raw: Path, name: str, fmt: str,
                 except OSError:
                     alloc = 0
                 if alloc > cap:
-                    raise ExpansionLimit(name, fmt, compressed, "non-zero", cap)
-                if _child_cpu(proc.pid) > budget:
+                    raise ExpansionLimit(name, fmt, compressed, "non-zero", cap, alloc)
+                if _child_cpu(proc.pid) > budget:                  # not a limit
                     raise ExpansionLimit(name, fmt, compressed, "cpu", budget)
                 if time.monotonic() > deadline:
                     raise InputError(f"qemu-img did not convert {name} within "
@@ -611,8 +453,9 @@ def _bounded_convert(cmd: list[str], raw: Path, name: str, fmt: str,
                          out.splitlines()[-1] if out else "no reason given",
                          "Check the file with 'qemu-img check' or convert it to raw")
     # the last writes may land between two polls
-    if raw.stat().st_blocks * 512 > cap:
-        raise ExpansionLimit(name, fmt, compressed, "non-zero", cap)
+    alloc = raw.stat().st_blocks * 512
+    if alloc > cap:
+        raise ExpansionLimit(name, fmt, compressed, "non-zero", cap, alloc)
 
 
 class QemuImgSource(FileSource):
@@ -633,7 +476,9 @@ class QemuImgSource(FileSource):
         cmd = [exe, "convert", "-q", "-f", fmt, "-O", "raw", str(path), str(raw)]
         try:
             _bounded_convert(cmd, raw, str(path), fmt, max_expansion,
-                             sum(os.stat(c).st_size for c in chain))
+                             sum(os.stat(c).st_size for c in chain),
+                             sum(qcow2_compressed_bytes(c) for c in chain)
+                             if fmt == "qcow2" else 0)
         except BaseException:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             raise

@@ -306,7 +306,9 @@ def main(argv=None) -> int:
         try:
             print(build(arch))
         except BuildError as e:
-            print(f"error: {e}", file=sys.stderr)
+            kept = image_dir(arch).parent / f"failed-{DEB_ARCH[arch]}.log"
+            print(f"error: {e}" + (f" (the build's log is kept as {kept})"
+                                   if kept.exists() else ""), file=sys.stderr)
             rc = 2
     return rc
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from _need import need_fixture
 
 from armvm_oe.testing.fixtures import build_image, login_image
 
@@ -40,8 +41,9 @@ def debian_image():
 def _debian_image(arch: str):
     """The Debian-built image (armvm_oe.testing.distro) from the cache. A
     cold build takes many minutes under emulation, so it happens only in
-    CI setup (.ci/setup.d/05-boot-distro.sh) or with
-    ARMVM_BUILD_DEBIAN_IMAGES=1; otherwise the test skips and says how."""
+    CI setup (.ci/setup.d/30-boot-distro.sh) or with
+    ARMVM_BUILD_DEBIAN_IMAGES=1; otherwise the test skips and says how (fails
+    with CI=true: tests/_need.py)."""
     from armvm_oe.testing import distro
 
     hit = distro.cached(arch)
@@ -49,7 +51,7 @@ def _debian_image(arch: str):
         return hit
     if os.environ.get("ARMVM_BUILD_DEBIAN_IMAGES") == "1":
         return distro.build(arch)
-    pytest.skip(f"the Debian-built {arch} test image is not in the cache "
+    need_fixture(f"the Debian-built {arch} test image is not in the cache "
                 f"({distro.image_dir(arch)}); build it (as root; cold: about 14 minutes "
                 "for both arches at once on 2 cores) with "
                 f"'python3 -m armvm_oe.testing.distro --arch {arch}' or set "

@@ -6,8 +6,9 @@ root password, serial gettys on ttyAMA0 and hvc0). The arm64 image prints
 its kernel log; the armhf one keeps Debian's default `quiet`.
 
 The images are built once and cached (cold: tens of minutes under
-emulation): the tests skip with the command to run when the cache is cold,
-unless ARMVM_BUILD_DEBIAN_IMAGES=1 (CI builds them in .ci/setup.d)."""
+emulation): when the cache is cold the tests skip with the command to run
+(fail with CI=true, tests/_need.py), unless ARMVM_BUILD_DEBIAN_IMAGES=1
+(CI builds them in .ci/setup.d/30-boot-distro.sh)."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _need import need_fixture
 
 from armvm_oe import schemas
 from armvm_oe.lib import sha256_file
@@ -33,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _need(what, cached, build_hint):
     hit = cached()
     if hit is None:
-        pytest.skip(f"{what} is not in the cache; build it (as root) with '{build_hint}' "
+        need_fixture(f"{what} is not in the cache; build it (as root) with '{build_hint}' "
                     "(.ci/setup.d/35-xen-domu.sh does)")
     return hit
 

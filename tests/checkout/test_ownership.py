@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+from _need import need_fixture
 
 from armvm_oe import kasconfig
 from armvm_oe.errors import InputError
@@ -14,12 +15,13 @@ from armvm_oe.errors import InputError
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the repository to another user")
 def test_dubious_ownership_is_named(tmp_path, monkeypatch):
+    if os.geteuid() != 0:
+        need_fixture("needs root to give the repository to another user (the CI runs as root)")
     try:
         other = pwd.getpwnam("builder")
     except KeyError:
-        pytest.skip("no 'builder' user (.ci/setup.d/20-doctor.sh creates it)")
+        need_fixture("no 'builder' user (.ci/setup.d/20-doctor.sh creates it)")
     monkeypatch.setenv("HOME", str(tmp_path))          # no global safe.directory
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     repo = tmp_path / "proj"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from _need import need_fixture
 
 
 @pytest.fixture
@@ -15,7 +16,7 @@ def as_uid():
     """Run a command as another uid (the tests run as root on CI)."""
     def _wrap(cmd, uid, gid, groups=()):
         if os.geteuid() != 0:
-            pytest.skip("needs root to switch to another uid (CI runs as root)")
+            need_fixture("needs root to switch to another uid (CI runs as root)")
         g = ["--groups=" + ",".join(str(x) for x in groups)] if groups else ["--clear-groups"]
         return ["setpriv", f"--reuid={uid}", f"--regid={gid}", *g, "--", *map(str, cmd)]
     return _wrap

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _need import need_fixture
 
 pytestmark = [pytest.mark.docker, pytest.mark.podman]
 
@@ -30,9 +31,9 @@ UID = 1234
 @pytest.fixture(scope="module")
 def podman_host(tmp_path_factory):
     if not shutil.which("podman"):
-        pytest.skip("podman is not installed (.ci/setup.d/05-podman.sh installs it)")
+        need_fixture("podman is not installed (.ci/setup.d/05-podman.sh installs it)")
     if os.geteuid() != 0:
-        pytest.skip("the test runs rootful podman (CI runs as root)")
+        need_fixture("the test runs rootful podman (CI runs as root)")
     d = tmp_path_factory.mktemp("podman")
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     # 32768: what runc could set on the 2-core CI machine (65536 was refused there)

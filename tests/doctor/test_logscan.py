@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from _need import need_fixture
 
 from armvm_oe.doctor import logmodel, logscan
 from armvm_oe.doctor.logscan import PATTERNS, diagnose, scan
@@ -438,7 +439,7 @@ def test_real_bitbake_hosttools_error(tmp_path):
     if not (poky / "bitbake" / "bin" / "bitbake").exists():
         pytest.skip("no poky checkout (set ARMVM_POKY_DIR)")
     if not have_user("builder"):
-        pytest.skip("no builder user (.ci/setup.d/20-doctor.sh creates it)")
+        need_fixture("no builder user (.ci/setup.d/20-doctor.sh creates it)")
     tools, _ = facts.hosttools(Context(core_dir=poky))
     base = Path(tempfile.mkdtemp(prefix="doctor-bb-", dir="/tmp"))
     try:

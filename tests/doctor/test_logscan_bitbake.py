@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from _need import need_fixture
 
 from armvm_oe.doctor.logscan import scan
 from tests.doctor.conftest import have_user
@@ -46,7 +47,7 @@ def poky():
     if not (p / "bitbake" / "bin" / "bitbake").exists():
         pytest.skip("no poky checkout (set ARMVM_POKY_DIR)")
     if not have_user("builder"):
-        pytest.skip("no builder user (.ci/setup.d/20-doctor.sh creates it)")
+        need_fixture("no builder user (.ci/setup.d/20-doctor.sh creates it)")
     return p
 
 

@@ -10,11 +10,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from _need import need_fixture
 
 from armvm_oe.doctor.logscan import scan
 from tests.doctor.conftest import git
 
-pytestmark = pytest.mark.skipif(shutil.which("kas") is None, reason="kas is not installed")
+
+
+@pytest.fixture(autouse=True)
+def _kas_installed():
+    if shutil.which("kas") is None:
+        need_fixture("kas is not installed (.ci/setup.d installs it with pip)")
 
 HEADER = "header:\n  version: 14\nmachine: qemuarm64\n"
 

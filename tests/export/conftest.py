@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _need import need_fixture
 
 from armvm_oe.testing.fixtures import build_image
 
@@ -71,7 +72,7 @@ def libvirt_session(tmp_path_factory):
     virsh(*args, **kw) -> CompletedProcess and the argv prefix for pexpect."""
     exe = shutil.which("libvirtd") or "/usr/sbin/libvirtd"
     if not os.path.exists(exe) or not shutil.which("virsh"):
-        pytest.skip("libvirtd/virsh not installed (apt-get install libvirt-daemon "
+        need_fixture("libvirtd/virsh not installed (apt-get install libvirt-daemon "
                     "libvirt-daemon-driver-qemu libvirt-clients)")
     root = Path(tempfile.mkdtemp(prefix="armvm-libvirt-"))
     root.chmod(0o755)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from _need import need_fixture
 
 from armvm_oe.export import gptgrow, parse_size
 from armvm_oe.image import open_image
@@ -165,7 +166,7 @@ def test_raw_xz_bmap_flashes_with_bmaptool(exported, image, tmp_path):
     digest = root.findtext("BmapFileChecksum").strip()
     assert hashlib.sha256(text.replace(digest, "0" * 64).encode()).hexdigest() == digest
     if not shutil.which("bmaptool"):
-        pytest.skip("bmaptool not installed (apt-get install bmap-tools)")
+        need_fixture("bmaptool not installed (apt-get install bmap-tools)")
     target = tmp_path / "flashed.img"
     p = subprocess.run(["bmaptool", "copy", "--bmap", str(bmap), str(out), str(target)],
                        capture_output=True, text=True)
@@ -291,7 +292,7 @@ def test_export_of_an_export(exported, tmp_path):
 
 def _validate(xml: Path):
     if not shutil.which("virt-xml-validate") or not shutil.which("xmllint"):
-        pytest.skip("virt-xml-validate/xmllint not installed (libvirt-clients, libxml2-utils)")
+        need_fixture("virt-xml-validate/xmllint not installed (libvirt-clients, libxml2-utils)")
     return subprocess.run(["virt-xml-validate", str(xml), "domain"], capture_output=True, text=True)
 
 
@@ -324,7 +325,7 @@ def test_libvirt_domain_validates(exported, arch):
 def test_libvirt_domain_explicit_firmware_validates(image, tmp_path):
     code, vars_t = "/usr/share/AAVMF/AAVMF_CODE.fd", "/usr/share/AAVMF/AAVMF_VARS.fd"
     if not os.path.exists(code):
-        pytest.skip("AAVMF not installed (qemu-efi-aarch64)")
+        need_fixture("AAVMF not installed (qemu-efi-aarch64)")
     out = tmp_path / "a.vhd"
     p = cli("export", image("aarch64"), "--to", "vhd", "-o", out, "--libvirt-xml",
             str(tmp_path / "dom.xml"), "--firmware", code, "--vars-template", vars_t)

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _need import need_fixture
 
 from conftest import FORMATS, cli  # tests/export/conftest.py (imported at collection)
 
@@ -158,7 +159,7 @@ def test_debian_image_exports_verifies_and_reaches_login_under_libvirt(libvirt_s
     libvirtd to the login prompt on virsh console."""
     src = _distro_image(arch)
     if src is None:
-        pytest.skip(f"no cached Debian {arch} image (built by the boot area: "
+        need_fixture(f"no cached Debian {arch} image (built by the boot area: "
                     f"python3 -m armvm_oe.testing.distro --arch {arch})")
     work = Path(libvirt_session["root"]) / f"distro-{arch}"
     work.mkdir()

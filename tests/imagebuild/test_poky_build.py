@@ -35,6 +35,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from _need import need_fixture
 
 from armvm_oe.imagebuild.report import REPORT_SCHEMA
 from pokyproject import ROOT, give, make_real_project, poky_dir
@@ -267,11 +268,11 @@ def pkg_for_builder():
 @pytest.mark.parametrize("arch", ["aarch64", "arm"])
 def test_real_bitbake_on_the_host_as_a_normal_user(poky, arch, host_venv, pkg_for_builder):
     if os.geteuid() != 0:
-        pytest.skip("runs the build as the user 'builder' (needs root to switch)")
+        need_fixture("runs the build as the user 'builder' (needs root to switch)")
     try:
         pw = pwd.getpwnam(BUILDER)
     except KeyError:
-        pytest.skip("no user 'builder' (.ci/setup.d/20-doctor.sh creates it)")
+        need_fixture("no user 'builder' (.ci/setup.d/20-doctor.sh creates it)")
     base = _world_dir(f"armvm-poky-host-{arch}-")
     try:
         proj = make_real_project(base, poky)

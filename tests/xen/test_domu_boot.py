@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from _need import need_fixture
 
 from armvm_oe.lib import sha256_file
 from armvm_oe.testing import fixtures
@@ -21,7 +22,7 @@ pytestmark = [pytest.mark.xen, pytest.mark.boot, pytest.mark.nightly]
 
 def test_fixture_images_as_xen_domus(tmp_path):
     if xenhost.cached() is None:
-        pytest.skip("the Xen host is not built: 'python3 -m armvm_oe.xen.xenhost' (as root)")
+        need_fixture("the Xen host is not built: 'python3 -m armvm_oe.xen.xenhost' (as root)")
     images = {"partuuid": fixtures.build_image("aarch64"),
               "vda": fixtures.build_image("aarch64", "dev-vda-root")}
     before = {k: sha256_file(p) for k, p in images.items()}
