@@ -184,9 +184,19 @@ def bind_mount_owner(ctx: Context):
         if not d.exists():
             continue
         st = d.stat()
-        if st.st_uid == 0 and uid == 0:
-            out.append(Problem(f"{var} {d} is owned by root: the container maps its build user "
-                               "from the owner, and uid 0 is refused", path=str(d)))
+        if uid == 0:
+            # a root caller (armvm-oe build --allow-root) builds as the work dir's
+            # owner, or as ROOT_BUILD_UID when root owns it; the work dir itself
+            # keeps its owner (armvm-oe hands over what it makes in it)
+            if var == "KAS_WORK_DIR" or not ctx.work_dir:
+                continue
+            from armvm_oe.container.runner import can_write, resolve_user
+            b_uid, b_gid = resolve_user(Path(ctx.work_dir))
+            if not can_write(st, b_uid, b_gid):
+                out.append(Problem(f"{var} {d} is owned by uid {st.st_uid} (mode "
+                                   f"{st.st_mode & 0o7777:o}): a root caller's container build "
+                                   f"runs as uid {b_uid}, which cannot write there",
+                                   path=str(d), commands=[f"chown -R {b_uid}:{b_gid} {d}"]))
         elif uid != 0 and (st.st_uid != uid or not os.access(d, os.W_OK | os.X_OK)):
             try:
                 owner = pwd.getpwuid(st.st_uid).pw_name
@@ -195,5 +205,6 @@ def bind_mount_owner(ctx: Context):
             out.append(Problem(f"{var} {d} is owned by {owner}, not by you (uid {uid}) (often "
                                "created by the docker daemon as root): the container's build "
                                "user cannot write there", path=str(d),
-                               commands=[f"sudo chown -R {uid}:{os.getegid()} {d}"]))
+                               commands=[f"chmod u+rwx {d}" if st.st_uid == uid else
+                                         f"sudo chown -R {uid}:{os.getegid()} {d}"]))
     return out
