@@ -62,19 +62,20 @@ def arch_of_machine(machine: str | None) -> str | None:
     return None
 
 
-def resolve_config(opts: BuildOptions, work_dir: Path | None = None,
-                   owner: Optional[tuple[int, int]] = None) -> tuple[str, Optional[str]]:
+def resolve_config(opts: BuildOptions, work_dir: Path | None = None) -> tuple[str, Optional[str]]:
     """(config chain for kas, arch). Writes ``<work>/armvm-oe`` (:mod:`.shipped`)
-    when the build needs the installed kas files and layer there."""
+    when the build needs the installed kas files and layer there: as the
+    caller, also for root (the build only reads it, and git as root refuses a
+    tree of another owner)."""
     if opts.arch and opts.arch not in ARCHES:
         raise UsageError(f"--arch {opts.arch} is not one of {', '.join(ARCHES)}", None, None)
     work_dir = Path(work_dir or os.getcwd()).absolute()
     if opts.config:
         chain = opts.config
         if shipped.wanted_by(chain, work_dir):
-            shipped.materialize(work_dir, owner, say=opts.say)
+            shipped.materialize(work_dir, say=opts.say)
     else:
-        root = project_root() or shipped.materialize(work_dir, owner, say=opts.say)
+        root = project_root() or shipped.materialize(work_dir, say=opts.say)
         chain = str(root / "kas" / f"armvm-{opts.arch or 'aarch64'}.yml")
     return chain, opts.arch
 
@@ -132,7 +133,7 @@ def run_build(opts: BuildOptions) -> BuildOutcome:
     refuse_root(mode, allowed(opts.allow_root, os.environ), set(opts.skip_checks))
     if mode == "container" and not work_dir.exists():
         work_dir.mkdir(parents=True)        # as the caller, before anything is written in it
-    chain, arch = resolve_config(opts, work_dir, container_owner(mode, work_dir))
+    chain, arch = resolve_config(opts, work_dir)
     # a file:// sstate mirror outside the work dir is mounted read-only
     mirror_mount = container_mirror_mount(so.sstate_mirror, work_dir) \
         if mode == "container" else None
