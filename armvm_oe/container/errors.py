@@ -63,7 +63,10 @@ class RootlessMapping(ContainerError):
 
 
 class BindMountOwner(ContainerError):
-    def __init__(self, path: str, owner_uid: int, build_uid: int, role: str):
+    def __init__(self, path: str, owner_uid: int, build_uid: int, role: str,
+                 build_gid: int | None = None):
+        # uid:gid, not 'uid:' (its login group): a uid without a passwd entry,
+        # as a remapped build user often is, makes 'chown uid:' fail
         if owner_uid == build_uid:
             # the build user owns it already: chown would change nothing
             what = f"The {role} {path} is not writable by its owner, the build user (uid {build_uid})"
@@ -79,10 +82,11 @@ class BindMountOwner(ContainerError):
                 what = (f"The {role} {path} is owned by uid {owner_uid}, not by the build user "
                         f"(uid {build_uid})")
                 why = "the build runs as that user inside the container and cannot write there"
+            ids = f"{build_uid}:{build_uid if build_gid is None else build_gid}"
             fix = (f"Give it to the user that runs the build "
-                   f"({privileged(f'chown -R {build_uid}: {path}')}) or choose another "
-                   f"directory; armvm-oe creates missing directories for the build user before "
-                   f"the container starts")
+                   f"({privileged(f'chown -R {ids} {path}')}) or choose another directory; "
+                   "armvm-oe creates missing directories for the build user before the "
+                   "container starts")
         super().__init__(what, why, fix, check_id=CHECK_BIND_MOUNT_OWNER)
         self.path = path
 

@@ -185,7 +185,7 @@ def prepare_mounts(mounts: Mounts, uid: int, gid: int) -> list:
                              "it is bind-mounted into the build container",
                              "Pass a directory")
         if not can_write(st, uid, gid):
-            raise BindMountOwner(str(path), st.st_uid, uid, role)
+            raise BindMountOwner(str(path), st.st_uid, uid, role, gid)
     result.append(Mount(WORK_MOUNT, str(Path(mounts.work_dir).absolute()), type="bind"))
     if mounts.project:
         proj = Path(mounts.project).absolute()
