@@ -59,7 +59,8 @@ class ToolMissing(UsageError):
         super().__init__(
             f"'{tool}' was not found on PATH",
             f"armvm-oe needs it to {purpose}",
-            f"Install it (Debian/Ubuntu: sudo apt-get install {package}) and run the command again")
+            f"Install it (Debian/Ubuntu: {privileged(f'apt-get install {package}')}) and run the "
+            "command again")
         self.tool = tool
         self.package = package
 

@@ -24,8 +24,8 @@ class EngineUnreachable(ContainerError):
         super().__init__(
             f"No container engine answers at {endpoint}",
             f"Cannot connect to the Docker daemon ({detail}); is the daemon running?",
-            "Start it (sudo systemctl start docker, or on a machine without systemd: "
-            "sudo dockerd &), or point DOCKER_HOST at a running engine "
+            f"Start it ({privileged('systemctl start docker')}, or on a machine without "
+            f"systemd: {privileged('dockerd')} &), or point DOCKER_HOST at a running engine "
             "(podman: systemctl --user start podman.socket; "
             "export DOCKER_HOST=unix://$XDG_RUNTIME_DIR/podman/podman.sock). "
             "To build on the host instead, see 'armvm-oe build --help'",

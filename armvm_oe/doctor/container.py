@@ -15,6 +15,7 @@ import stat
 from pathlib import Path
 from urllib.parse import urlparse
 
+from armvm_oe.errors import privileged
 from armvm_oe.doctor import facts
 from armvm_oe.doctor.model import Context, Problem
 from armvm_oe.doctor.registry import check
@@ -98,7 +99,7 @@ def engine_unreachable(ctx: Context):
     if kind == "unix" and not Path(addr).exists():
         hint = " (the socket does not exist: the daemon is not running, or DOCKER_HOST is wrong)"
     return Problem(f"no engine at {where}: {p['error']}{hint}",
-                   commands=["sudo systemctl start docker"])
+                   commands=[privileged("systemctl start docker")])
 
 
 @check("container.socket-permission", "this user may use the engine's socket", "fatal",

@@ -132,10 +132,10 @@ def run_container(client, project, chain: str, work_dir: Path, opts: BuildOption
     rewritten to the mounts; returns kas's exit code."""
     from armvm_oe.container import (PROJECT_MOUNT, SSTATE_MIRROR_MOUNT, ImageSpec, Mounts,
                                     ensure_image, run_in_container)
-    top = Path(project.top_repo_path)
+    top = Path(os.path.normpath(Path(project.top_repo_path).absolute()))
     rel = []
     for part in chain.split(":"):
-        p = Path(part).absolute()
+        p = Path(os.path.normpath(Path(part).absolute()))    # ../my-project/kas/x.yml
         try:
             rel.append(str(Path(PROJECT_MOUNT) / p.relative_to(top)))
         except ValueError:
