@@ -9,10 +9,10 @@ import os
 import re
 from pathlib import Path
 
-from armvm_oe.errors import privileged
 from armvm_oe.doctor import facts
 from armvm_oe.doctor.model import Context, Problem
 from armvm_oe.doctor.registry import check
+from armvm_oe.errors import privileged
 
 
 def _bdir(ctx: Context):

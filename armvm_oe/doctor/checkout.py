@@ -10,10 +10,10 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlparse
 
-from armvm_oe.errors import privileged
 from armvm_oe.doctor import facts
 from armvm_oe.doctor.model import Context, Problem
 from armvm_oe.doctor.registry import check
+from armvm_oe.errors import privileged
 
 CORE_IDS = ("poky", "openembedded-core", "oe-core")
 

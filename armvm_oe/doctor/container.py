@@ -15,10 +15,10 @@ import stat
 from pathlib import Path
 from urllib.parse import urlparse
 
-from armvm_oe.errors import privileged
 from armvm_oe.doctor import facts
 from armvm_oe.doctor.model import Context, Problem
 from armvm_oe.doctor.registry import check
+from armvm_oe.errors import privileged
 
 DEFAULT_SOCK = "/var/run/docker.sock"
 

@@ -12,11 +12,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from armvm_oe.errors import privileged
 from armvm_oe.doctor import facts
 from armvm_oe.doctor.model import GB
 from armvm_oe.doctor.model import Context, Problem
 from armvm_oe.doctor.registry import check
+from armvm_oe.errors import privileged
 
 APPARMOR_SYSCTL = "proc/sys/kernel/apparmor_restrict_unprivileged_userns"
 UBUNTU_USERNS_URL = ("https://discourse.ubuntu.com/t/ubuntu-24-04-lts-noble-numbat-release-"

@@ -1,0 +1,73 @@
+"""README command 1 and a user's own project with REAL bitbake, from a real
+non-editable install, up to `build --check`: the core repositories the
+shipped configuration lists (poky, or bitbake + openembedded-core +
+meta-yocto: read from kas/, never assumed) come from the fetched mirrors
+(ARMVM_MIRRORS, default /work/.mirror, layout <owner>+<name>/repo) through
+KAS_PREMIRRORS, the URL rewrite kas and armvm-oe's checkout share. Offline:
+BB_NO_NETWORK=1 from the environment (bitbake's sanity checker then skips its
+connectivity probe). Skips with the reason when a mirror or a pinned commit
+is missing. Minutes of bitbake parsing each: nightly."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from armvm_oe.errors import ROOT_BUILD_UID
+from installed import ROOT
+from standinpoky import git
+from test_anywhere import USER, _empty_dir, _env, _run, installed, make_my_project  # noqa: F401
+
+pytestmark = [pytest.mark.docker, pytest.mark.nightly]
+
+
+def premirrors() -> str:
+    """KAS_PREMIRRORS mapping every remote repo of kas/armvm-aarch64.yml to its
+    local mirror (matched by the URL's last path component)."""
+    from armvm_oe.kasconfig import load_config
+    base = Path(os.environ.get("ARMVM_MIRRORS", "/work/.mirror"))
+    lines = []
+    project = load_config(str(ROOT / "kas" / "armvm-aarch64.yml"), work_dir=Path("/nonexistent"))
+    for r in project.remote_repos:
+        name = r.url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+        found = sorted(base.glob(f"*+{name}/repo"))
+        if not found:
+            pytest.skip(f"no fetched mirror of {r.url} under {base} (ARMVM_MIRRORS; "
+                        f"<owner>+{name}/repo)")
+        ok = subprocess.run(["git", "--git-dir", str(found[0]), "cat-file", "-e",
+                             f"{r.commit}^{{commit}}"], capture_output=True)
+        if ok.returncode != 0:
+            pytest.skip(f"the mirror {found[0]} lacks {r.id}'s pinned commit {r.commit[:12]}")
+        lines.append(f"^{re.escape(r.url)}$ file://{found[0]}")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("what", ["empty-directory", "own-project"])
+def test_real_bitbake_check_from_the_installed_package(what, installed, tmp_path,  # noqa: F811
+                                                       cli_env, builder_image):
+    env = _env(installed, cli_env, KAS_PREMIRRORS=premirrors(), BB_NO_NETWORK="1",
+               HOME=str(tmp_path))
+    work = _empty_dir(tmp_path, None)
+    allow = ["--allow-root"] if os.geteuid() == 0 else []
+    if what == "empty-directory":
+        args = ["build", "--arch", "aarch64", "--check", "--json", *allow]
+    else:
+        proj = make_my_project(tmp_path)
+        args = ["build", str(proj / "kas" / "my-image.yml"), "--check", "--json", *allow]
+    r = _run(args, work, env, timeout=3600)
+    assert r.returncode == 0, r.stderr[-4000:]
+    rep = json.loads(r.stdout)
+    assert rep["status"] == "succeeded" and all(c["ok"] for c in rep["check"]), rep["check"]
+    assert rep["versions"]["bitbake"]
+    local = (work / "build" / "conf" / "local.conf").read_text()
+    if what == "own-project":
+        assert 'MINE_SETTING = "from-my-project"' in local
+        assert "repo/meta-mine" in (work / "build" / "conf" / "bblayers.conf").read_text()
+    owner = ROOT_BUILD_UID if os.geteuid() == 0 else os.getuid()
+    assert (work / "build" / "conf" / "local.conf").stat().st_uid == owner
+    assert git("-C", str(work / "armvm-oe"), "status", "--porcelain") == ""
