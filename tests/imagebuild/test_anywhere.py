@@ -248,6 +248,9 @@ def test_own_project_passes_build_check(caller, installed, tmp_path, cli_env, bu
     rep = json.loads(r.stdout)
     assert rep["status"] == "succeeded" and all(c["ok"] for c in rep["check"]), rep["check"]
     assert rep["mode"] == "container"
+    audit = next(c for c in rep["check"] if c["step"] == "kconfig-audit-inputs")
+    assert "in the layer: armvm-guest-aarch64.cfg, armvm-required-aarch64.list" \
+        in audit["detail"], audit                   # found in ./armvm-oe/meta-armvm
     # meta-armvm from ./armvm-oe (the installed version), the user's layer and line
     assert shipped_files(work / "armvm-oe") == shipped_files(ROOT)
     repos = {x["id"]: x for x in rep["lock"]["repos"]}

@@ -64,6 +64,9 @@ def test_real_bitbake_check_from_the_installed_package(what, installed, tmp_path
     rep = json.loads(r.stdout)
     assert rep["status"] == "succeeded" and all(c["ok"] for c in rep["check"]), rep["check"]
     assert rep["versions"]["bitbake"]
+    audit = next(c for c in rep["check"] if c["step"] == "kconfig-audit-inputs")
+    assert "in the layer: armvm-guest-aarch64.cfg, armvm-required-aarch64.list" \
+        in audit["detail"], audit
     local = (work / "build" / "conf" / "local.conf").read_text()
     if what == "own-project":
         assert 'MINE_SETTING = "from-my-project"' in local
