@@ -188,8 +188,8 @@ def bind_mount_owner(ctx: Context):
         if uid == 0:
             # a root caller (armvm-oe build --allow-root) builds as the work dir's
             # owner, or as ROOT_BUILD_UID when root owns it; the work dir itself
-            # keeps its owner (armvm-oe hands over what it makes in it)
-            if var == "KAS_WORK_DIR" or not ctx.work_dir:
+            # keeps its owner, and armvm-oe hands it the build dir itself
+            if var in ("KAS_WORK_DIR", "KAS_BUILD_DIR") or not ctx.work_dir:
                 continue
             from armvm_oe.container.runner import can_write, resolve_user
             b_uid, b_gid = resolve_user(Path(ctx.work_dir))
