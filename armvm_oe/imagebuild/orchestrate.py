@@ -125,8 +125,6 @@ def run_build(opts: BuildOptions) -> BuildOutcome:
     say = opts.say
     t0 = time.time()
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    if opts.arch and opts.arch not in ARCHES:
-        raise UsageError(f"--arch {opts.arch} is not one of {', '.join(ARCHES)}", None, None)
     work_dir = Path(opts.work_dir or os.environ.get("KAS_WORK_DIR") or os.getcwd()).absolute()
     so = ScaleOut.from_env(os.environ).merged(opts.scaleout)
     mode, client = pick_mode(opts.mode, say)
