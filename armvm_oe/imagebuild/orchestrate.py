@@ -127,6 +127,10 @@ def run_build(opts: BuildOptions) -> BuildOutcome:
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     work_dir = Path(opts.work_dir or os.environ.get("KAS_WORK_DIR") or os.getcwd()).absolute()
     so = ScaleOut.from_env(os.environ).merged(opts.scaleout)
+    if opts.config:                  # a bad CONFIG is named first, as for any user
+        from armvm_oe.kasconfig import _read_file, split_configs
+        for top in split_configs(opts.config):
+            _read_file(top)
     mode, client = pick_mode(opts.mode, say)
     refuse_root(mode, allowed(opts.allow_root, os.environ), set(opts.skip_checks))
     if mode == "container" and not work_dir.exists():

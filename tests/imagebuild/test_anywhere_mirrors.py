@@ -11,15 +11,6 @@ from the environment); the user's project adds the offline lines (a test
 overlay in the project) and passes the whole check. Skips with the reason
 when a mirror or a pinned commit is missing. Minutes of parsing: nightly."""
 
-OFFLINE = """\
-header:
-  version: 14
-local_conf_header:
-  zz-offline: |
-    BB_NO_NETWORK = "1"
-    CONNECTIVITY_CHECK_URIS = ""
-"""
-
 from __future__ import annotations
 
 import json
@@ -34,6 +25,16 @@ from armvm_oe.errors import ROOT_BUILD_UID
 from installed import ROOT
 from standinpoky import git
 from test_anywhere import USER, _empty_dir, _env, _run, installed, make_my_project  # noqa: F401
+
+OFFLINE = """\
+header:
+  version: 14
+local_conf_header:
+  zz-offline: |
+    BB_NO_NETWORK = "1"
+    CONNECTIVITY_CHECK_URIS = ""
+"""
+
 
 pytestmark = [pytest.mark.docker, pytest.mark.nightly]
 
