@@ -89,7 +89,15 @@ class RootRefused(UsageError):
     KAS_ALLOW_ROOT), or as root on the host, where bitbake itself refuses."""
 
     def __init__(self, mode: str):
-        if mode == "host":
+        if mode == "host-fallback":
+            super().__init__(
+                "armvm-oe build refuses to run as root on the host",
+                "no container engine answered, so this would be a host build, and bitbake "
+                "refuses to start as uid 0 ('Do not use Bitbake as root')",
+                "Start the container engine ('armvm-oe doctor --only container' says how) and "
+                f"run again with --allow-root (or {ALLOW_ROOT_ENV}=1), or run armvm-oe as an "
+                "ordinary user", check_id="host.root")
+        elif mode == "host":
             super().__init__(
                 "armvm-oe build --host refuses to run as root",
                 "bitbake refuses to start as uid 0 ('Do not use Bitbake as root'), so a "

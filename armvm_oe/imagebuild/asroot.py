@@ -21,12 +21,15 @@ def allowed(flag: bool, environ: Mapping[str, str]) -> bool:
     return bool(flag) or environ.get(ALLOW_ROOT_ENV, "").strip().lower() in TRUE
 
 
-def refuse_root(mode: str, allow: bool, skip_checks: set, euid: int | None = None) -> None:
-    """Raise :class:`RootRefused` for a root caller the build must not run for."""
+def refuse_root(mode: str, allow: bool, skip_checks: set, euid: int | None = None,
+                asked: str = "host") -> None:
+    """Raise :class:`RootRefused` for a root caller the build must not run for.
+    ``asked``: the mode the caller asked for (auto falls back to the host when
+    no engine answers, and the fix is then the engine, not dropping --host)."""
     if (os.geteuid() if euid is None else euid) != 0:
         return
     if mode == "host":
         if "host.root" not in skip_checks:
-            raise RootRefused("host")
+            raise RootRefused("host" if asked == "host" else "host-fallback")
     elif not allow:
         raise RootRefused("container")

@@ -132,7 +132,8 @@ def run_build(opts: BuildOptions) -> BuildOutcome:
         for top in split_configs(opts.config):
             _read_file(top)
     mode, client = pick_mode(opts.mode, say)
-    refuse_root(mode, allowed(opts.allow_root, os.environ), set(opts.skip_checks))
+    refuse_root(mode, allowed(opts.allow_root, os.environ), set(opts.skip_checks),
+                asked=opts.mode)
     if mode == "container" and not work_dir.exists():
         work_dir.mkdir(parents=True)        # as the caller, before anything is written in it
     chain, arch = resolve_config(opts, work_dir)

@@ -43,6 +43,9 @@ def test_refusals_and_their_overrides():
     assert "drop --host" in ei.value.fix and "--allow-root" in ei.value.fix
     assert "Do not use Bitbake as root" in ei.value.why
     refuse_root("host", False, {"host.root"}, euid=0)            # test stand-ins for bitbake
+    with pytest.raises(RootRefused) as ei:                       # auto, no engine answered
+        refuse_root("host", True, set(), euid=0, asked="auto")
+    assert "drop --host" not in ei.value.fix and "Start the container engine" in ei.value.fix
 
 
 def test_privileged_has_no_sudo_for_root():
