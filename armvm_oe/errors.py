@@ -59,7 +59,8 @@ class ToolMissing(UsageError):
         super().__init__(
             f"'{tool}' was not found on PATH",
             f"armvm-oe needs it to {purpose}",
-            f"Install it (Debian/Ubuntu: sudo apt-get install {package}) and run the command again")
+            f"Install it (Debian/Ubuntu: {privileged(f'apt-get install {package}')}) and run the "
+            "command again")
         self.tool = tool
         self.package = package
 
@@ -75,3 +76,53 @@ class NotImplementedYet(UsageError):
         super().__init__(f"'armvm-oe {command}' is not implemented yet",
                          "this command is planned but not part of this release",
                          "See README.md for the commands available now")
+
+
+ALLOW_ROOT_ENV = "ARMVM_ALLOW_ROOT"
+# the unprivileged uid/gid a root caller's container build runs as when root
+# owns the work dir (the image's own 'builder' user, containers/Dockerfile)
+ROOT_BUILD_UID = 30000
+
+
+class RootRefused(UsageError):
+    """``armvm-oe build`` run as root without the override (kas-container's
+    KAS_ALLOW_ROOT), or as root on the host, where bitbake itself refuses."""
+
+    def __init__(self, mode: str):
+        if mode == "host-fallback":
+            super().__init__(
+                "armvm-oe build refuses to run as root on the host",
+                "no container engine answered, so this would be a host build, and bitbake "
+                "refuses to start as uid 0 ('Do not use Bitbake as root')",
+                "Start the container engine ('armvm-oe doctor --only container' says how) and "
+                f"run again with --allow-root (or {ALLOW_ROOT_ENV}=1), or run armvm-oe as an "
+                "ordinary user", check_id="host.root")
+        elif mode == "host":
+            super().__init__(
+                "armvm-oe build --host refuses to run as root",
+                "bitbake refuses to start as uid 0 ('Do not use Bitbake as root'), so a "
+                "host build as root would stop after the checkout",
+                "Run it as an ordinary user (e.g. 'runuser -u USER -- armvm-oe build --host' "
+                "with a user that owns the work dir), or build in the container: drop --host "
+                f"and pass --allow-root (or set {ALLOW_ROOT_ENV}=1), which runs bitbake there as "
+                "an unprivileged user", check_id="host.root")
+        else:
+            super().__init__(
+                "armvm-oe build refuses to run as root",
+                "a root caller's build would write root-owned files into the work dir, DL_DIR "
+                "and SSTATE_DIR, and bitbake itself refuses uid 0; kas-container refuses root "
+                "the same way (KAS_ALLOW_ROOT)",
+                "Run it as an ordinary user with access to the container engine, or pass "
+                f"--allow-root (or set {ALLOW_ROOT_ENV}=1): bitbake then runs in the container "
+                "as the owner of the work dir, or as uid "
+                f"{ROOT_BUILD_UID} when root owns it, and armvm-oe hands that user the "
+                "directories the build writes")
+        self.mode = mode
+
+
+def privileged(command: str) -> str:
+    """``command`` as the caller must type it: with ``sudo`` for an ordinary
+    user, without it for root (containers and CI images often have no sudo,
+    and 'sudo: command not found' would change nothing)."""
+    import os
+    return command if os.geteuid() == 0 else f"sudo {command}"

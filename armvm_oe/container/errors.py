@@ -4,7 +4,7 @@ same condition (``check_id``), so ``armvm-oe doctor`` and a failing
 
 from __future__ import annotations
 
-from armvm_oe.errors import ArmvmError, ProblemFound, UsageError
+from armvm_oe.errors import ArmvmError, ProblemFound, UsageError, privileged
 
 CHECK_ENGINE_UNREACHABLE = "container.engine-unreachable"
 CHECK_SOCKET_PERMISSION = "container.socket-permission"
@@ -24,8 +24,8 @@ class EngineUnreachable(ContainerError):
         super().__init__(
             f"No container engine answers at {endpoint}",
             f"Cannot connect to the Docker daemon ({detail}); is the daemon running?",
-            "Start it (sudo systemctl start docker, or on a machine without systemd: "
-            "sudo dockerd &), or point DOCKER_HOST at a running engine "
+            f"Start it ({privileged('systemctl start docker')}, or on a machine without "
+            f"systemd: {privileged('dockerd')} &), or point DOCKER_HOST at a running engine "
             "(podman: systemctl --user start podman.socket; "
             "export DOCKER_HOST=unix://$XDG_RUNTIME_DIR/podman/podman.sock). "
             "To build on the host instead, see 'armvm-oe build --help'",
@@ -63,18 +63,30 @@ class RootlessMapping(ContainerError):
 
 
 class BindMountOwner(ContainerError):
-    def __init__(self, path: str, owner_uid: int, build_uid: int, role: str):
-        if owner_uid == 0:
-            what = f"The {role} {path} is owned by root"
-            why = ("the build runs as an unprivileged user and cannot write there; directories "
-                   "that do not exist when a container starts are created by the engine as "
-                   "root, which is the usual cause")
+    def __init__(self, path: str, owner_uid: int, build_uid: int, role: str,
+                 build_gid: int | None = None):
+        # uid:gid, not 'uid:' (its login group): a uid without a passwd entry,
+        # as a remapped build user often is, makes 'chown uid:' fail
+        if owner_uid == build_uid:
+            # the build user owns it already: chown would change nothing
+            what = f"The {role} {path} is not writable by its owner, the build user (uid {build_uid})"
+            why = "its mode has no write or search permission for the owner"
+            fix = f"Make it writable: chmod u+rwx {path}"
         else:
-            what = f"The {role} {path} is owned by uid {owner_uid}, not by the build user (uid {build_uid})"
-            why = "the build runs as that user inside the container and cannot write there"
-        fix = (f"Give it to the user that runs the build (sudo chown -R {build_uid}: {path}) or "
-               f"choose another directory; armvm-oe creates missing directories as you before "
-               f"the container starts")
+            if owner_uid == 0:
+                what = f"The {role} {path} is owned by root, not by the build user (uid {build_uid})"
+                why = ("the build runs as that unprivileged user inside the container and cannot "
+                       "write there; directories that do not exist when a container starts are "
+                       "created by the engine as root, which is the usual cause")
+            else:
+                what = (f"The {role} {path} is owned by uid {owner_uid}, not by the build user "
+                        f"(uid {build_uid})")
+                why = "the build runs as that user inside the container and cannot write there"
+            ids = f"{build_uid}:{build_uid if build_gid is None else build_gid}"
+            fix = (f"Give it to the user that runs the build "
+                   f"({privileged(f'chown -R {ids} {path}')}) or choose another directory; "
+                   "armvm-oe creates missing directories for the build user before the "
+                   "container starts")
         super().__init__(what, why, fix, check_id=CHECK_BIND_MOUNT_OWNER)
         self.path = path
 
@@ -85,7 +97,7 @@ class BaseImageMissing(UsageError):
             f"The base image {base} is not available",
             f"it is not in the local engine and could not be pulled ({detail.strip()[:200]})",
             "On a machine without registry access, make a local base with "
-            "'sudo scripts/make-base-image.sh' and pass its name: "
+            f"'{privileged('scripts/make-base-image.sh')}' and pass its name: "
             "armvm-oe container build --base-image armvm-oe/debian-base:bookworm "
             "(or set ARMVM_CONTAINER_BASE_IMAGE)")
 

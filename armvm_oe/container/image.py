@@ -56,8 +56,11 @@ def source_root() -> Path:
     here = pkg.parent
     for cand in (Path(os.environ["ARMVM_SOURCE_DIR"]) if os.environ.get("ARMVM_SOURCE_DIR") else None,
                  here, pkg / PACKAGED_SOURCE):
-        if cand and (cand / DOCKERFILE).is_file():
-            return cand
+        try:
+            if cand and (cand / DOCKERFILE).is_file():
+                return cand
+        except OSError:         # ARMVM_SOURCE_DIR this user may not enter
+            continue
     raise SourceTreeMissing(f"{here} and {pkg / PACKAGED_SOURCE}")
 
 

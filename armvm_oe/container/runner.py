@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from armvm_oe.container import engine, seccomp
-from armvm_oe.container.errors import BindMountOwner, ContainerError
-from armvm_oe.errors import UsageError
+from armvm_oe.container.errors import CHECK_BIND_MOUNT_OWNER, BindMountOwner, ContainerError
+from armvm_oe.errors import ROOT_BUILD_UID, UsageError
 from armvm_oe.container.image import ImageSpec, ensure_image
 
 # Where things are inside the container (kas-container uses the same layout).
@@ -66,9 +66,13 @@ class Mounts:
     ssh_agent: bool = False          # mount $SSH_AUTH_SOCK (opt-in)
     # extra read-only mounts: (host path, absolute path in the container, role)
     extra_ro: Sequence[tuple[Path, str, str]] = ()
+    # False: the caller (root) made and handed over everything the command
+    # writes inside the work dir, which itself stays its owner's (a root
+    # caller's clone must not change hands); it only has to be readable
+    work_dir_writable: bool = True
 
     def writable(self) -> list[tuple[str, Path]]:
-        out = [("work dir", Path(self.work_dir))]
+        out = [("work dir", Path(self.work_dir))] if self.work_dir_writable else []
         if self.dl_dir:
             out.append(("DL_DIR", Path(self.dl_dir)))
         if self.sstate_dir:
@@ -132,7 +136,8 @@ def check_extra_target(target: str, role: str) -> str:
 
 def resolve_user(work_dir: Path, uid: int | None = None, gid: int | None = None) -> tuple[int, int]:
     """The uid/gid the build runs as: given, else the caller's. A root caller
-    builds as the owner of the work dir (never as root)."""
+    builds as the owner of the work dir, or as :data:`ROOT_BUILD_UID` when
+    root owns it (never as root)."""
     if uid is None:
         uid = os.getuid()
         gid = os.getgid() if gid is None else gid
@@ -144,7 +149,9 @@ def resolve_user(work_dir: Path, uid: int | None = None, gid: int | None = None)
         except FileNotFoundError:
             st = None
         if st is None or st.st_uid == 0:
-            raise BindMountOwner(str(work_dir), 0, 0, "work dir")
+            # never root: the image's own unprivileged user (kas-container with
+            # KAS_ALLOW_ROOT would run the build as root, which bitbake refuses)
+            return ROOT_BUILD_UID, ROOT_BUILD_UID
         uid, gid = st.st_uid, st.st_gid
     return uid, gid
 
@@ -156,6 +163,16 @@ def prepare_mounts(mounts: Mounts, uid: int, gid: int) -> list:
     from docker.types import Mount
 
     result = []
+    if not mounts.work_dir_writable:
+        wd = Path(mounts.work_dir).absolute()
+        st = os.stat(wd)
+        if not can_read(st, uid, gid):
+            raise UsageError(f"The work dir {wd} is not readable by the build user (uid {uid})",
+                             f"it is owned by uid {st.st_uid} with mode "
+                             f"{stat.S_IMODE(st.st_mode):o}, and the build in the container "
+                             f"runs as uid {uid}",
+                             f"Make it readable and searchable: chmod a+rx {wd}",
+                             check_id=CHECK_BIND_MOUNT_OWNER)
     for role, path in mounts.writable():
         path = path.absolute()
         if not path.exists():
@@ -168,7 +185,7 @@ def prepare_mounts(mounts: Mounts, uid: int, gid: int) -> list:
                              "it is bind-mounted into the build container",
                              "Pass a directory")
         if not can_write(st, uid, gid):
-            raise BindMountOwner(str(path), st.st_uid, uid, role)
+            raise BindMountOwner(str(path), st.st_uid, uid, role, gid)
     result.append(Mount(WORK_MOUNT, str(Path(mounts.work_dir).absolute()), type="bind"))
     if mounts.project:
         proj = Path(mounts.project).absolute()

@@ -12,6 +12,7 @@ from pathlib import Path
 from armvm_oe.doctor import facts
 from armvm_oe.doctor.model import Context, Problem
 from armvm_oe.doctor.registry import check
+from armvm_oe.errors import privileged
 
 
 def _bdir(ctx: Context):
@@ -285,7 +286,7 @@ def dl_dir(ctx: Context):
                                "cache that is not mounted here?", path=str(p)))
         elif p.exists() and not os.access(p, os.W_OK | os.X_OK):
             out.append(Problem(f"{var} {p} exists but is not writable by uid {os.geteuid()}",
-                               path=str(p), commands=[f"sudo chown -R {os.geteuid()} {p}"]))
+                               path=str(p), commands=[privileged(f"chown -R {os.geteuid()}:{os.getegid()} {p}")]))
         elif p.exists() and not p.is_dir():
             out.append(Problem(f"{var} {p} is not a directory", path=str(p)))
     return out

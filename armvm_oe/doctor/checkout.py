@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 from armvm_oe.doctor import facts
 from armvm_oe.doctor.model import Context, Problem
 from armvm_oe.doctor.registry import check
+from armvm_oe.errors import privileged
 
 CORE_IDS = ("poky", "openembedded-core", "oe-core")
 
@@ -184,7 +185,7 @@ def dubious(ctx: Context):
             out.append(Problem(f"repo '{r.id}' at {r.path} is owned by uid {owner}, not by uid "
                                f"{os.geteuid()}: git (and so kas and bitbake's git fetcher) "
                                "refuse to use it",
-                               commands=[f"sudo chown -R {os.geteuid()}:{os.getegid()} {r.path}"],
+                               commands=[privileged(f"chown -R {os.geteuid()}:{os.getegid()} {r.path}")],
                                path=str(r.path)))
     return out
 

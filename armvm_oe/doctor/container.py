@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 from armvm_oe.doctor import facts
 from armvm_oe.doctor.model import Context, Problem
 from armvm_oe.doctor.registry import check
+from armvm_oe.errors import privileged
 
 DEFAULT_SOCK = "/var/run/docker.sock"
 
@@ -98,7 +99,7 @@ def engine_unreachable(ctx: Context):
     if kind == "unix" and not Path(addr).exists():
         hint = " (the socket does not exist: the daemon is not running, or DOCKER_HOST is wrong)"
     return Problem(f"no engine at {where}: {p['error']}{hint}",
-                   commands=["sudo systemctl start docker"])
+                   commands=[privileged("systemctl start docker")])
 
 
 @check("container.socket-permission", "this user may use the engine's socket", "fatal",
@@ -184,9 +185,19 @@ def bind_mount_owner(ctx: Context):
         if not d.exists():
             continue
         st = d.stat()
-        if st.st_uid == 0 and uid == 0:
-            out.append(Problem(f"{var} {d} is owned by root: the container maps its build user "
-                               "from the owner, and uid 0 is refused", path=str(d)))
+        if uid == 0:
+            # a root caller (armvm-oe build --allow-root) builds as the work dir's
+            # owner, or as ROOT_BUILD_UID when root owns it; the work dir itself
+            # keeps its owner, and armvm-oe hands it the build dir itself
+            if var in ("KAS_WORK_DIR", "KAS_BUILD_DIR") or not ctx.work_dir:
+                continue
+            from armvm_oe.container.runner import can_write, resolve_user
+            b_uid, b_gid = resolve_user(Path(ctx.work_dir))
+            if not can_write(st, b_uid, b_gid):
+                out.append(Problem(f"{var} {d} is owned by uid {st.st_uid} (mode "
+                                   f"{st.st_mode & 0o7777:o}): a root caller's container build "
+                                   f"runs as uid {b_uid}, which cannot write there",
+                                   path=str(d), commands=[f"chown -R {b_uid}:{b_gid} {d}"]))
         elif uid != 0 and (st.st_uid != uid or not os.access(d, os.W_OK | os.X_OK)):
             try:
                 owner = pwd.getpwuid(st.st_uid).pw_name
@@ -195,5 +206,6 @@ def bind_mount_owner(ctx: Context):
             out.append(Problem(f"{var} {d} is owned by {owner}, not by you (uid {uid}) (often "
                                "created by the docker daemon as root): the container's build "
                                "user cannot write there", path=str(d),
-                               commands=[f"sudo chown -R {uid}:{os.getegid()} {d}"]))
+                               commands=[f"chmod u+rwx {d}" if st.st_uid == uid else
+                                         f"sudo chown -R {uid}:{os.getegid()} {d}"]))
     return out

@@ -16,6 +16,7 @@ from armvm_oe.doctor import facts
 from armvm_oe.doctor.model import GB
 from armvm_oe.doctor.model import Context, Problem
 from armvm_oe.doctor.registry import check
+from armvm_oe.errors import privileged
 
 APPARMOR_SYSCTL = "proc/sys/kernel/apparmor_restrict_unprivileged_userns"
 UBUNTU_USERNS_URL = ("https://discourse.ubuntu.com/t/ubuntu-24-04-lts-noble-numbat-release-"
@@ -27,7 +28,7 @@ def _apt(ctx: Context, pkgs) -> list[str]:
     if not pkgs:
         return []
     if facts.is_debian_like(ctx):
-        return ["sudo apt-get install -y " + " ".join(pkgs)]
+        return [privileged("apt-get install -y " + " ".join(pkgs))]
     return [f"# install the packages providing: {' '.join(pkgs)}"]
 
 
@@ -174,10 +175,11 @@ def locale_available(ctx: Context):
     probe = locale_probe(ctx)
     if probe is None or probe[0]:
         return None
-    cmds = (["sudo apt-get install -y locales",
-             "sudo sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' /etc/locale.gen",
-             "sudo locale-gen"] if facts.is_debian_like(ctx)
-            else ["sudo localedef -i en_US -f UTF-8 en_US.UTF-8"])
+    cmds = [privileged(c) for c in (
+        ["apt-get install -y locales",
+         "sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' /etc/locale.gen",
+         "locale-gen"] if facts.is_debian_like(ctx)
+        else ["localedef -i en_US -f UTF-8 en_US.UTF-8"])]
     where = f" (LOCPATH={ctx.env['LOCPATH']})" if ctx.env.get("LOCPATH") else ""
     return Problem(f"setlocale(LC_CTYPE, en_US.UTF-8) fails on this host{where}",
                    commands=cmds)
@@ -205,13 +207,22 @@ def lang_utf8(ctx: Context):
 
 @check("host.root", "not running as root", "fatal",
        "Do not use Bitbake as root.",
-       "Build as an ordinary user (or in the armvm-oe container, which maps your uid)")
+       "Build as an ordinary user, or in the armvm-oe container (armvm-oe build --allow-root "
+       "runs bitbake there as an unprivileged user)")
 def root_user(ctx: Context):
     if os.geteuid() != 0:
         return None
+    import pwd
+    try:
+        pwd.getpwnam("builder")
+        make = []                       # useradd would fail: the user exists
+    except KeyError:
+        make = ["useradd -m builder"]
     return Problem("running as uid 0: bitbake refuses to start, kas-container refuses "
                    "without KAS_ALLOW_ROOT",
-                   commands=["sudo useradd -m builder  # then build as: sudo -iu builder"])
+                   commands=make + ["runuser -u builder -- armvm-oe build --host  "
+                                    "# in a work dir builder owns; or, in the container: "
+                                    "armvm-oe build --allow-root"])
 
 
 @check("host.umask", "umask allows a+rx and u+rwx", "error",
@@ -256,7 +267,7 @@ def tmp_noexec(ctx: Context):
         return None
     if not st.f_flag & os.ST_NOEXEC:
         return None
-    return Problem(f"{tmp} is mounted noexec", commands=["sudo mount -o remount,exec /tmp"])
+    return Problem(f"{tmp} is mounted noexec", commands=[privileged("mount -o remount,exec /tmp")])
 
 
 @check("host.bin-sh", "/bin/sh is dash or bash", "fatal",
@@ -272,7 +283,7 @@ def bin_sh(ctx: Context):
     name = os.path.basename(target)
     if name in ("dash", "bash"):
         return None
-    return Problem(f"/bin/sh links to {target}", commands=["sudo ln -sf dash /bin/sh"])
+    return Problem(f"/bin/sh links to {target}", commands=[privileged("ln -sf dash /bin/sh")])
 
 
 def _try_userns() -> tuple[str, str]:
@@ -354,7 +365,7 @@ def userns_unavailable(ctx: Context):
         return None
     return Problem(f"unshare(CLONE_NEWUSER|CLONE_NEWNET) fails ({detail}): bitbake then runs "
                    "tasks with network access, so BB_NO_NETWORK leaks go unnoticed",
-                   commands=["sudo sysctl user.max_user_namespaces=65536"])
+                   commands=[privileged("sysctl user.max_user_namespaces=65536")])
 
 
 @check("host.apparmor-userns", "AppArmor does not restrict unprivileged user namespaces", "warn",
@@ -397,9 +408,9 @@ def dev_shm(ctx: Context):
             return None
         except OSError as exc:
             return Problem(f"{shm} cannot be written: {exc.strerror}",
-                           commands=["sudo mount -t tmpfs -o mode=1777 tmpfs /dev/shm"])
+                           commands=[privileged("mount -t tmpfs -o mode=1777 tmpfs /dev/shm")])
     return Problem(f"{shm} is missing or not writable",
-                   commands=["sudo mount -t tmpfs -o mode=1777 tmpfs /dev/shm"])
+                   commands=[privileged("mount -t tmpfs -o mode=1777 tmpfs /dev/shm")])
 
 
 @check("host.tested-distro", "the host distribution is tested with the release", "warn",

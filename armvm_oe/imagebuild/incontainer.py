@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from armvm_oe.errors import ProblemFound, UsageError
+from armvm_oe.errors import ProblemFound, UsageError, privileged
 from armvm_oe.imagebuild.hostrun import LineSink
 from armvm_oe.imagebuild.options import BuildOptions
 from armvm_oe.imagebuild.scaleout import ScaleOut
@@ -120,7 +120,8 @@ def check_container_ownership(project, skip: set) -> None:
                 f"{uid}, the owner of the work dir {project.work_dir})",
                 "the container build runs as the work dir's owner, and git (kas, bitbake's "
                 "fetcher) refuses repositories of another owner",
-                f"Hand it over: sudo chown -R {uid}:{gid} {p}", check_id=CHECK_DUBIOUS)
+                f"Hand it over: {privileged(f'chown -R {uid}:{gid} {p}')}",
+                check_id=CHECK_DUBIOUS)
 
 
 def run_container(client, project, chain: str, work_dir: Path, opts: BuildOptions,
@@ -131,10 +132,10 @@ def run_container(client, project, chain: str, work_dir: Path, opts: BuildOption
     rewritten to the mounts; returns kas's exit code."""
     from armvm_oe.container import (PROJECT_MOUNT, SSTATE_MIRROR_MOUNT, ImageSpec, Mounts,
                                     ensure_image, run_in_container)
-    top = Path(project.top_repo_path)
+    top = Path(os.path.normpath(Path(project.top_repo_path).absolute()))
     rel = []
     for part in chain.split(":"):
-        p = Path(part).absolute()
+        p = Path(os.path.normpath(Path(part).absolute()))    # ../my-project/kas/x.yml
         try:
             rel.append(str(Path(PROJECT_MOUNT) / p.relative_to(top)))
         except ValueError:
@@ -151,7 +152,10 @@ def run_container(client, project, chain: str, work_dir: Path, opts: BuildOption
     argv = ["kas", kas_args[0], ":".join(rel), *kas_args[1:]]
     return run_in_container(kas_argv_trusting_project(argv),
                             Mounts(work_dir=work_dir, project=top, dl_dir=dl, sstate_dir=ss,
-                                   ssh_agent=opts.ssh_agent, extra_ro=extra),
+                                   ssh_agent=opts.ssh_agent, extra_ro=extra,
+                                   # a root caller made and handed over what the build
+                                   # writes in it; the work dir keeps its owner
+                                   work_dir_writable=os.getuid() != 0),
                             image=img.tag, client=client, env=so.env(), on_line=sink,
                             stop_grace=opts.stop_grace)
 

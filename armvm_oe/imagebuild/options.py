@@ -30,6 +30,7 @@ class BuildOptions:
     verify: bool = True
     check: bool = False                 # --check: stop before the first task
     ssh_agent: bool = False
+    allow_root: bool = False            # --allow-root / ARMVM_ALLOW_ROOT=1 (asroot.py)
     avh_device: Optional[str] = None
     avh_dtb: Optional[str] = None
     avh_device_defs: list = field(default_factory=list)

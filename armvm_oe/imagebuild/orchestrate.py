@@ -22,6 +22,8 @@ from typing import Optional
 from armvm_oe import __version__
 from armvm_oe.errors import ArmvmError, UsageError
 from armvm_oe.imagebuild import report as rpt
+from armvm_oe.imagebuild import shipped
+from armvm_oe.imagebuild.asroot import allowed, refuse_root
 from armvm_oe.imagebuild.check import CHECK_REPORT, kas_shell_command
 from armvm_oe.imagebuild.hostrun import LineSink, host_kas_version, run_host
 from armvm_oe.imagebuild.incontainer import (CHECK_DUBIOUS, check_container_ownership,
@@ -38,18 +40,16 @@ from armvm_oe.imagebuild.scaleout import ScaleOut, container_mirror_mount, overl
 # --------------------------------------------------------------------------
 # resolving what to build
 
-def project_root(start: Path | None = None) -> Path:
-    """The repository holding kas/armvm-*.yml: the current directory when it
-    has them, else the armvm-oe source tree."""
+def project_root(start: Path | None = None) -> Path | None:
+    """The repository holding kas/armvm-*.yml: the current directory (or a
+    parent) when it has them, else the armvm-oe checkout this runs from; None
+    for an installed armvm-oe outside a project (:mod:`.shipped` then writes
+    the installed kas/ and meta-armvm/ into the work dir)."""
     cwd = Path(start or os.getcwd()).absolute()
     for cand in (cwd, *cwd.parents):
         if (cand / "kas" / "armvm-aarch64.yml").is_file():
             return cand
-    from armvm_oe.container.image import source_root
-    try:
-        return source_root()
-    except ArmvmError:
-        return cwd
+    return shipped.layer_source() if shipped.runs_from_checkout() else None
 
 
 def arch_of_machine(machine: str | None) -> str | None:
@@ -62,14 +62,20 @@ def arch_of_machine(machine: str | None) -> str | None:
     return None
 
 
-def resolve_config(opts: BuildOptions) -> tuple[str, Optional[str]]:
-    """(config chain for kas, arch)."""
+def resolve_config(opts: BuildOptions, work_dir: Path | None = None) -> tuple[str, Optional[str]]:
+    """(config chain for kas, arch). Writes ``<work>/armvm-oe`` (:mod:`.shipped`)
+    when the build needs the installed kas files and layer there: as the
+    caller, also for root (the build only reads it, and git as root refuses a
+    tree of another owner)."""
     if opts.arch and opts.arch not in ARCHES:
         raise UsageError(f"--arch {opts.arch} is not one of {', '.join(ARCHES)}", None, None)
+    work_dir = Path(work_dir or os.getcwd()).absolute()
     if opts.config:
         chain = opts.config
+        if shipped.wanted_by(chain, work_dir):
+            shipped.materialize(work_dir, say=opts.say)
     else:
-        root = project_root()
+        root = project_root() or shipped.materialize(work_dir, say=opts.say)
         chain = str(root / "kas" / f"armvm-{opts.arch or 'aarch64'}.yml")
     return chain, opts.arch
 
@@ -119,10 +125,18 @@ def run_build(opts: BuildOptions) -> BuildOutcome:
     say = opts.say
     t0 = time.time()
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    chain, arch = resolve_config(opts)
     work_dir = Path(opts.work_dir or os.environ.get("KAS_WORK_DIR") or os.getcwd()).absolute()
     so = ScaleOut.from_env(os.environ).merged(opts.scaleout)
+    if opts.config:                  # a bad CONFIG is named first, as for any user
+        from armvm_oe.kasconfig import _read_file, split_configs
+        for top in split_configs(opts.config):
+            _read_file(top)
     mode, client = pick_mode(opts.mode, say)
+    refuse_root(mode, allowed(opts.allow_root, os.environ), set(opts.skip_checks),
+                asked=opts.mode)
+    if mode == "container" and not work_dir.exists():
+        work_dir.mkdir(parents=True)        # as the caller, before anything is written in it
+    chain, arch = resolve_config(opts, work_dir)
     # a file:// sstate mirror outside the work dir is mounted read-only
     mirror_mount = container_mirror_mount(so.sstate_mirror, work_dir) \
         if mode == "container" else None

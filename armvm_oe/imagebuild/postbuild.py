@@ -85,7 +85,10 @@ def finish_check(base: dict, versions: dict, sink: LineSink, t0: float, build_di
                  log_dir: Path, target: str, project, owner, say) -> BuildOutcome:
     """--check after kas returned 0: what bitbake -g / -e wrote, checked."""
     from armvm_oe.imagebuild.check import CHECK_REPORT, evaluate
-    layer = Path(project.top_repo_path) / "meta-armvm"
+    # meta-armvm among the configuration's layers: the project's own, or
+    # <work>/armvm-oe/meta-armvm under a user's kas file (docs/build.md)
+    layer = next((Path(p) for p in project.bblayers() if Path(p).name == "meta-armvm"),
+                 Path(project.top_repo_path) / "meta-armvm")
     steps = [{"step": s, "ok": True, "detail": d} for s, d in (
         ("preflight", "no fatal doctor finding"), ("checkout", "every repo at its lock"),
         ("kas", f"kas {versions.get('kas') or sink.progress.kas_version or '?'} set up the "

@@ -35,6 +35,8 @@ EXAMPLES = """\
 armvm-oe build                                  # kas/armvm-aarch64.yml, in the container
 armvm-oe build --arch arm --host                # aarch32, kas on this machine
 armvm-oe build --check                          # all but the tasks: CI's first job
+armvm-oe build --allow-root                     # as root (CI): bitbake runs unprivileged
+armvm-oe build my-project.yml                   # your kas file on top of kas/armvm-aarch64.yml
 armvm-oe build kas/armvm-aarch64.yml:kas/wrynose.yml --dl-dir ~/yocto/dl --sstate-dir ~/yocto/sstate
 armvm-oe build --sstate-mirror https://sstate.example.org/armvm --hashserv-upstream hashserv.example.org:8687
 armvm-oe build --avh rpi4b --avh-dtb bcm2711-rpi-4-b.dtb
@@ -73,6 +75,10 @@ def setup_parser(parser):
                              "(<build>/check-report.json); exit 0 or 1")
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="do not run 'armvm-oe verify' on the .wic")
+    parser.add_argument("--allow-root", action="store_true",
+                        help="let root build: bitbake runs in the container as the work dir's "
+                             "owner, or as uid 30000 when root owns it (also ARMVM_ALLOW_ROOT=1); "
+                             "without it root is refused, like kas-container")
     parser.add_argument("--ssh-agent", action="store_true",
                         help="forward $SSH_AUTH_SOCK into the container (private repos)")
     so = parser.add_argument_group("scale-out (docs/scaleout.md)")
@@ -105,7 +111,7 @@ def options_from_args(args):
                           args.prserv),
         mirror_dirs=args.mirror_dir, force_checkout=args.force_checkout,
         skip_checks=set(args.skip_check), verify=args.verify, check=args.check,
-        ssh_agent=args.ssh_agent,
+        ssh_agent=args.ssh_agent, allow_root=args.allow_root,
         avh_device=args.avh, avh_dtb=args.avh_dtb, avh_device_defs=args.avh_device_def,
         avh_version=args.avh_version, verbose=args.verbose)
 

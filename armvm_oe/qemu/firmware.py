@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from armvm_oe.errors import InputError, UsageError
+from armvm_oe.errors import InputError, UsageError, privileged
 
 # Debian package that provides the firmware for each guest arch.
 FIRMWARE_PACKAGE = {"aarch64": "qemu-efi-aarch64", "arm": "qemu-efi-arm"}
@@ -62,8 +62,8 @@ def _check_file(path: Path, what: str, arch: str) -> Path:
         raise InputError(f"the {what} {path} does not exist",
                          "armvm-oe boots images with UEFI firmware from the host",
                          f"Give an existing file, or drop the option to use the firmware of the "
-                         f"Debian package {FIRMWARE_PACKAGE[arch]} (sudo apt-get install "
-                         f"{FIRMWARE_PACKAGE[arch]})")
+                         f"Debian package {FIRMWARE_PACKAGE[arch]} "
+                         f"({privileged('apt-get install ' + FIRMWARE_PACKAGE[arch])})")
     if not os.access(path, os.R_OK):
         raise InputError(f"the {what} {path} is not readable", "permission denied",
                          "Check its permissions")
@@ -99,5 +99,5 @@ def find_firmware(arch: str, code: str | Path | None = None,
         f"looked for {', '.join(c for c, _ in candidates[:3])} and {len(candidates) - 3} more "
         f"distro paths" if len(candidates) > 3 else
         f"looked for {', '.join(c for c, _ in candidates) or 'nothing'}",
-        f"Install it (Debian/Ubuntu: sudo apt-get install {pkg}) or give "
+        f"Install it (Debian/Ubuntu: {privileged('apt-get install ' + pkg)}) or give "
         f"--firmware CODE --vars-template VARS")

@@ -90,5 +90,7 @@ overrides:
 
 def skip_root() -> list[str]:
     """bitbake refuses root and the doctor says so (host.root, fatal); the
-    stand-in does not care, so tests running as root skip that one check."""
-    return ["--skip-check", "host.root"] if os.getuid() == 0 else []
+    stand-in does not care, so tests running as root skip that one check (on
+    the host) and pass --allow-root (in the container: the build then runs as
+    the work dir's owner; without it a root caller is refused)."""
+    return ["--skip-check", "host.root", "--allow-root"] if os.getuid() == 0 else []

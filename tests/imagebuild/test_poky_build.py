@@ -175,7 +175,7 @@ def test_real_bitbake_in_the_container(poky, arch, armvm, tmp_path, builder_imag
         mirror.mkdir()
         extra = ["--hashserv", servers["hashserv"], "--prserv", servers["prserv"],
                  "--sstate-mirror", f"file://{mirror}"]
-    skip = ["--skip-check", "host.root"] if os.geteuid() == 0 else []
+    skip = ["--skip-check", "host.root", "--allow-root"] if os.geteuid() == 0 else []
     for run in (1, 2):
         t0 = time.monotonic()
         r = armvm("build", "--container", *skip, chain, *extra, cwd=work, env=cli_env,
@@ -366,7 +366,7 @@ def test_check_wrynose_in_the_container(poky, armvm, tmp_path, builder_image, cl
     if os.geteuid() == 0:
         give(work, 1001, 1001)
     chain = f"{proj}/kas/armvm-aarch64.yml:{proj}/kas/wrynose.yml:{proj}/kas/offline.yml"
-    skip = ["--skip-check", "host.root"] if os.geteuid() == 0 else []
+    skip = ["--skip-check", "host.root", "--allow-root"] if os.geteuid() == 0 else []
     t0 = time.monotonic()
     r = armvm("build", "--container", "--check", "--json", *skip, chain, cwd=work, env=env,
               timeout=3600)
