@@ -76,7 +76,13 @@ def source_tree() -> Path:
 
 
 def fragments(arch: str) -> list[Path]:
-    return [FRAGMENTS / f"armvm-guest-{arch}.cfg"]
+    """The layer's generated fragment for ``arch`` (wherever under
+    recipes-kernel/linux/files the layer keeps it: files/ or a kmeta dir)."""
+    found = sorted(FRAGMENTS.rglob(f"armvm-guest-{arch}.cfg"))
+    if len(found) != 1:
+        raise FileNotFoundError(f"expected one armvm-guest-{arch}.cfg under {FRAGMENTS}, "
+                                f"found {len(found)}")
+    return found
 
 
 def resolve(tree: Path, arch: str, frags: list[Path], out: Path, cross: str = "") -> str:
