@@ -137,6 +137,25 @@ def test_image_from_the_layers_parts_is_compliant(debian_kernel_images, oecore, 
     assert "initrd /initrd.img" in cfg and "console=" not in cfg
 
 
+@pytest.mark.oecore
+def test_layer_kernel_image_wiring_without_the_compile(oecore, tmp_path, monkeypatch):
+    """The 'layer' branch of the builder up to the kernel: whatever
+    layerkernel.build returns goes to the ESP as Image, its config to
+    /boot/config-<release>, and grub.cfg has no initrd (the layer's kernel
+    has its drivers built in)."""
+    cached = tmp_path / "cache" / "key"
+    cached.mkdir(parents=True)
+    (cached / "Image").write_bytes(b"MZ stand-in for the compiled kernel\n" * 64)
+    (cached / "config").write_text("# Linux/arm64 6.1.192 Kernel Configuration\n"
+                                   'CONFIG_LOCALVERSION="-t"\nCONFIG_XEN=y\n')
+    monkeypatch.setattr(layerkernel, "build", lambda arch: cached / "Image")
+    disk = layerimage.build(oecore, "aarch64", "layer", tmp_path / "img")
+    assert _esp_file(disk, "/Image", tmp_path) == (cached / "Image").read_bytes()
+    cfg = _esp_file(disk, "/EFI/BOOT/grub.cfg", tmp_path).decode()
+    assert "initrd" not in cfg and re.search(r"^linux /Image root=PARTUUID=", cfg, re.M), cfg
+    assert (tmp_path / "img/rootfs/boot/config-6.1.192-t").read_text() == (cached / "config").read_text()
+
+
 def _verify(disk: Path) -> dict:
     r = subprocess.run([sys.executable, "-m", "armvm_oe", "verify", str(disk), "--json"],
                        capture_output=True, text=True)
