@@ -142,15 +142,10 @@ def release(config_text: str) -> str:
     return m.group(1) + (local.group(1) if local else "")
 
 
-def cached(arch: str, key: str) -> Path | None:
-    kernel = cache_dir() / "layer-kernel" / key / ARCHES[arch][2]
-    return kernel if kernel.exists() else None
-
-
 def build(arch: str, jobs: int = 2, log=None) -> Path:
     """The layer's kernel for ``arch`` (cached): the path of Image/zImage; a
     ``config`` and ``timings.json`` lie beside it."""
-    karch, _defconfig, target, cross, _pkg = ARCHES[arch]
+    target = ARCHES[arch][2]
     base = cache_dir() / "layer-kernel"
     base.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
@@ -166,6 +161,19 @@ def build(arch: str, jobs: int = 2, log=None) -> Path:
     final = base / key
     if (final / target).exists():
         return final / target
+    from armvm_oe.testing.debian import _locked
+    with _locked(f"layer-kernel-{key}"):      # one compile per key at a time
+        if (final / target).exists():
+            return final / target
+        _compile(arch, key, text, tree, base, jobs, log,
+                 {"extract_s": round(t_tree, 1), "config_s": round(t_config, 1)})
+    return final / target
+
+
+def _compile(arch: str, key: str, text: str, tree: Path, base: Path, jobs: int, log,
+             timings: dict) -> None:
+    karch, _defconfig, target, cross, _pkg = ARCHES[arch]
+    final = base / key
     obj = base / f"obj-{key}"
     obj.mkdir(exist_ok=True)
     if (obj / ".config").exists() and (obj / ".config").read_text() != text:
@@ -193,15 +201,10 @@ def build(arch: str, jobs: int = 2, log=None) -> Path:
     tmp.mkdir()
     shutil.copy2(obj / "arch" / karch / "boot" / target, tmp / target)
     (tmp / "config").write_text(text)
-    (tmp / "timings.json").write_text(json.dumps({
-        "arch": arch, "key": key, "extract_s": round(t_tree, 1), "config_s": round(t_config, 1),
-        "compile_s": round(t_compile, 1), "jobs": jobs}, indent=1) + "\n")
-    try:
-        os.rename(tmp, final)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "timings.json").write_text(json.dumps(dict(
+        timings, arch=arch, key=key, compile_s=round(t_compile, 1), jobs=jobs), indent=1) + "\n")
+    os.rename(tmp, final)
     shutil.rmtree(obj, ignore_errors=True)
-    return final / target
 
 
 def main(argv: list[str]) -> int:
