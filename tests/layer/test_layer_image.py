@@ -267,6 +267,6 @@ def test_xen_domu(images, tmp_path):
     _xen_host()
     kernel, imgs = images
     rc, report, err = _boot(imgs["aarch64"], tmp_path, "--arch", "aarch64", "--hypervisor", "xen",
-                            "--xen-guest", "domu", timeout=3600)
+                            "--xen-guest", "domu", "--timeout", "2400", timeout=3600)
     (cell,) = _assert_cells(rc, report, err, "aarch64", _release(imgs, kernel, "aarch64"), 1)
     assert cell["params"]["mode"] == "domU" and cell["facts"]["domU_disk"] == "xvda", cell
