@@ -25,6 +25,7 @@
 
 ARMVM_KERNEL_FEATURE ?= "armvm-guest-${ARMVM_KARCH}.scc"
 
+# nooelint: oelint.task.noanonpython - must run after all parsing to be the last entry (README)
 python __anonymous() {
     feature = d.getVar("ARMVM_KERNEL_FEATURE")
     others = [f for f in (d.getVar("KERNEL_FEATURES") or "").split() if f != feature]
