@@ -84,11 +84,13 @@ def has_commit(gitdir: Path, rev: str) -> bool:
 
 def archive(gitdir: Path, rev: str, dest: Path, *paths: str) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
-    a = subprocess.Popen(["git", f"--git-dir={gitdir}", "archive", rev, *paths],
-                         stdout=subprocess.PIPE)
-    t = subprocess.run(["tar", "-x", "-C", str(dest)], stdin=a.stdout)
-    if a.wait() != 0 or t.returncode != 0:
-        raise RuntimeError(f"git archive {rev} of {gitdir} failed")
+    with open(dest.parent / f".{dest.name}.git-archive.log", "w+") as log:
+        a = subprocess.Popen(["git", f"--git-dir={gitdir}", "archive", rev, *paths],
+                             stdout=subprocess.PIPE, stderr=log)
+        t = subprocess.run(["tar", "-x", "-C", str(dest)], stdin=a.stdout)
+        if a.wait() != 0 or t.returncode != 0:
+            log.seek(0)
+            raise RuntimeError(f"git archive {rev} of {gitdir} failed: {log.read()[-2000:]}")
     return dest
 
 
