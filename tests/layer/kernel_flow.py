@@ -185,6 +185,32 @@ class Checkouts:
         self.kmeta = archive(repo(KCACHE), p.used_meta, root / "kernel-meta")
         self.ktools = archive(repo(KTOOLS), p.used_tools, root / "kern-tools") / "tools"
 
+    def kconfiglib_for(self, tree: Path) -> None:
+        """kern-tools' Kconfiglib learnt Linux 6.18's 'transitional' symbol
+        attribute in f589e1df (kern-tools a4a362d9, wrynose's SRCREV).  When
+        the mirror only has an older kern-tools and the tree uses the
+        attribute, symbol_why.py cannot parse the tree: re-do that parser
+        change in this temporary copy (accept the attribute, keep the symbol
+        as it is; symbol_why only reads .config) and say so in the notes."""
+        lib = self.ktools / "Kconfiglib" / "kconfiglib.py"
+        text = lib.read_text()
+        if "transitional" in text or not (tree / "arch" / "Kconfig").exists() \
+                or not re.search(r"^\s+transitional\s*$", (tree / "arch" / "Kconfig").read_text(), re.M):
+            return
+        for old, new in (
+                (") = range(1, 51)", "    _T_TRANSITIONAL,\n) = range(1, 52)"),
+                ('    "optional":       _T_OPTIONAL,\n',
+                 '    "optional":       _T_OPTIONAL,\n    "transitional":   _T_TRANSITIONAL,\n'),
+                ("            elif t0 is _T_OPTIONAL:\n",
+                 "            elif t0 is _T_TRANSITIONAL:\n                pass  # accepted; symbol_why only reads .config\n\n"
+                 "            elif t0 is _T_OPTIONAL:\n")):
+            if text.count(old) != 1:
+                raise RuntimeError(f"kern-tools' kconfiglib.py changed: cannot add 'transitional' ({old!r})")
+            text = text.replace(old, new)
+        lib.write_text(text)
+        self.pins.notes.append("its Kconfiglib cannot parse 6.18's 'transitional' attribute: "
+                               "upstream f589e1df's parser change re-done in the temporary copy")
+
     def recipe_vars(self, machine: str, extra_conf: str = "", tag: str = "") -> dict:
         """The recipe's variables as bitbake computes them for ``machine``."""
         build = self.root / f"build-{machine}{tag}"

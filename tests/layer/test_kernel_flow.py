@@ -29,6 +29,7 @@ def series(request, tmp_path_factory):
         pytest.skip(f"mirrors absent under {F.mirrors()} (ARMVM_MIRRORS): {', '.join(missing)}")
     co = F.Checkouts(s, tmp_path_factory.mktemp(s.name))
     tree, desc = F.kernel_tree(s)
+    co.kconfiglib_for(tree)
     print(f"\n{s.name}: {co.pins.tag}, kernel tree {desc}; " + "; ".join(co.pins.notes))
     return co, tree
 
