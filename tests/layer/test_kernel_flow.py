@@ -21,9 +21,26 @@ pytestmark = pytest.mark.kernelflow
 PCI = 'KERNEL_FEATURES:append = " features/pci/pci.scc"\n'
 
 
+_PREPARED: dict[str, tuple] = {}
+
+
+def _prepare(name, tmp_path_factory):
+    if name not in _PREPARED:
+        _PREPARED[name] = _checkouts(F.SERIES[name], tmp_path_factory)
+    return _PREPARED[name]
+
+
 @pytest.fixture(scope="module", params=sorted(F.SERIES))
 def series(request, tmp_path_factory):
-    s = F.SERIES[request.param]
+    return _prepare(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def scarthgap(tmp_path_factory):
+    return _prepare("scarthgap", tmp_path_factory)
+
+
+def _checkouts(s, tmp_path_factory):
     missing = F.missing_inputs(s)
     if missing:
         pytest.skip(f"mirrors absent under {F.mirrors()} (ARMVM_MIRRORS): {', '.join(missing)}")
@@ -87,12 +104,10 @@ def _old_layout(v):
     return v
 
 
-def test_pci_feature_defeats_a_fragment_queued_before_it(series, tmp_path):
+def test_pci_feature_defeats_a_fragment_queued_before_it(scarthgap, tmp_path):
     """The control: with the fragment where SRC_URI puts it, pci.cfg's
     HOTPLUG_PCI_PCIE=n wins and both the audit and configcheck say so."""
-    if series[0].series.name != "scarthgap":
-        pytest.skip("the control runs once (scarthgap)")
-    v, r, audit = _flow(series, tmp_path, "armvm-arm", PCI, edit=_old_layout)
+    v, r, audit = _flow(scarthgap, tmp_path, "armvm-arm", PCI, edit=_old_layout)
     assert r.order[-1] != "armvm-guest-arm.scc"
     assert A.parse_config(r.config).get("HOTPLUG_PCI_PCIE") == "n"
     assert "CONFIG_HOTPLUG_PCI_PCIE is not set [GUEST-HOTPLUG]" in audit
