@@ -26,6 +26,31 @@ class KOption:
     name: str
     arches: tuple[str, ...] = ARCHES
     module_ok: bool = False
+    # Kernel versions the symbol exists in: since <= version < until (None:
+    # unbounded).  A kernel outside the bounds has no such symbol, so it is
+    # no requirement there.  A bounded option is audit-only: the layer's
+    # fragment (one file for every kernel version) does not set it, so it
+    # must be one Kconfig sets itself (a default or a select).
+    since: str | None = None
+    until: str | None = None
+    why: str = ""
+
+    def applies(self, version: str | None) -> bool:
+        """Whether the option exists in kernel ``version`` (None: unknown, yes)."""
+        if version is None:
+            return True
+        v = version_key(version)
+        return ((self.since is None or v >= version_key(self.since))
+                and (self.until is None or v < version_key(self.until)))
+
+    @property
+    def bounded(self) -> bool:
+        return self.since is not None or self.until is not None
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """'6.6.57' -> (6, 6, 57); '6.12' -> (6, 12)."""
+    return tuple(int(x) for x in version.split("-")[0].split(".")[:3] if x.isdigit())
 
 
 @dataclass(frozen=True)
@@ -113,6 +138,44 @@ REQUIREMENTS: tuple[Requirement, ...] = (
                 _k("ARCH_VIRT", "ARM_LPAE", arches=("arm",))),
 )
 
+# Options the layer needs on top of the requirement table so that the
+# required ones can be enabled (dependencies Kconfig does not select) or so
+# that the armvm-efi.wks.in disk boots without an initramfs.  They are layer
+# policy, not spec requirements: they carry the pseudo-id LAYER in the audit.
+_C = ARCHES
+LAYER_SUPPORT: tuple[KOption, ...] = tuple(KOption(n, a, why=w) for n, a, w in (
+    ("PCI", _C, "bus for virtio-pci, PCIe hotplug and PCI_HOST_GENERIC"),
+    ("PCI_MSI", _C, "MSI/MSI-X for virtio-pci and the GICv3 ITS"),
+    ("VIRTIO_MENU", _C, "menu that VIRTIO_PCI/VIRTIO_MMIO/VIRTIO_BALLOON depend on"),
+    ("VIRTIO_PCI_LEGACY", _C, "legacy virtio-pci devices (older hypervisors)"),
+    ("BLK_DEV", _C, "block layer menu that XEN_BLKDEV_FRONTEND depends on"),
+    ("NETDEVICES", _C, "network device menu for VIRTIO_NET and XEN_NETDEV_FRONTEND"),
+    ("HVC_DRIVER", _C, "hvc console core used by HVC_XEN and VIRTIO_CONSOLE"),
+    ("TTY", _C, "ttys for every console"),
+    ("PARTITION_ADVANCED", _C, "needed to set EFI_PARTITION explicitly"),
+    ("EFI_PARTITION", _C, "GPT: the rootfs is found by root=PARTUUID= (kernel-cache base.cfg sets it n)"),
+    ("EXT4_FS", _C, "the rootfs partition is ext4"),
+    ("VFAT_FS", _C, "the ESP is mounted at /boot/efi"),
+    ("NLS_CODEPAGE_437", _C, "default FAT codepage for the ESP mount"),
+    ("NLS_ISO8859_1", _C, "default FAT iocharset for the ESP mount"),
+    ("DEVTMPFS", _C, "device nodes before udev"),
+    ("DEVTMPFS_MOUNT", _C, "device nodes without an initramfs"),
+    ("ARCH_MULTI_V7", ("arm",), "ARCH_VIRT is a multi-v7 platform"),
+    ("ARM_PSCI", ("arm",), "CPU bring-up and power-off on the virt machine and Xen"),
+    ("VMSPLIT_2G", ("arm",), "arch/arm/configs/lpae.config's split with ARM_LPAE"),
+)) + (
+    # PCI MSIs through the GICv3 ITS on aarch32 guests.  Linux 6.12 removed
+    # ARM_GIC_V3_ITS_PCI (drivers/irqchip/Kconfig: absent from Debian's
+    # 6.12.118 and from 6.18, present in 6.6); its PCI/MSI glue became the
+    # MSI parent library that ARM_GIC_V3_ITS selects, IRQ_MSI_LIB (absent
+    # from 6.6, present in 6.12 and 6.18).
+    KOption("ARM_GIC_V3_ITS_PCI", ("arm",), until="6.12",
+            why="ITS for PCI MSIs on aarch32 GICv3 guests (before Linux 6.12)"),
+    KOption("IRQ_MSI_LIB", ("arm",), since="6.12",
+            why="ITS MSI parent for PCI MSIs on aarch32 GICv3 guests (Linux 6.12 on; "
+                "replaced ARM_GIC_V3_ITS_PCI)"),
+)
+
 BY_ID = {r.id: r for r in REQUIREMENTS}
 
 
@@ -128,6 +191,12 @@ def kernel_requirements(arch: str) -> list[tuple[Requirement, KOption]]:
     if arch not in ARCHES:
         raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHES}")
     return [(r, o) for r in REQUIREMENTS for o in r.options(arch)]
+
+
+def layer_support(arch: str) -> list[KOption]:
+    """The layer's support options for ``arch`` that no requirement cites."""
+    required = set(kernel_options(arch))
+    return [o for o in LAYER_SUPPORT if arch in o.arches and o.name not in required]
 
 
 def kernel_options(arch: str) -> list[str]:
@@ -156,6 +225,8 @@ def markdown() -> str:
         for o in r.kconfig:
             tag = "" if o.arches == ARCHES else f" ({'/'.join(o.arches)} only)"
             tag += " (m ok)" if o.module_ok else ""
+            tag += f" (Linux {o.since} on)" if o.since else ""
+            tag += f" (before Linux {o.until})" if o.until else ""
             opts.append(f"`CONFIG_{o.name}`{tag}")
         title = r.title.replace("|", "\\|")
         out.append(f"| {r.id} | {r.section} | {r.level} | {title} | "

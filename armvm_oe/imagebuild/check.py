@@ -85,13 +85,18 @@ def evaluate(build_dir: Path, log_dir: Path, target: str, layer_dir: Optional[Pa
         env = ""
     karch = env_var(env, "ARMVM_KARCH")
     src_uri = env_var(env, "SRC_URI") or ""
-    want = [f"armvm-guest-{karch}.cfg", f"armvm-required-{karch}.list"] if karch else []
-    named = [w for w in want if f"file://{w}" in src_uri]
+    # SRC_URI entries (the fragment's kmeta directory, the audit list) and
+    # the layer files they fetch
+    want = ["armvm-kmeta", f"armvm-required-{karch}.list"] if karch else []
+    need = ([f"armvm-kmeta/armvm-guest-{karch}.scc", f"armvm-kmeta/armvm-guest-{karch}.cfg",
+             f"armvm-required-{karch}.list"] if karch else [])
+    uris = {e.split(";")[0] for e in src_uri.split()}
+    named = [w for w in want if f"file://{w}" in uris]
     files = []
     if layer_dir is not None:
-        files = [w for w in want if (layer_dir / "recipes-kernel" / "linux" / "files" / w)
+        files = [w for w in need if (layer_dir / "recipes-kernel" / "linux" / "files" / w)
                  .is_file()]
-    ok = bool(karch) and named == want and (layer_dir is None or files == want)
+    ok = bool(karch) and named == want and (layer_dir is None or files == need)
     steps.append(_step("kconfig-audit-inputs", ok,
                        f"ARMVM_KARCH={karch or '?'}; in the kernel's SRC_URI: "
                        f"{', '.join(named) or 'none'}; in the layer: "

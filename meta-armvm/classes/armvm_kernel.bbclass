@@ -12,10 +12,25 @@
 #    armvm_oe/requirements.py; the checking logic is lib/armvm_kconfig.py.
 #    ARMVM_KCONFIG_AUDIT = "fatal" (default) or "warn" (kernel debugging only).
 #
-# 2. DTB convention (README): when a machine builds board DTBs, also install
+# 2. meta-armvm's fragment last: armvm-guest-<arch>.scc becomes the last
+#    KERNEL_FEATURES entry (an anonymous function, run after every
+#    configuration file, recipe, bbappend and :append/:remove is parsed), the
+#    last fragment do_kernel_metadata queues (order: BSP, SRC_URI fragments,
+#    KERNEL_FEATURES), so its values win over everything before it.
+#
+# 3. DTB convention (README): when a machine builds board DTBs, also install
 #    them the way the kernel's dtbs_install lays them out, under
 #    /boot/dtbs/<kernel-release>/[<vendor>/]<board>.dtb, with the stable link
 #    /boot/dtb -> dtbs/<kernel-release>.  armvm machines build none (HW-FDT).
+
+ARMVM_KERNEL_FEATURE ?= "armvm-guest-${ARMVM_KARCH}.scc"
+
+# nooelint: oelint.task.noanonpython - must run after all parsing to be the last entry (README)
+python __anonymous() {
+    feature = d.getVar("ARMVM_KERNEL_FEATURE")
+    others = [f for f in (d.getVar("KERNEL_FEATURES") or "").split() if f != feature]
+    d.setVar("KERNEL_FEATURES", " ".join(others + [feature]))
+}
 
 ARMVM_KCONFIG_AUDIT ??= "fatal"
 ARMVM_KCONFIG_LIST ??= "armvm-required-${ARMVM_KARCH}.list"

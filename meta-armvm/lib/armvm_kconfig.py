@@ -31,8 +31,40 @@ def parse_config(text):
     return values
 
 
-def parse_required(text):
-    """Read an armvm-required-<arch>.list: [(name, [ids])] in file order."""
+_HEADER = re.compile(r"^# Linux/\S+ (\d+\.\d+(?:\.\d+)?)\S* Kernel Configuration$", re.M)
+
+
+def version_key(version):
+    """'6.6.57' -> (6, 6, 57); '6.12' -> (6, 12)."""
+    return tuple(int(x) for x in version.split("-")[0].split(".")[:3] if x.isdigit())
+
+
+def kernel_version(config_text):
+    """The kernel version a .config was made for (its header line), or None."""
+    m = _HEADER.search(config_text)
+    return m.group(1) if m else None
+
+
+def _applies(bounds, version):
+    """since=X / until=Y tokens of a list line against ``version``."""
+    if version is None:
+        return True
+    v = version_key(version)
+    for token in bounds:
+        key, _, bound = token.partition("=")
+        if key == "since" and v < version_key(bound):
+            return False
+        if key == "until" and v >= version_key(bound):
+            return False
+    return True
+
+
+def parse_required(text, version=None):
+    """Read an armvm-required-<arch>.list: [(name, [ids])] in file order.
+
+    A line's optional third column bounds the kernel versions the option
+    exists in (since=X, until=Y); with ``version`` given, options that
+    kernel does not have are left out (they are no requirement there)."""
     required = []
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
@@ -43,7 +75,8 @@ def parse_required(text):
         if name.startswith("CONFIG_"):
             name = name[len("CONFIG_"):]
         ids = fields[1].split(",") if len(fields) > 1 else []
-        required.append((name, ids))
+        if _applies(fields[2:], version):
+            required.append((name, ids))
     return required
 
 
@@ -77,12 +110,19 @@ def report(missing, arch=""):
     lines = [head]
     for name, ids, found in missing:
         lines.append("  CONFIG_%s %s [%s]" % (name, describe(found), ", ".join(ids) or "?"))
-    lines.append("Fix: find what disables it with 'bitbake -c menuconfig virtual/kernel' "
-                 "or the linux-yocto audit (do_kernel_configcheck) output, then "
-                 "re-enable it in a fragment that comes after armvm-guest-<arch>.cfg.")
+    lines.append("Fix: meta-armvm's armvm-guest-<arch>.cfg is the last fragment of the merge, "
+                 "so Kconfig dropped the option: a dependency is off. Find it with "
+                 "'bitbake -c menuconfig virtual/kernel' or do_kernel_configcheck's output and "
+                 "turn it on in a KERNEL_FEATURES fragment (or in the layer's support options, "
+                 "armvm_oe/requirements.py + scripts/gen-kernel-fragments).")
     return "\n".join(lines)
 
 
-def audit(config_text, required_text, arch=""):
-    """Return the report text ('' when everything required is =y)."""
-    return report(missing_options(parse_required(required_text), parse_config(config_text)), arch)
+def audit(config_text, required_text, arch="", version=None):
+    """Return the report text ('' when everything required is =y).
+
+    ``version``: the kernel version (default: the .config's header line);
+    options outside their version bounds are not required."""
+    version = version or kernel_version(config_text)
+    return report(missing_options(parse_required(required_text, version),
+                                  parse_config(config_text)), arch)

@@ -90,7 +90,8 @@ def graph_or_env(build, target, machine, mode):
         karch = "arm" if machine.endswith("-arm") else "aarch64"
         out(f'ARMVM_KARCH="{karch}"')
         out(f'SRC_URI="git://git.yoctoproject.org/linux-yocto.git;name=machine '
-            f'file://armvm-guest-{karch}.cfg file://armvm-required-{karch}.list"')
+            f'file://armvm-kmeta;type=kmeta;destsuffix=armvm-kmeta '
+            f'file://armvm-required-{karch}.list"')
         return 0
     nodes = [f"{target}.do_build", f"{target}.do_image_wic", "dosfstools-native.do_build",
              "grub-efi.do_build", "linux-yocto.do_build"]

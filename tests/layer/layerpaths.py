@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "meta-armvm"
 FILES = LAYER / "recipes-kernel" / "linux" / "files"
+KMETA = FILES / "armvm-kmeta"  # the generated fragment and its .scc (type=kmeta)
 WKS = LAYER / "files" / "wic" / "armvm-efi.wks.in"
 PLUGIN = LAYER / "scripts" / "lib" / "wic" / "plugins" / "source" / "armvm_efi.py"
 

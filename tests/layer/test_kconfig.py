@@ -10,7 +10,7 @@ import pytest
 import armvm_kconfig as A
 import kernel_tree as K
 from armvm_oe import requirements as R
-from layerpaths import FILES
+from layerpaths import FILES, KMETA
 
 pytestmark = pytest.mark.kconfig
 
@@ -24,7 +24,7 @@ def tree():
 
 @pytest.mark.parametrize("arch", ["aarch64", "arm"])
 def test_fragment_resolves_all_required_to_y(tree, tmp_path, arch):
-    frag = FILES / f"armvm-guest-{arch}.cfg"
+    frag = KMETA / f"armvm-guest-{arch}.cfg"
     K.resolve(tree, arch, [frag], tmp_path / "out")
     config = A.parse_config((tmp_path / "out" / ".config").read_text())
     # nothing the fragment asks for was dropped by dependency resolution
@@ -42,7 +42,7 @@ def test_missing_dependency_is_reported_by_name(tree, tmp_path):
     fragments and the audit both name them."""
     breaker = tmp_path / "no-blk.cfg"
     breaker.write_text("# CONFIG_BLK_DEV is not set\n")
-    frags = [FILES / "armvm-guest-arm.cfg", breaker]
+    frags = [KMETA / "armvm-guest-arm.cfg", breaker]
     K.resolve(tree, "arm", frags, tmp_path / "out")
     final = (tmp_path / "out" / ".config").read_text()
     dropped = K.requested_not_final(frags, final)

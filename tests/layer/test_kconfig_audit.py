@@ -40,3 +40,31 @@ def test_parse_config_handles_strings_and_comments():
 def test_parse_required_reads_ids():
     req = A.parse_required("# c\n\nCONFIG_A\tX-1,Y-2\nCONFIG_B\tLAYER\n")
     assert req == [("A", ["X-1", "Y-2"]), ("B", ["LAYER"])]
+
+
+def test_audit_requires_only_what_the_kernel_version_has():
+    """ARM_GIC_V3_ITS_PCI is gone from Linux 6.12 on (IRQ_MSI_LIB took its
+    place): the .config header's version decides which one is required."""
+    base = _all_y("arm").replace("CONFIG_ARM_GIC_V3_ITS_PCI=y\n", "").replace(
+        "CONFIG_IRQ_MSI_LIB=y\n", "")
+    new = "# Linux/arm 6.18.35 Kernel Configuration\n" + base + "CONFIG_IRQ_MSI_LIB=y\n"
+    old = "# Linux/arm 6.6.57 Kernel Configuration\n" + base + "CONFIG_ARM_GIC_V3_ITS_PCI=y\n"
+    assert A.kernel_version(new) == "6.18.35"
+    assert A.audit(new, _required("arm"), "arm") == ""
+    assert A.audit(old, _required("arm"), "arm") == ""
+    # the other kernel's symbol is not enough
+    swapped = new.replace("CONFIG_IRQ_MSI_LIB=y", "CONFIG_ARM_GIC_V3_ITS_PCI=y")
+    assert "CONFIG_IRQ_MSI_LIB absent (a dependency is not met) [LAYER]" in A.audit(
+        swapped, _required("arm"), "arm")
+    assert "CONFIG_ARM_GIC_V3_ITS_PCI absent" in A.audit(
+        old.replace("CONFIG_ARM_GIC_V3_ITS_PCI=y", ""), _required("arm"), "arm")
+    # an explicit version wins over the header; no version at all: every option
+    assert "IRQ_MSI_LIB" in A.audit(old, _required("arm"), "arm", version="6.12")
+    assert "IRQ_MSI_LIB" in A.audit(base, _required("arm"), "arm")
+
+
+def test_parse_required_reads_version_bounds():
+    text = "CONFIG_A\tLAYER\tuntil=6.12\nCONFIG_B\tLAYER\tsince=6.12\nCONFIG_C\tX\n"
+    assert [n for n, _ in A.parse_required(text, "6.6.57")] == ["A", "C"]
+    assert [n for n, _ in A.parse_required(text, "6.12")] == ["B", "C"]
+    assert [n for n, _ in A.parse_required(text)] == ["A", "B", "C"]

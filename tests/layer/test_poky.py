@@ -58,9 +58,10 @@ def test_kernel_variables(bb, machine):
     v = bb.getvars(machine, "virtual/kernel")
     assert v["PN"] == "linux-yocto"
     src = v["SRC_URI"].split()
-    assert f"file://armvm-guest-{arch}.cfg" in src
+    assert "file://armvm-kmeta;type=kmeta;destsuffix=armvm-kmeta" in src
     assert f"file://armvm-required-{arch}.list" in src
     feats = v["KERNEL_FEATURES"].split()
+    assert feats[-1] == f"armvm-guest-{arch}.scc"  # the layer's fragment is queued last
     for f in ("cfg/virtio.scc", "cfg/efi-ext.scc", "features/xen/xen.scc"):
         assert f in feats
     assert v["KMACHINE"] == {"aarch64": "qemuarm64", "arm": "qemuarma15"}[arch]

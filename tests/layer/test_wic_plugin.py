@@ -41,8 +41,12 @@ def _native_sysroot(tmp: Path) -> Path:
     return sysroot
 
 
-def _make_disk(tmp: Path, arch: str, wks_text: str, **extra_vars) -> tuple[subprocess.CompletedProcess, Path]:
-    poky = poky_dir()
+def _make_disk(tmp: Path, arch: str, wks_text: str, oecore: Path | None = None,
+               env_extra: dict[str, str] | None = None, fstab_update: bool = False,
+               **extra_vars) -> tuple[subprocess.CompletedProcess, Path]:
+    """wic create in raw mode; ``oecore``: a tree with meta/ and scripts/wic
+    (default: ARMVM_POKY_DIR)."""
+    poky = oecore or poky_dir()
     kernel_name, efi_name, _efi_arch = ARCH[arch]
     deploy = tmp / "deploy"
     deploy.mkdir()
@@ -52,6 +56,10 @@ def _make_disk(tmp: Path, arch: str, wks_text: str, **extra_vars) -> tuple[subpr
     (rootfs / "etc").mkdir(parents=True)
     (rootfs / "etc" / "fstab").write_text("proc /proc proc defaults 0 0\n")
     (rootfs / "boot").mkdir()
+    if env_extra and "SOURCE_DATE_EPOCH" in env_extra:  # as the image's rootfs has it
+        epoch = int(env_extra["SOURCE_DATE_EPOCH"])
+        for p in [deploy, rootfs, *deploy.rglob("*"), *rootfs.rglob("*")]:
+            os.utime(p, (epoch, epoch))
     staging = tmp / "staging"
     staging.mkdir()
     values = {
@@ -75,9 +83,12 @@ def _make_disk(tmp: Path, arch: str, wks_text: str, **extra_vars) -> tuple[subpr
     native = _native_sysroot(tmp)
     out = tmp / "out"
     env = dict(os.environ, BUILDDIR=str(tmp), LC_ALL="C.UTF-8", PATH=os.environ["PATH"] + ":/usr/sbin:/sbin")
+    env.pop("SOURCE_DATE_EPOCH", None)
+    env.update(env_extra or {})
     r = subprocess.run([sys.executable, str(poky / "scripts" / "wic"), "create", str(wks),
                         "-e", "armvm-image", "--vars", str(vars_dir), "-k", str(deploy),
-                        "-n", str(native), "-o", str(out), "--no-fstab-update"],
+                        "-n", str(native), "-o", str(out),
+                        *([] if fstab_update else ["--no-fstab-update"])],
                        capture_output=True, text=True, env=env, timeout=300)
     disks = sorted(out.glob("*.direct")) if out.exists() else []
     return r, (disks[0] if disks else out / "missing")

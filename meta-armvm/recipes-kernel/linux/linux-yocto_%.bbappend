@@ -22,12 +22,20 @@ SRCREV_machine:armvm-arm = "${SRCREV_machine:qemuarm}"
 # EFI_PARTITION back on (ktypes/base sets it n).
 KERNEL_FEATURES:append:armvm = " cfg/virtio.scc cfg/efi-ext.scc features/xen/xen.scc"
 
-# The fragments generated from armvm_oe/requirements.py (scripts/
-# gen-kernel-fragments).  They come after the BSP and KERNEL_FEATURES in the
-# merge, so they win over kernel-cache's features/pci/pci.cfg, which sets
-# CONFIG_HOTPLUG_PCI_PCIE=n.  The .list is the build-time audit list.
+# The fragment generated from armvm_oe/requirements.py (scripts/
+# gen-kernel-fragments), as a kernel-cache style feature: files/armvm-kmeta/
+# armvm-guest-<arch>.scc (kconf armvm-guest-<arch>.cfg), fetched as a "kmeta"
+# directory so that kernel-yocto.bbclass searches it for KERNEL_FEATURES
+# entries without queueing it as a SRC_URI fragment.  do_kernel_metadata
+# queues the fragments in this order: the BSP (KMACHINE/LINUX_KERNEL_TYPE),
+# then SRC_URI .scc/.cfg files, then KERNEL_FEATURES in order; the last value
+# of an option wins.  armvm_kernel.bbclass therefore moves
+# armvm-guest-<arch>.scc to the end of KERNEL_FEATURES once parsing is done,
+# so the layer's options win over the BSP, over SRC_URI fragments and over any
+# feature (e.g. kernel-cache's features/pci/pci.cfg, which sets
+# CONFIG_HOTPLUG_PCI_PCIE=n).  The .list is the build-time audit list.
 # ARMVM_KARCH (aarch64 or arm) is set by the armvm machine configurations.
-SRC_URI:append:armvm = " file://armvm-guest-${ARMVM_KARCH}.cfg file://armvm-required-${ARMVM_KARCH}.list"
+SRC_URI:append:armvm = " file://armvm-kmeta;type=kmeta;destsuffix=armvm-kmeta file://armvm-required-${ARMVM_KARCH}.list"
 
 # A dropped required option fails the build (do_armvm_kconfig_audit), and the
 # DTB convention; see classes/armvm_kernel.bbclass.

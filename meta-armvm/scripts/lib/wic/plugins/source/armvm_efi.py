@@ -14,7 +14,15 @@
 #   - names the boot application EFI/BOOT/BOOTAA64.EFI / BOOTARM.EFI in upper
 #     case (IMG-REMOVABLE-PATH) and fails if it is missing;
 #   - re-creates the ESP image with 'mkdosfs -F 32 -S 512 -s 1' and checks
-#     the result is FAT32 by cluster count, as the FAT specification decides.
+#     the result is FAT32 by cluster count, as the FAT specification decides;
+#   - makes the same bytes twice from the same inputs when SOURCE_DATE_EPOCH
+#     is set (bitbake exports it to do_image_wic): every partition UUID and
+#     filesystem UUID / FAT volume serial the wks does not give is derived
+#     from it (wic draws them from uuid4() otherwise), the ESP's files get it
+#     as their time, and mkdosfs runs with --invariant (its volume label
+#     entry would carry the wall-clock time).  wic itself already derives
+#     the GPT disk GUID, the MBR identifier and the ext4 times and hash seed
+#     from SOURCE_DATE_EPOCH.
 # The file and plugin name use an underscore so every wic plugin loader
 # accepts it.
 
@@ -23,8 +31,11 @@ import logging
 import os
 import re
 import struct
+import sys
+import uuid
 
 from wic import WicError
+from wic.ksparser import KickStart, KickStartError
 from wic.pluginbase import PluginMgr, SourcePlugin
 from wic.misc import exec_cmd, exec_native_cmd, get_bitbake_var
 
@@ -108,6 +119,60 @@ def check_grub_cfg(text):
     return problems
 
 
+def source_date_epoch():
+    value = os.getenv('SOURCE_DATE_EPOCH')
+    return int(value) if value and value.isdigit() else None
+
+
+def _wks_given(partitions):
+    """[(uuid given, fsuuid given)] per partition, from the wks file on wic's
+    command line ('wic create WKS ...'): wic fills in the ones it was not
+    given before any plugin runs.  None when the file cannot be read again."""
+    args = sys.argv[1:]
+    if 'create' not in args or args.index('create') + 1 >= len(args):
+        return None
+    path = args[args.index('create') + 1]
+    if not os.path.isfile(path):
+        return None
+    try:
+        parts = KickStart(path).partitions
+    except KickStartError:
+        return None
+    if len(parts) != len(partitions):
+        return None
+    return [(bool(p.uuid), bool(p.fsuuid)) for p in parts]
+
+
+def derived_id(epoch, kind, num, fstype=None):
+    """A UUID (or for FAT a 0xXXXXXXXX volume serial) from SOURCE_DATE_EPOCH,
+    the partition number and what it identifies: the same inputs give the
+    same disk, different partitions different ids."""
+    value = uuid.uuid5(uuid.UUID(int=epoch), "armvm-%s-%d" % (kind, num))
+    if kind == 'fsuuid' and fstype in ('vfat', 'msdos'):
+        return '0x' + value.hex[:8].upper()
+    return str(value)
+
+
+def reproducible_ids(partitions, epoch, given=None):
+    """Replace the partition and filesystem UUIDs wic drew at random with
+    ones derived from ``epoch``; ``given`` (see _wks_given) keeps the wks's
+    own values (None: the wks could not be read, every id is derived)."""
+    for i, part in enumerate(partitions):
+        uuid_given, fsuuid_given = given[i] if given else (False, False)
+        num = part.realnum if part.realnum is not None else i + 1
+        if part.uuid and part.use_uuid and not uuid_given:
+            part.uuid = derived_id(epoch, 'partuuid', num)
+        if part.fsuuid and not fsuuid_given:
+            part.fsuuid = derived_id(epoch, 'fsuuid', num, part.fstype)
+
+
+def set_times(top, epoch):
+    for root, dirs, files in os.walk(top):
+        for name in dirs + files:
+            os.utime(os.path.join(root, name), (epoch, epoch), follow_symlinks=False)
+    os.utime(top, (epoch, epoch))
+
+
 class ArmvmEfiPlugin(SourcePlugin):
     """EFI System Partition for ARM VM System Specification images: the
     stock EFI plugin's content, FAT32 by explicit choice, checked."""
@@ -120,6 +185,16 @@ class ArmvmEfiPlugin(SourcePlugin):
         if source_params.get('dtb'):
             raise WicError("armvm_efi: 'dtb=%s' would put a devicetree line in grub.cfg; the VM's "
                            "firmware provides the FDT (HW-FDT)" % source_params['dtb'])
+        epoch = source_date_epoch()
+        parts = getattr(creator, 'parts', None)
+        if epoch is not None and parts:
+            # before the stock plugin writes root=PARTUUID= into grub.cfg and
+            # before any partition is formatted
+            reproducible_ids(parts, epoch, _wks_given(parts))
+            if not getattr(creator, 'no_fstab_update', True) and hasattr(creator, 'update_fstab'):
+                # wic wrote its fstab (UUID=/PARTUUID=) from the drawn ids
+                # already; it re-reads the rootfs's own fstab each time
+                creator.update_fstab(creator.rootfs_dir.get("ROOTFS_DIR"))
         stock_plugin().do_configure_partition(part, source_params, creator, cr_workdir,
                                               *args, **kwargs)
         cfg = os.path.join(cr_workdir, 'hdd', 'boot', 'EFI', 'BOOT', 'grub.cfg')
@@ -163,9 +238,14 @@ class ArmvmEfiPlugin(SourcePlugin):
             os.remove(bootimg)
         label = part.label if part.label else 'ESP'
         fsuuid = ("-i %s " % part.fsuuid) if part.fsuuid else ""
-        exec_native_cmd("mkdosfs -F 32 -S %d -s 1 -n %s %s-C %s %d"
-                        % (SECTOR, label, fsuuid, bootimg, kib), native_sysroot)
-        exec_native_cmd("mcopy -i %s -s %s/* ::/" % (bootimg, hdddir), native_sysroot)
+        epoch = source_date_epoch()
+        invariant, keep_times = "", ""
+        if epoch is not None:
+            set_times(hdddir, epoch)
+            invariant, keep_times = "--invariant ", "-m "
+        exec_native_cmd("mkdosfs %s-F 32 -S %d -s 1 -n %s %s-C %s %d"
+                        % (invariant, SECTOR, label, fsuuid, bootimg, kib), native_sysroot)
+        exec_native_cmd("mcopy %s-i %s -s %s/* ::/" % (keep_times, bootimg, hdddir), native_sysroot)
         kind, clusters = fat_type(bootimg)
         if kind != 'FAT32':
             raise WicError("armvm_efi: the ESP came out %s (%d clusters), not FAT32" % (kind, clusters))
