@@ -112,11 +112,17 @@ def after_login(r: CellResult, cell, st, con: Console, console_text: str, token:
         kernel_log(r, cell, st, console_text, None)
         return None
     t0 = time.monotonic()
-    _, out = con.run(kernlog.DMESG_PROBE + "; " + health.PROBE,
+    _, out = con.run("; ".join([f"P='{health.TAG}'", health.mark("kernel_log"),
+                                kernlog.DMESG_PROBE, health.PROBE]),
                      timeout=health.SYSTEMD_WAIT_S + 120)
     r.params["health_probe_s"] = round(time.monotonic() - t0, 2)
     kernel_log(r, cell, st, console_text, kernlog.dmesg_lines(out))
     h = health.parse(out)
+    # what each check costs in this cell (guest clock for the probe's parts)
+    costs = r.params.setdefault("check_costs_s", {})
+    costs["user_checks"] = r.params.get("user_checks_s", 0.0)
+    costs.update(h.costs())
+    costs["round_trip"] = round(r.params["health_probe_s"] - sum(h.costs().values()), 2)
     if not h.complete:
         r.add_check("HEALTH", False, "the guest did not finish the health probe: "
                     + out[-200:].replace("\n", " | "), "shell")
@@ -195,6 +201,7 @@ def ssh(r: CellResult, con: Console, st, port: int) -> None:
         except subprocess.TimeoutExpired:
             out, err, rc = "", "no answer within 180 s", None
     r.params["ssh_s"] = round(time.monotonic() - t0, 2)
+    r.params.setdefault("check_costs_s", {})["ssh"] = r.params["ssh_s"]
     ok = rc == 0 and "ssh-ok-42" in out
     r.facts.setdefault("net", {})["ssh"] = ok
     r.add_check("NETWORK", ok, f"ssh {user}@127.0.0.1 -p {port} (hostfwd to the guest's port "
@@ -228,5 +235,6 @@ def orderly_end(r: CellResult, con: Console, how: str, timeout: float = 180) -> 
         ok, msg = False, (f"the VM ended after 'systemctl {how}' without the kernel's "
                           f"'{want}' (it crashed or was killed)")
     r.params[f"{how}_s"] = round(time.monotonic() - t0, 2)
+    r.params.setdefault("check_costs_s", {})[how] = r.params[f"{how}_s"]
     con.shell = False
     r.add_check("SYSTEMD", ok, msg, "shell")

@@ -40,15 +40,23 @@ GATEWAY = "10.0.2.2"
 FWD_ADDR, FWD_PORT = "10.0.2.100", 7          # guestfwd: answered by the host with the token
 SYSTEMD_WAIT_S = 90                            # is-system-running --wait bound (guest side)
 
-_P = "armvm-oe''-h"           # split so an echoing console never shows the tag whole
+TAG = "armvm-oe''-h"           # split so an echoing console never shows the tag whole
+def mark(name: str) -> str:
+    """A timestamp in the guest without a fork (the shell's own read of
+    /proc/uptime): the cost of each part, for benchmarks/boot.py."""
+    return f"read up rest </proc/uptime; echo \"$P t={name}:$up\""
+
+
 PROBE = "; ".join([
-    f"P='{_P}'",
+    f"P='{TAG}'",
+    mark("systemd"),
     # systemd
     "if [ -d /run/systemd/system ]; then"
     f" echo \"$P sd_state=$(timeout {SYSTEMD_WAIT_S} systemctl is-system-running --wait"
     " 2>/dev/null)\";"
     " systemctl --failed --no-legend --plain 2>/dev/null | while read u rest; do"
     " echo \"$P sd_failed=$u\"; done; else echo \"$P sd_state=none\"; fi",
+    mark("network"),
     # network interfaces: name driver operstate
     "for i in /sys/class/net/*; do n=${i##*/}; [ $n = lo ] && continue;"
     " d=$(readlink $i/device/driver 2>/dev/null); echo \"$P nic=$n:${d##*/}:$(cat $i/operstate)\";"
@@ -69,6 +77,7 @@ PROBE = "; ".join([
     " else echo \"$P tcp=no-client\"; fi",
     "grep -v '^IP' /proc/net/arp 2>/dev/null | while read a x y m rest; do"
     " echo \"$P arp=$a $m\"; done",
+    mark("devices"),
     # devices (test_unprobed_devices.sh): compatible and status of every node,
     # the of_node of every device and the devices with a driver
     "DT=/sys/firmware/devicetree/base",
@@ -81,6 +90,7 @@ PROBE = "; ".join([
     "$P of=\\1/\\2 \\3|p\";"
     " ls -d /sys/bus/*/devices/*/driver 2>/dev/null | sed"
     " \"s|^/sys/bus/\\([^/]*\\)/devices/\\(.*\\)/driver|$P drv=\\1/\\2|\"; fi",
+    mark("end"),
     "echo \"$P end=1\"",
 ])
 _LINE_RE = re.compile(r"^armvm-oe-h (\w+)=(.*)$", re.M)
@@ -107,6 +117,11 @@ class Health:
     of_nodes: dict = field(default_factory=dict)    # bus/device -> node path
     drivers: set = field(default_factory=set)       # bus/device with a driver
     complete: bool = False
+    marks: list = field(default_factory=list)      # (part, guest uptime in s)
+
+    def costs(self) -> dict:
+        """Seconds each part took in the guest (systemd, network, devices)."""
+        return {a: round(t2 - t1, 2) for (a, t1), (_, t2) in zip(self.marks, self.marks[1:])}
 
 
 def parse(text: str) -> Health:
@@ -141,6 +156,12 @@ def parse(text: str) -> Health:
             h.of_nodes[dev] = node.strip() or "/"
         elif key == "drv":
             h.drivers.add(val)
+        elif key == "t":
+            name, _, up = val.partition(":")
+            try:
+                h.marks.append((name, float(up)))
+            except ValueError:
+                pass
         elif key == "end":
             h.complete = True
     return h

@@ -217,6 +217,19 @@ def _fact_summary(r: CellResult) -> str:
     return " ".join(parts)
 
 
+def _net_summary(r: CellResult) -> str:
+    """The network column: the guest's lease, then 'host' when the host
+    side answered and 'ssh' when a command ran over ssh (``-`` for a part
+    that failed; empty when the cell did not check the network)."""
+    n = (r.facts or {}).get("net")
+    if not isinstance(n, dict):
+        return ""
+    parts = [n.get("dhcp") or "no-lease", "host" if n.get("host") else "-host"]
+    if "ssh" in n:
+        parts.append("ssh" if n["ssh"] else "-ssh")
+    return " ".join(parts)
+
+
 def summary_table(results: Iterable[CellResult], stream=None) -> str:
     """The human summary: one row per cell plus a totals line."""
     from armvm_oe.ui import badge, table
@@ -226,11 +239,11 @@ def summary_table(results: Iterable[CellResult], stream=None) -> str:
     for r in results:
         reqs = " ".join(r.requirements)
         rows.append([r.name, r.hypervisor, badge(r.status, stream), f"{r.duration_s:5.1f}s",
-                     _fact_summary(r), reqs,
+                     _fact_summary(r), _net_summary(r), reqs,
                      (r.message[:70] if r.status != "pass" else
                       ("note: " + r.notes[0][:64] if r.notes else ""))])
-    text = table(rows, ["cell", "hypervisor", "result", "time", "guest saw", "checked",
-                        "note"])
+    text = table(rows, ["cell", "hypervisor", "result", "time", "guest saw", "network",
+                        "checked", "note"])
     counts = {s: sum(r.status == s for r in results) for s in STATUSES}
     total = " ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
     return text + f"\n{len(results)} cells: {total}"

@@ -93,6 +93,14 @@ def test_quick_matrix_passes(quick, arch):
             assert _check(cell, req) and all(c["ok"] for c in _check(cell, req)), req
         for req in ("GUEST-GIC", "GUEST-VIRTIO", "HW-FDT"):
             assert cell["sources"][req] == "log+shell", (req, cell["sources"])
+        # the guest's health: a clean kernel log, a DHCP lease on the NIC and an
+        # answer from the host side of QEMU's user network, every required
+        # FDT device driven; no systemd in busybox (said, not judged)
+        for req in ("KERNEL-LOG", "NETWORK", "DT-DRIVERS"):
+            assert _check(cell, req) and all(c["ok"] for c in _check(cell, req)), req
+        assert f["net"]["dhcp"].startswith("10.0.2.") and f["net"]["host"] is True
+        assert f["kernel_log"]["incidents"] == []
+        assert any("SYSTEMD not checked: no systemd" in n for n in cell["notes"])
     # the firmware's own words: it booted the entry it made for the disk
     assert "UEFI Misc Device" in a["params"]["boot_entry"]
     # virtio-console cell: the console device itself is on the guest's virtio list
