@@ -115,3 +115,15 @@ def test_probe_runs_in_a_posix_shell(sh):
     h = health.parse(out)
     assert h.complete and h.sd_state and f"{P} tcp=" in out   # answered every part
     assert all(len(n) == 3 and n[0] for n in h.nics)
+
+
+def test_variant_cmdline_edit_touches_only_kernel_lines():
+    from armvm_oe.testing import healthvariant
+    cfg = ("menuentry 'Debian' {\n\tlinux\t/boot/vmlinuz-6.1 root=UUID=x ro console=hvc0\n"
+           "\tinitrd\t/boot/initrd.img-6.1\n}\n  linux /boot/vmlinuz-old root=UUID=x ro\n"
+           "# linux in a comment\n")
+    new, n = healthvariant.add_cmdline(cfg, "module_blacklist=virtio_net")   # GRUB's tabs
+    assert n == 2 and new.count("module_blacklist=virtio_net") == 2
+    assert "initrd.img-6.1\n" in new and "# linux in a comment\n" in new
+    again, n2 = healthvariant.add_cmdline(new, "module_blacklist=virtio_net")
+    assert n2 == 0 and again == new          # idempotent

@@ -133,3 +133,18 @@ def test_a_check_that_hangs_stops_the_rest(shell, tmp_path):
     assert [x["error"] for x in r.runs] == ["did not finish within 2 s (--run-timeout)",
                                            "not run: an earlier check did not finish"]
     assert shell.shell is False        # the cell powers off through QMP, not the busy shell
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--run-dir", "/nonexistent-checks"], "--run-dir /nonexistent-checks is not a directory"),
+    (["--run", "true", "--login", "none"], "--run/--run-dir need a shell in the guest"),
+    (["--kernel-log-ignore", "BAD"], "is not {match: REGEX, reason: TEXT}"),
+])
+def test_cli_refuses_bad_check_options_before_booting(armvm, image_aarch64, data_dir, tmp_path,
+                                                      args, words):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- match: x\n")
+    args = [str(bad) if a == "BAD" else a for a in args]
+    p = armvm("test", image_aarch64, *args, env={"ARMVM_DATA_DIR": str(data_dir)})
+    assert p.returncode == 2 and words in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr and not (data_dir / "instances").exists()
