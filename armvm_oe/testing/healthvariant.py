@@ -4,9 +4,11 @@ NIC has no driver, one with a service that fails, one whose kernel log has
 a warning at boot, one whose console UART has no driver. Each must fail
 its cell with its own reason (tests/boot/test_variants.py).
 
-Made like armvm_oe.testing.rootvariant, without a loop device: a sparse
-copy of the cached image (which is only read), then ``debugfs -w`` edits
-the copy's root filesystem:
+Made without a loop device: a sparse copy of the cached image (which is
+only read); its root partition is taken out into a file, ``e2fsck -fy``
+replays the journal the image's last (build) boot left (debugfs cannot, and
+edits made under a pending journal are undone by the kernel's replay at
+mount), ``debugfs -w`` edits it, and it goes back into the copy:
 
 * ``no-net-driver``: GRUB's kernel lines get ``module_blacklist=virtio_net``
   (the module is never loaded, as when a kernel lacks the driver);
@@ -40,7 +42,7 @@ from pathlib import Path
 
 from armvm_oe.testing import distro
 
-RECIPE = 1
+RECIPE = 2                  # 2: the journal is replayed before the edits
 GRUB_CFG = "/boot/grub/grub.cfg"
 UNITS = "/etc/systemd/system"
 WARN_LINE = "WARNING: CPU: 0 PID: 1 at drivers/armvm/variant.c:1 armvm_variant_warn+0x0/0x4"
@@ -100,6 +102,12 @@ def _cat(fs: str, path: str) -> str:
                           text=True).stdout
 
 
+def _dd(src, dst, *args: str) -> None:
+    subprocess.run(["dd", f"if={src}", f"of={dst}", "bs=1M", "status=none", *args]
+                   + ([] if any(a.startswith("conv=") for a in args) else ["conv=sparse"]),
+                   check=True)
+
+
 def build(name: str) -> Path:
     if name not in VARIANTS:
         raise VariantError(f"unknown variant {name!r} (one of {', '.join(VARIANTS)})")
@@ -115,12 +123,17 @@ def build(name: str) -> Path:
     spec = VARIANTS[name]
     dest = variant_dir(name)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    offset = (1 + distro.ESP_MIB) << 20
+    skip, count = 1 + distro.ESP_MIB, distro.ROOT_MIB["aarch64"]
     with tempfile.TemporaryDirectory(prefix=".variant-", dir=dest.parent) as t:
         tmp = Path(t)
         disk = tmp / "disk.img"
         subprocess.run(["cp", "--sparse=always", str(src), str(disk)], check=True)
-        fs = f"{disk}?offset={offset}"
+        fs = str(tmp / "root.ext4")
+        _dd(disk, fs, f"skip={skip}", f"count={count}")
+        p = subprocess.run(["e2fsck", "-fy", fs], capture_output=True, text=True)
+        if p.returncode not in (0, 1):            # 1: errors corrected (the replay)
+            raise VariantError(f"e2fsck could not make the root filesystem of {src} "
+                               f"consistent: {p.stdout[-300:]}")
         if "cmdline" in spec:
             new, n = add_cmdline(_cat(fs, GRUB_CFG), spec["cmdline"])
             if n == 0:
@@ -135,12 +148,25 @@ def build(name: str) -> Path:
             unit, text = spec["unit"]
             (tmp / unit).write_text(text)
             wants = f"{UNITS}/multi-user.target.wants"
-            _debugfs(fs, f"mkdir {wants}\nwrite {tmp / unit} {UNITS}/{unit}\n"
+            _debugfs(fs, f"write {tmp / unit} {UNITS}/{unit}\n"
                          f"set_inode_field {UNITS}/{unit} mode 0100644\n"
                          f"symlink {wants}/{unit} {UNITS}/{unit}\n")
             if _cat(fs, f"{UNITS}/{unit}") != text:
                 raise VariantError(f"debugfs could not write {UNITS}/{unit}")
             (tmp / unit).unlink()
+        p = subprocess.run(["e2fsck", "-fn", fs], capture_output=True, text=True)
+        if p.returncode:
+            raise VariantError(f"the edited root filesystem is not clean: {p.stdout[-300:]}")
+        # back into the copy; zero MiB blocks are skipped (sparse), which is
+        # safe because they are zero in the source too, or were made zero by
+        # nothing here: checked by reading the partition back
+        _dd(fs, disk, f"seek={skip}", "conv=notrunc,sparse")
+        back = tmp / "back.ext4"
+        _dd(disk, back, f"skip={skip}", f"count={count}")
+        if subprocess.run(["cmp", "-s", fs, str(back)]).returncode:
+            raise VariantError("the edited root filesystem did not go back into the copy")
+        back.unlink()
+        os.unlink(fs)
         meta = {"variant": name, "spec": spec, "from": str(src),
                 "from_key": distro._key("aarch64"), "key": _key(name)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")

@@ -70,7 +70,10 @@ def test_dt_rules_name_real_requirements():
     (["sd_state=running"], True, "running"),
     (["sd_state=degraded", "sd_failed=armvm-broken.service", "sd_failed=foo.mount"], False,
      "degraded; failed units (systemctl --failed): armvm-broken.service, foo.mount"),
-    (["sd_state=starting"], False, "starting"),
+    (["sd_state=starting"], True, "starting (jobs still queued at the end of the cell), "
+                                  "no failed unit"),
+    (["sd_state=starting", "sd_failed=armvm-broken.service"], False,
+     "starting; failed units (systemctl --failed): armvm-broken.service"),
     (["sd_state=none"], None, "no systemd"),
 ])
 def test_systemd(lines, ok, words):
