@@ -128,10 +128,12 @@ def after_login(r: CellResult, cell, st, con: Console, console_text: str, token:
                     + out[-200:].replace("\n", " | "), "shell")
         return h
     systemd(r, h)
-    network(r, h, token, "qemu")
+    net_ok = network(r, h, token, "qemu")
     devices(r, h)
-    if h.sshd:
+    if h.sshd and net_ok:
         ssh(r, con, st, ssh_port)
+    elif h.sshd:
+        r.notes.append("the guest runs sshd; ssh was not tried: its network is not up")
     return h
 
 
@@ -144,12 +146,14 @@ def systemd(r: CellResult, h: health.Health) -> None:
         r.add_check("SYSTEMD", ok, msg, "shell")
 
 
-def network(r: CellResult, h: health.Health, token: str, hypervisor: str) -> None:
+def network(r: CellResult, h: health.Health, token: str, hypervisor: str) -> bool:
+    """The NETWORK checks; True when the NIC, the lease and the host side are all fine."""
     j = health.judge_network(h, token, hypervisor)
     r.facts["net"] = {**j["facts"], "host": j["host"][0]}
     for key, what in (("nic", "NIC"), ("dhcp", "DHCP lease"), ("host", "host side")):
         ok, msg = j[key]
         r.add_check("NETWORK", ok, f"{what}: {msg}", "shell")
+    return all(j[k][0] for k in ("nic", "dhcp", "host"))
 
 
 def devices(r: CellResult, h: health.Health) -> None:
