@@ -139,7 +139,7 @@ def after_login(r: CellResult, cell, st, con: Console, console_text: str, token:
 
 def systemd(r: CellResult, h: health.Health) -> None:
     ok, msg = health.judge_systemd(h)
-    r.facts["systemd"] = {"state": h.sd_state, "failed": h.sd_failed}
+    r.facts["systemd"] = {"state": h.sd_state, "failed": h.sd_failed, "waited_s": h.sd_waited}
     if ok is None:
         r.notes.append("SYSTEMD not checked: " + msg)
     else:

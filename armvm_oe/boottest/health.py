@@ -6,9 +6,10 @@ One shell round trip (:func:`probe_command`) asks the guest, with busybox
 or coreutils commands only:
 
 * **systemd** (when ``/run/systemd/system`` exists): ``systemctl
-  is-system-running`` and the units ``systemctl --failed`` lists (not
-  ``--wait``: a getty on a console the cell does not have keeps a job
-  queued for 90 s, and waiting for it would cost every cell that);
+  is-system-running`` and the units ``systemctl --failed`` lists, once no
+  start-up job but a device's is running (at most SYSTEMD_WAIT_S s; not
+  ``--wait``: a getty on a console the cell does not have keeps a device
+  job queued for 90 s, and waiting for it would cost every cell that);
 * **network**: every NIC under ``/sys/class/net`` with its driver and
   state, the IPv4 addresses the kernel holds (``/proc/net/fib_trie``, no
   ``ip`` needed), whether sshd listens on port 22 (``/proc/net/tcp``),
@@ -39,7 +40,7 @@ from armvm_oe import requirements
 USER_NET = ipaddress.ip_network("10.0.2.0/24")
 GATEWAY = "10.0.2.2"
 FWD_ADDR, FWD_PORT = "10.0.2.100", 7          # guestfwd: answered by the host with the token
-SYSTEMD_WAIT_S = 30                            # bound on one systemctl call (guest side)
+SYSTEMD_WAIT_S = 60                            # bound on the start-up wait (guest side)
 
 TAG = "armvm-oe''-h"           # split so an echoing console never shows the tag whole
 def mark(name: str) -> str:
@@ -52,7 +53,12 @@ PROBE = "; ".join([
     f"P='{TAG}'",
     mark("systemd"),
     # systemd
-    "if [ -d /run/systemd/system ]; then"
+    # wait (bounded) while a start-up job other than a device's still runs: a
+    # service that fails a little after the login prompt is still seen, but a
+    # getty waiting 90 s for a console the cell does not have is not waited for
+    "if [ -d /run/systemd/system ]; then i=0; while [ $i -lt " + str(SYSTEMD_WAIT_S) + " ] &&"
+    " systemctl list-jobs --no-legend 2>/dev/null | grep -v '[.]device ' | grep -q running;"
+    " do sleep 1; i=$((i+1)); done; echo \"$P sd_waited=$i\";"
     f" echo \"$P sd_state=$(timeout {SYSTEMD_WAIT_S} systemctl is-system-running"
     " 2>/dev/null)\";"
     " systemctl --failed --no-legend --plain 2>/dev/null | while read u rest; do"
@@ -107,6 +113,7 @@ class Health:
 
     sd_state: str | None = None             # running, degraded, ..., "none" (no systemd)
     sd_failed: list[str] = field(default_factory=list)
+    sd_waited: int = 0                      # seconds the probe waited for start-up jobs
     nics: list[tuple[str, str, str]] = field(default_factory=list)   # (name, driver, state)
     addrs: list[str] = field(default_factory=list)
     leases: str = ""
@@ -131,6 +138,8 @@ def parse(text: str) -> Health:
         val = val.strip()
         if key == "sd_state":
             h.sd_state = val or "unknown"
+        elif key == "sd_waited":
+            h.sd_waited = int(val) if val.isdigit() else 0
         elif key == "sd_failed":
             h.sd_failed.append(val)
         elif key == "nic":

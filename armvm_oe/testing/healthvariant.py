@@ -1,7 +1,7 @@
 """Copies of the Debian arm64 test image (armvm_oe.testing.distro) with one
 defect each, for ``armvm-oe test``'s health checks to find: an image whose
 NIC has no driver, one with a service that fails, one whose kernel log has
-a warning at boot, one whose console UART has no driver. Each must fail
+a warning at boot, one whose PCIe host bridge has no driver. Each must fail
 its cell with its own reason (tests/boot/test_variants.py).
 
 Made without a loop device: a sparse copy of the cached image (which is
@@ -12,8 +12,9 @@ mount), ``debugfs -w`` edits it, and it goes back into the copy:
 
 * ``no-net-driver``: GRUB's kernel lines get ``module_blacklist=virtio_net``
   (the module is never loaded, as when a kernel lacks the driver);
-* ``no-uart-driver``: ``initcall_blacklist=pl011_init`` (the built-in
-  amba-pl011 driver never registers: the FDT's pl011 stays unbound);
+* ``no-pci-host-driver``: ``initcall_blacklist=gen_pci_driver_init`` (the
+  built-in pci-host-generic driver never registers: the FDT's
+  ``pci-host-ecam-generic`` node stays unbound; booted on virtio-mmio);
 * ``failing-unit``: an enabled ``armvm-broken.service`` whose command
   exits 1 (systemd ends ``degraded``);
 * ``boot-warning``: an enabled service that writes a kernel-style
@@ -48,7 +49,7 @@ UNITS = "/etc/systemd/system"
 WARN_LINE = "WARNING: CPU: 0 PID: 1 at drivers/armvm/variant.c:1 armvm_variant_warn+0x0/0x4"
 VARIANTS = {
     "no-net-driver": {"cmdline": "module_blacklist=virtio_net"},
-    "no-uart-driver": {"cmdline": "initcall_blacklist=pl011_init"},
+    "no-pci-host-driver": {"cmdline": "initcall_blacklist=gen_pci_driver_init"},
     "failing-unit": {"unit": ("armvm-broken.service",
                               "[Unit]\nDescription=armvm-oe test: a service that fails\n"
                               "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'exit 1'\n"
