@@ -7,6 +7,8 @@ of the same boot, and the matrix wall time serial vs parallel, on both arches.
     python3 benchmarks/boot.py --matrix full        # the 8-cell matrix (+ reboot), slow
     python3 benchmarks/boot.py --real debian --matrix none   # Debian-built images (issue 12)
     python3 benchmarks/boot.py --real login --matrix none    # busybox getty fixture
+    python3 benchmarks/boot.py --real debian --arch aarch64 --repeat 2 --checks 2ce0379
+                                  # issue 24's guest checks: before/after on one cell
 
 Real images (``--real``): the guest prints no ARMVM-READY; the tool's time
 is to the ``login:`` prompt it waits for, the plain QEMU time to the same
@@ -68,8 +70,8 @@ READY = "ARMVM-READY"
 LOGIN_ARGS: list[str] = []
 
 
-def tool_boot(image: Path, work: Path) -> dict:
-    """One armvm-oe cell; returns times and the QEMU argv it ran."""
+def tool_boot(image: Path, work: Path, root: Path = ROOT) -> dict:
+    """One armvm-oe cell (the code under ``root``); returns times and the QEMU argv it ran."""
     logs = work / "logs"
     shutil.rmtree(logs, ignore_errors=True)
     cmd = [sys.executable, "-m", "armvm_oe", "test", str(image), "--gic", "3",
@@ -78,8 +80,9 @@ def tool_boot(image: Path, work: Path) -> dict:
            "--log-dir", str(logs), "--json"] + LOGIN_ARGS
     la = load()
     t0 = time.monotonic()
-    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
-                       env=dict(os.environ, NO_COLOR="1", ARMVM_DATA_DIR=str(work / "data")))
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=root,
+                       env=dict(os.environ, NO_COLOR="1", ARMVM_DATA_DIR=str(work / "data"),
+                                PYTHONPATH=str(root)))
     end = time.monotonic() - t0
     if p.returncode or not p.stdout.strip().startswith("{"):
         print(p.stdout[-1500:], p.stderr[-1500:], file=sys.stderr)
@@ -94,7 +97,52 @@ def tool_boot(image: Path, work: Path) -> dict:
     return {"ready": ready, "qemu_ready": prm["ready_s"], "pre_qemu": ready - prm["ready_s"],
             "end_to_end": end, "argv": argv, "load": la, "probe": probe,
             "cell": cell["duration_s"], "login_s": prm.get("login_s", 0.0),
-            "shell_probe_s": prm.get("shell_probe_s", 0.0)}
+            "shell_probe_s": prm.get("shell_probe_s", 0.0),
+            "costs": prm.get("check_costs_s") or {}, "status": cell["status"],
+            "message": cell.get("message", "")}
+
+
+def checks_cost(arch: str, image: Path, repeat: int, before: str) -> dict:
+    """The cost of the guest checks of issue 24 (kernel log, systemd, network,
+    devices, --run) on one cell: the same cell with the code of ``before``
+    (a git revision without them) and with this tree's, alternating, plus
+    each check's seconds as the cell itself measured them."""
+    with tempfile.TemporaryDirectory(prefix="armvm-before-") as t:
+        old = Path(t) / "src"
+        old.mkdir()
+        tar = subprocess.run(["git", "-C", str(ROOT), "archive", before, "armvm_oe"],
+                             capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(old)], input=tar, check=True)
+        res = {"before": [], "after": []}
+        for i in range(repeat):
+            for side, root in (("before", old), ("after", ROOT)):
+                w = Path(t) / f"{side}{i}"
+                w.mkdir()
+                res[side].append(tool_boot(image, w, root))
+                x = res[side][-1]
+                print(f"  {arch} {side}: cell {x['cell']:.1f} s, end to end "
+                      f"{x['end_to_end']:.1f} s, load {x['load']:.1f} ({x['status']})",
+                      flush=True)
+    return res
+
+
+def print_checks_cost(report: dict, before: str) -> None:
+    print(f"\nguest checks (issue 24): one cell gic3/mmio/pl011, armvm-oe at {before} "
+          "(without them) vs this tree, median (min..max)")
+    print(f"  {'arch':8s} {'before: cell':28s} {'after: cell':28s} {'growth':>8s}  load")
+    for arch, r in report.items():
+        b = [x["cell"] for x in r["before"]]
+        a = [x["cell"] for x in r["after"]]
+        lds = [x["load"] for x in r["before"] + r["after"]]
+        g = (statistics.median(a) / statistics.median(b) - 1) * 100
+        print(f"  {arch:8s} {spread(b):28s} {spread(a):28s} {g:+7.1f}%  "
+              f"{min(lds):4.1f}-{max(lds):.1f}")
+    print("  seconds per check in the cell (median; guest clock for the probe's parts):")
+    for arch, r in report.items():
+        keys = sorted({k for x in r["after"] for k in x["costs"]})
+        print(f"    {arch:8s} " + ", ".join(
+            f"{k} {statistics.median(x['costs'].get(k, 0.0) for x in r['after']):.2f}"
+            for k in keys))
 
 
 def plain_boot(argv: list[str], fw, image: Path, work: Path) -> dict:
@@ -174,6 +222,9 @@ def main():
     ap.add_argument("--real", choices=("none", "login", "debian"), default="none",
                     help="login: the busybox getty fixture; debian: the Debian-built images "
                          "(armvm_oe.testing.distro, built when missing, needs root)")
+    ap.add_argument("--checks", metavar="REV", default=None,
+                    help="measure the guest checks (kernel log, systemd, network, devices, "
+                         "--run): the same cell with the code of git revision REV vs this tree")
     a = ap.parse_args()
     global READY, LOGIN_ARGS
     if a.real != "none":
@@ -195,10 +246,16 @@ def main():
         else:
             image = build_image(arch)
         fw = find_firmware(arch)
+        if a.checks:
+            report[arch] = checks_cost(arch, image, a.repeat, a.checks)
+            continue
         report[arch] = {"oh": overhead(arch, image, fw, a.repeat)}
         if a.matrix != "none":
             report[arch]["mx"] = matrix_times(arch, image, fw, a.matrix)
 
+    if a.checks:
+        print_checks_cost(report, a.checks)
+        return
     what = "ARMVM-READY" if a.real == "none" else "login prompt"
     print(f"\nprocess start -> guest {what}, one cell gic3/mmio/pl011, "
           f"median (min..max) of {a.repeat}" + (f" [{a.real} image]" if a.real != "none" else ""))

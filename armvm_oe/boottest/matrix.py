@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from armvm_oe.boottest import guestchecks, userchecks
 from armvm_oe.boottest.judge import Evidence, judge
 from armvm_oe.boottest.result import CellResult
 from armvm_oe.qemu import (QMP, Boot, Console, ConsoleError, Firmware, InstanceStore, Login,
@@ -98,6 +99,9 @@ class Settings:
     hotplug_required: bool = False   # a guest without a hot-plug driver fails (else: note)
     login: Login | None = field(default_factory=Login)   # None: never log in (log only)
     cancel: threading.Event = field(default_factory=threading.Event)   # set by Ctrl-C
+    user_checks: list = field(default_factory=list)   # userchecks.UserCheck (--run/--run-dir)
+    log_ignores: list | None = None   # kernlog.Ignore entries; None: the machine's shipped list
+    run_timeout: float = 600.0                        # seconds per user check
 
 
 def same_content(a: Path, b: Path, chunk: int = 1 << 20) -> bool:
@@ -138,11 +142,13 @@ class _Boot:
 
     def __init__(self, cell: Cell, st: Settings, inst, log_path: Path, hotplug_ports: int):
         self.aux = log_path.with_suffix(".pl011.log") if cell.console == "virtio" else None
+        self.token, self.ssh_port = secrets.token_hex(6), guestchecks.free_port()
         cfg = VMConfig(arch=cell.arch, disk=inst.overlay, firmware=st.firmware,
                        vars_file=inst.vars_file, gic=cell.gic, virtio=cell.virtio,
                        console=cell.console, smp=cell.smp, mem_mib=cell.mem_mib, kvm=st.kvm,
                        qmp_socket=_short_socket(inst.path), hotplug_ports=hotplug_ports,
-                       aux_log=self.aux)
+                       aux_log=self.aux,
+                       net_forwards=guestchecks.net_forwards(self.token, self.ssh_port))
         self.cfg = cfg
         self.argv = build_argv(cfg)
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -354,9 +360,21 @@ def run_cell(cell: Cell, st: Settings, store: InstanceStore) -> list[CellResult]
                     if not ok:
                         r.add_check("FW-VARSTORE", False,
                                     f"writing {EFIVAR_NAME} failed: {out[-120:]}", "shell")
+                h = guestchecks.after_login(r, cell, st, boot.con,
+                                            b.text + "\n" + _aux_text(boot), boot.token,
+                                            boot.ssh_port)
+                # one cell per arch ends the way a user would: an orderly power-off
+                if cell.efivar == "write" and boot.con.shell and h and \
+                        h.sd_state not in (None, "none"):
+                    guestchecks.orderly_end(r, boot.con, "poweroff")
             else:
+                guestchecks.kernel_log(r, cell, st, b.text + "\n" + _aux_text(boot), None)
                 r.notes.append("FW-VARSTORE" + (" and GUEST-HOTPLUG" if cell.hotplug else "")
+                               + (" and the --run checks" if st.user_checks else "")
                                + " not checked: they need a shell in the guest (a login)")
+                for uc in st.user_checks:
+                    r.runs.append(userchecks.result(uc, None, "", "", 0.0,
+                                                    "not run: no shell in the guest (a login)"))
             r.params["probe_done_at"] = time.monotonic()
         finally:
             boot.close()
@@ -412,6 +430,8 @@ def _reboot_cell(cell: Cell, st: Settings, store: InstanceStore, inst, token: st
                         f"{EFIVAR_NAME} = {token}" if ok else
                         f"the variable written in the first boot is missing or different "
                         f"(present={present}, content={content[:60]!r})", "shell")
+            if guestchecks.has_systemd(boot.con):
+                guestchecks.orderly_end(r, boot.con, "reboot")
         finally:
             boot.close()
     except LoginError as e:

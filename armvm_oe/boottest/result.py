@@ -15,6 +15,7 @@ produce :class:`CellResult` objects and hand a list of them to
 from __future__ import annotations
 
 import dataclasses
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,9 @@ class CellResult:
     # how each checked requirement was learned: log (kernel log on the
     # console), shell (commands after a login), log+shell, host, protocol
     sources: dict = field(default_factory=dict)
+    # the user's own checks (--run/--run-dir), in the order they ran: name,
+    # origin, exit_code, ok, stdout, stderr, duration_s, error
+    runs: list[dict] = field(default_factory=list)
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -75,11 +79,15 @@ class CellResult:
     def finish(self) -> "CellResult":
         """Set status from the checks: fail if any check failed (unless the
         cell is already error/skip)."""
-        if self.status == "pass" and any(not c.ok for c in self.checks):
+        if self.status == "pass" and (any(not c.ok for c in self.checks)
+                                      or any(not x.get("ok") for x in self.runs)):
             self.status = "fail"
         if self.status == "fail" and not self.message:
             bad = [c for c in self.checks if not c.ok]
-            self.message = "; ".join(f"{c.req}: {c.message}" for c in bad)
+            self.message = "; ".join([f"{c.req}: {c.message}" for c in bad]
+                                     + [f"--run {x['name']}: " + (x.get("error") or
+                                        f"exit {x.get('exit_code')}")
+                                        for x in self.runs if not x.get("ok")])
         return self
 
     @property
@@ -101,7 +109,8 @@ class CellResult:
                 list(d.get("requirements", [])), facts=dict(d.get("facts") or {}),
                 log_path=Path(d["log_path"]) if d.get("log_path") else None,
                 message=d.get("message", ""), params=dict(d.get("params") or {}),
-                notes=list(d.get("notes", [])), sources=dict(d.get("sources") or {}))
+                notes=list(d.get("notes", [])), sources=dict(d.get("sources") or {}),
+                runs=[dict(x) for x in d.get("runs") or []])
         r.checks = [Check(c["requirement"], bool(c["ok"]), c.get("message", ""))
                     for c in d.get("checks", [])]
         return r
@@ -116,8 +125,10 @@ def write_junit(results: Iterable[CellResult], path: Path,
                 suite: str = "armvm-oe boot matrix") -> Path:
     """A JUnit XML report (one testcase per cell) that CI systems read."""
     results = list(results)
-    ts = ET.Element("testsuite", name=suite, tests=str(len(results)),
-                    failures=str(sum(r.status == "fail" for r in results)),
+    ts = ET.Element("testsuite", name=suite,
+                    tests=str(len(results) + sum(len(r.runs) for r in results)),
+                    failures=str(sum(r.status == "fail" for r in results)
+                                 + sum(not x.get("ok") for r in results for x in r.runs)),
                     errors=str(sum(r.status == "error" for r in results)),
                     skipped=str(sum(r.status == "skip" for r in results)),
                     time=f"{sum(r.duration_s for r in results):.2f}")
@@ -140,6 +151,8 @@ def write_junit(results: Iterable[CellResult], path: Path,
             ET.SubElement(tc, "skipped", message=r.message or "skipped")
         out = ET.SubElement(tc, "system-out")
         out.text = "\n".join([details] + [f"[note] {n}" for n in r.notes])
+        for x in r.runs:               # the user's checks: one test case each
+            _run_case(ts, suite, r, x)
     root = ET.Element("testsuites")
     root.append(ts)
     if hasattr(ET, "indent"):
@@ -153,6 +166,31 @@ def write_junit(results: Iterable[CellResult], path: Path,
     with atomic_output(path) as tmp:
         ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True)
     return path
+
+
+def _run_case(ts, suite: str, r: CellResult, x: dict) -> None:
+    """One JUnit test case for one of the user's checks in cell ``r``:
+    ``<cell>: <check>``, its stdout/stderr, a failure on a non-zero exit."""
+    tc = ET.SubElement(ts, "testcase", classname=suite.replace(" ", ".") + ".run",
+                       name=f"{r.name}: {x['name']}", time=f"{x.get('duration_s', 0):.2f}")
+    props = ET.SubElement(tc, "properties")
+    ET.SubElement(props, "property", name="cell", value=r.name)
+    ET.SubElement(props, "property", name="origin", value=str(x.get("origin", "")))
+    ET.SubElement(props, "property", name="exit_code", value=str(x.get("exit_code")))
+    if not x.get("ok"):
+        why = x.get("error") or f"exit status {x.get('exit_code')}"
+        ET.SubElement(tc, "failure", message=f"{x['name']}: {why}").text = \
+            _xml_text((x.get("stderr") or "")[-4000:])
+    ET.SubElement(tc, "system-out").text = _xml_text(x.get("stdout") or "")
+    ET.SubElement(tc, "system-err").text = _xml_text(x.get("stderr") or "")
+
+
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(s: str) -> str:
+    """Guest output without the characters XML 1.0 cannot carry."""
+    return _XML_BAD.sub("\ufffd", s)
 
 
 def _fact_summary(r: CellResult) -> str:
@@ -179,6 +217,19 @@ def _fact_summary(r: CellResult) -> str:
     return " ".join(parts)
 
 
+def _net_summary(r: CellResult) -> str:
+    """The network column: the guest's lease, then 'host' when the host
+    side answered and 'ssh' when a command ran over ssh (``-`` for a part
+    that failed; empty when the cell did not check the network)."""
+    n = (r.facts or {}).get("net")
+    if not isinstance(n, dict):
+        return ""
+    parts = [n.get("dhcp") or "no-lease", "host" if n.get("host") else "-host"]
+    if "ssh" in n:
+        parts.append("ssh" if n["ssh"] else "-ssh")
+    return " ".join(parts)
+
+
 def summary_table(results: Iterable[CellResult], stream=None) -> str:
     """The human summary: one row per cell plus a totals line."""
     from armvm_oe.ui import badge, table
@@ -188,11 +239,11 @@ def summary_table(results: Iterable[CellResult], stream=None) -> str:
     for r in results:
         reqs = " ".join(r.requirements)
         rows.append([r.name, r.hypervisor, badge(r.status, stream), f"{r.duration_s:5.1f}s",
-                     _fact_summary(r), reqs,
+                     _fact_summary(r), _net_summary(r), reqs,
                      (r.message[:70] if r.status != "pass" else
                       ("note: " + r.notes[0][:64] if r.notes else ""))])
-    text = table(rows, ["cell", "hypervisor", "result", "time", "guest saw", "checked",
-                        "note"])
+    text = table(rows, ["cell", "hypervisor", "result", "time", "guest saw", "network",
+                        "checked", "note"])
     counts = {s: sum(r.status == s for r in results) for s in STATUSES}
     total = " ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
     return text + f"\n{len(results)} cells: {total}"

@@ -34,6 +34,7 @@ armvm-oe test image.wic --gic 3 --virtio pci --jobs 1 --timeout 600
 armvm-oe test image.wic --hypervisor kvm,xen --xen /path/to/xen
 armvm-oe test image.wic --hypervisor xen --xen-guest domu --login root:secret
 armvm-oe test debian.img --quick --login root:secret
+armvm-oe test image.wic --quick --run 'ip -br addr' --run-dir ./checks.d
 """
 
 
@@ -94,6 +95,20 @@ def setup_parser(p):
                    help="log in at the guest's login prompt to read facts from a shell "
                         "(default: root with an empty password, Yocto's empty-root-password; "
                         "'none': judge from the kernel log only)")
+    p.add_argument("--run", action="append", metavar="CMD", default=None,
+                   help="a shell command to run in the guest after the login in every cell "
+                        "(repeatable); each is a JUnit test case with its output, a non-zero "
+                        "exit fails the cell")
+    p.add_argument("--run-dir", type=Path, metavar="DIR", default=None,
+                   help="run every executable file of DIR in the guest, in name order, after "
+                        "the --run commands (copied over the console; at most 256 KiB each)")
+    p.add_argument("--kernel-log-ignore", action="append", type=Path, metavar="FILE",
+                   default=None,
+                   help="more kernel log lines to treat as known noise (YAML list of "
+                        "{match: REGEX, reason: TEXT}), on top of the machine's shipped list "
+                        "(armvm_oe/data/kernel-log-ignore/); repeatable")
+    p.add_argument("--run-timeout", type=float, default=600.0, metavar="SECONDS",
+                   help="seconds each --run/--run-dir check may take (default 600)")
 
 
 def _xen_cell(args, image: Path, arch: str, firmware, log_dir: Path):
@@ -189,6 +204,13 @@ def _run(args, disk: Path) -> int:
     except ValueError as e:
         raise UsageError(f"--login {args.login!r} is not USER[:PASSWORD]", str(e),
                          "Give e.g. --login root, --login root:secret or --login none")
+    from armvm_oe.boottest.userchecks import collect
+    checks = collect(args.run, args.run_dir)
+    if checks and login is None:
+        raise UsageError("--run/--run-dir need a shell in the guest, and --login none never "
+                         "logs in", None, "Give --login USER[:PASSWORD], or drop --run/--run-dir")
+    from armvm_oe.boottest import kernlog
+    log_ignores = kernlog.load(kernlog.machine_for(arch), args.kernel_log_ignore)
     firmware = find_firmware(arch, args.firmware, args.vars_template)
     log_dir = _log_dir(args.log_dir)
     results = []
@@ -219,7 +241,9 @@ def _run(args, disk: Path) -> int:
         st = mx.Settings(image=image, firmware=firmware,
                          timeout=args.timeout or DEFAULT_TIMEOUT, log_dir=log_dir,
                          keep_logs=args.keep_logs, kvm=kvm,
-                         hotplug_required=args.require_hotplug, login=login)
+                         hotplug_required=args.require_hotplug, login=login,
+                         user_checks=checks, run_timeout=args.run_timeout,
+                         log_ignores=log_ignores)
         jobs = args.jobs or os.cpu_count() or 1
         if not args.json:
             echo(f"booting {len(cells)} cells of {args.image.name} ({arch}, "
@@ -236,6 +260,9 @@ def _run(args, disk: Path) -> int:
             return 130
     if "xen" in args.hypervisor:
         r = _xen_cell(args, image, arch, firmware, log_dir)
+        if checks and r.status != "skip":
+            r.notes.append("the --run/--run-dir checks are not run in the Xen row (its console "
+                           "input goes through Xen's small serial ring)")
         if r.status == "pass" and not args.keep_logs and r.log_path:
             Path(r.log_path).unlink(missing_ok=True)     # same policy as the matrix cells
             r.log_path = None

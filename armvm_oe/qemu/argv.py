@@ -99,6 +99,7 @@ class VMConfig:
     hotplug_ports: int = 0
     net: bool = True                 # a virtio-net device (user networking, restricted)
     balloon: bool = True
+    net_forwards: list[str] = field(default_factory=list)   # user-net guestfwd=/hostfwd= rules
     interactive: bool = False        # stdio muxed with the HMP monitor (Ctrl-A c / Ctrl-A x)
     aux_log: Path | None = None
     extra_args: list[str] = field(default_factory=list)
@@ -162,7 +163,11 @@ def build_argv(cfg: VMConfig, binary: str | None = None) -> list[str]:
     if cfg.snapshot:
         argv += ["-snapshot"]
     if cfg.net:
-        argv += ["-netdev", "user,id=net0,restrict=on",
+        for f in cfg.net_forwards:
+            if "," in f:
+                raise UsageError(f"the user-network rule {f!r} contains a comma", None,
+                                 "Give one guestfwd=/hostfwd= rule per entry")
+        argv += ["-netdev", ",".join(["user,id=net0,restrict=on", *cfg.net_forwards]),
                  "-device", f"{_dev(cfg, 'virtio-net')},netdev=net0"
                  + (",romfile=" if cfg.virtio == "pci" else "")]   # no iPXE ROM needed
     else:

@@ -39,7 +39,9 @@ from pathlib import Path
 
 from armvm_oe.lib import cache_dir
 
-RECIPE = 2                  # bump when the hooks below change what is built
+RECIPE = 3                  # bump when the hooks below change what is built
+# 3: the network as an installed Debian has it (systemd-networkd, DHCP on every
+#    Ethernet NIC) and openssh-server: `test` checks the lease, the host and ssh
 SUITE = "bookworm"
 MIRROR = os.environ.get("ARMVM_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 PASSWORD = "armvm"          # root's password in these images (tests log in with it)
@@ -52,7 +54,10 @@ REMOVABLE = {"aarch64": "BOOTAA64.EFI", "arm": "BOOTARM.EFI"}
 # matrix must then learn every fact by logging in), the arm64 image drops it
 # (every column can then be judged from the kernel log alone).
 CMDLINE_DEFAULT = {"aarch64": "", "arm": "quiet"}
-PACKAGES = ("systemd-sysv", "udev", "kmod", "passwd", "login", "e2fsprogs", "initramfs-tools")
+PACKAGES = ("systemd-sysv", "udev", "kmod", "passwd", "login", "e2fsprogs", "initramfs-tools",
+            "openssh-server")
+# DHCP on every Ethernet NIC (virtio-net, Xen netfront), by systemd-networkd
+NETWORK_FILE = "[Match]\\nType=ether\\n\\n[Network]\\nDHCP=ipv4\\n"
 ROOT_MIB = {"aarch64": 1400, "arm": 1200}
 ESP_MIB = 64
 QEMU = {"aarch64": ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57"],
@@ -178,6 +183,11 @@ def _hooks(arch: str, tmp: Path, root_uuid: str, esp_serial: str) -> list[str]:
         f"printf '{default}' > \"$1/etc/default/grub.d/armvm-test.cfg\"",
         f'echo root:{PASSWORD} | chroot "$1" chpasswd',
         'chroot "$1" systemctl enable serial-getty@ttyAMA0.service serial-getty@hvc0.service',
+        'mkdir -p "$1/etc/systemd/network"',
+        f"printf '{NETWORK_FILE}' > \"$1/etc/systemd/network/80-dhcp.network\"",
+        # networkd, not its wait-online service: nothing in the image waits for the network
+        'chroot "$1" systemctl enable systemd-networkd.service',
+        'chroot "$1" systemctl disable systemd-networkd-wait-online.service || true',
         f'install -m 755 {fb} "$1/usr/local/sbin/armvm-firstboot"',
         f'cp "$(ls "$1"/boot/vmlinuz-* | head -n1)" {tmp}/vmlinuz',
         f'cp "$(ls "$1"/boot/initrd.img-* | head -n1)" {tmp}/initrd.img',

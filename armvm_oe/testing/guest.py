@@ -25,7 +25,7 @@ APPLETS = ("sh ash mount umount mkdir cat echo ls grep awk sed od tr modprobe in
            "switch_root setsid sleep poweroff reboot halt uname readlink basename dirname "
            "dmesg printf stty hostname ps kill head tail cut wc find blkid mdev ip "
            "sync true false test [ [[ seq timeout rm cp mv hexdump dd chmod ln env "
-           "nproc date df free stat xxd").split()
+           "nproc date df free stat xxd nc udhcpc ifconfig route").split()
 
 FIND_ROOT = r'''
 partuuid_of() {   # GPT unique GUID of partition $1 (e.g. vda2), read from the disk itself
@@ -89,6 +89,19 @@ mount -t tmpfs tmp /tmp 2>/dev/null
 [ -d /sys/firmware/efi/efivars ] && mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
 hostname armvm
 mount -o remount,rw / 2>/dev/null
+# the network as meta-armvm's image has it: DHCP on the NIC (busybox udhcpc,
+# in the background; its script configures the lease)
+mkdir -p /usr/share/udhcpc
+printf '%s\n' '#!/bin/sh' 'case "$1" in deconfig) ifconfig $interface 0.0.0.0 up ;;' 'bound|renew)' \
+  'ifconfig $interface $ip netmask ${subnet:-255.255.255.0} up' \
+  '[ -n "$router" ] && route add default gw ${router%% *} dev $interface' \
+  'echo "$ip" > /run/udhcpc.$interface ;; esac' > /usr/share/udhcpc/default.script
+chmod 755 /usr/share/udhcpc/default.script; mkdir -p /run
+ifconfig lo 127.0.0.1 up 2>/dev/null
+for n in /sys/class/net/*; do n=${n##*/}; [ $n = lo ] && continue
+    ifconfig $n up 2>/dev/null
+    udhcpc -b -q -i $n -s /usr/share/udhcpc/default.script >/dev/null 2>&1 &
+done
 '''
 
 SYSTEM_INIT = r'''#!/bin/sh

@@ -46,8 +46,12 @@ def quick(tmp_path_factory, login_aarch64, login_arm):
     images = {"aarch64": login_aarch64, "arm": login_arm}
     before = {a: sha256_file(p) for a, p in images.items()}
     dirs = {a: tmp_path_factory.mktemp(f"quick-{a}") for a in ARCHES}
+    checks = tmp_path_factory.mktemp("checks.d")      # the user's own checks (--run-dir)
+    (checks / "10-uname").write_text("#!/bin/sh\nuname -m\necho checked >&2\n")
+    (checks / "10-uname").chmod(0o755)
     procs = {a: _start(images[a], dirs[a], "--arch", a, "--quick", "--jobs", "1",
-                       "--timeout", "400") for a in ARCHES}
+                       "--timeout", "400", "--run", "cat /proc/cmdline",
+                       "--run-dir", str(checks)) for a in ARCHES}
     runs = {}
     for a, p in procs.items():
         rc, out, err = _finish(p, 1500)
@@ -68,6 +72,7 @@ def _check(cell, req):
 @pytest.mark.parametrize("arch", ARCHES)
 def test_quick_matrix_passes(quick, arch):
     run = quick[arch]
+    uname = {"aarch64": "aarch64", "arm": "armv7l"}
     assert run["report"], run["err"][-2000:]
     assert run["rc"] == 0, run["err"][-2000:]
     cells = _cells(run)
@@ -88,14 +93,31 @@ def test_quick_matrix_passes(quick, arch):
             assert _check(cell, req) and all(c["ok"] for c in _check(cell, req)), req
         for req in ("GUEST-GIC", "GUEST-VIRTIO", "HW-FDT"):
             assert cell["sources"][req] == "log+shell", (req, cell["sources"])
+        # the guest's health: a clean kernel log, a DHCP lease on the NIC and an
+        # answer from the host side of QEMU's user network, every required
+        # FDT device driven; no systemd in busybox (said, not judged)
+        for req in ("KERNEL-LOG", "NETWORK", "DT-DRIVERS"):
+            assert _check(cell, req) and all(c["ok"] for c in _check(cell, req)), req
+        assert f["net"]["dhcp"].startswith("10.0.2.") and f["net"]["host"] is True
+        assert f["kernel_log"]["incidents"] == []
+        assert any("SYSTEMD not checked: no systemd" in n for n in cell["notes"])
     # the firmware's own words: it booted the entry it made for the disk
     assert "UEFI Misc Device" in a["params"]["boot_entry"]
     # virtio-console cell: the console device itself is on the guest's virtio list
     assert any(v.rsplit(":", 2)[1] == "0x0003" for v in b["facts"]["virtio"])
     assert run["unchanged"], "the image must never be modified"
-    # JUnit for CI
+    # the user's checks ran in each cell (not in the -reboot boot), with their output
+    for cell in (a, b):
+        assert [(x["name"], x["exit_code"]) for x in cell["runs"]] == [
+            ("cat /proc/cmdline", 0), ("10-uname", 0)]
+        assert "BOOT_IMAGE=" in cell["runs"][0]["stdout"]
+        assert cell["runs"][1]["stdout"] == uname[arch] and cell["runs"][1]["stderr"] == "checked"
+    # JUnit for CI: one case per cell and one per (cell, check)
     suite = ET.parse(run["dir"] / "report.xml").getroot().find("testsuite")
-    assert suite.get("tests") == "3" and suite.get("failures") == "0"
+    assert suite.get("tests") == str(3 + 4) and suite.get("failures") == "0"
+    case = {tc.get("name"): tc for tc in suite.iter("testcase")}[
+        f"{arch}-gic2-mmio-virtio: 10-uname"]
+    assert case.find("system-out").text == uname[arch]
     # passing cells do not keep logs
     assert not any((run["dir"] / "logs").glob("*.log"))
 
