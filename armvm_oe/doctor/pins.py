@@ -77,8 +77,8 @@ def point_release(ctx: Context):
         st = pin_status(ctx, repo)
         if st is None or not st.behind:
             continue
-        at = st.pinned_tag or "an older release"
-        msg = (f"repo '{repo.id}' is pinned at {at} ({repo.commit[:12]}), {st.behind} point "
+        at = f"at {st.pinned_tag}" if st.exact else f"after {st.pinned_tag}"
+        msg = (f"repo '{repo.id}' is pinned {at} ({repo.commit[:12]}), {st.behind} point "
                f"release(s) behind {st.newest_tag}, the newest of Yocto {st.series} "
                f"(from {st.source})")
         if st.poky:

@@ -93,6 +93,7 @@ class PinStatus:
     behind: Optional[int]           # point releases after the pinned one (None: unknown)
     source: str                     # remote / checkout / known
     poky: bool = False
+    exact: bool = True              # the pin is the tagged commit (else: a commit after it)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -115,7 +116,7 @@ def status(rid: str, commit: str, branch: str | None, tags: dict[str, str], sour
     if parsed and rel:
         behind = len({n for n, _t, _c in rel if n > parsed[1]})
     return PinStatus(rid, commit, series, pinned, newest[1] if newest else None,
-                     newest[2] if newest else None, behind, source, poky)
+                     newest[2] if newest else None, behind, source, poky, bool(at))
 
 
 # --------------------------------------------------------------------------

@@ -111,3 +111,18 @@ def test_the_repository_configs_are_at_the_newest_known_release(tmp_path):
         series = "6.0" if "wrynose" in chain else "5.0"
         assert st["openembedded-core"].series == series
         assert st["openembedded-core"].behind == 0 and st["bitbake"].behind == 0
+
+
+def test_pin_between_releases_counts_from_the_nearest_tag_below(tmp_path):
+    """A pin after yocto-5.0.17 (not a tag): the checkout's history says which
+    release it follows (git describe); 5.0.18 and 5.0.19 came later."""
+    bare, tags = _release_repo(tmp_path, "openembedded-core", "scarthgap",
+                               ["yocto-5.0.17", "after", "yocto-5.0.18", "yocto-5.0.19"])
+    git("--git-dir", str(bare), "tag", "-d", "after")
+    work = tmp_path / "work"
+    git("clone", "-q", bare, work / "openembedded-core")
+    cfg = _config(tmp_path, "openembedded-core", bare, "scarthgap", tags["after"])
+    res = fired(_ctx(cfg, work, network=False), "checkout.point-release")
+    assert len(res) == 1
+    assert "pinned after yocto-5.0.17" in res[0].message
+    assert "2 point release(s) behind yocto-5.0.19" in res[0].message
