@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from armvm_oe.errors import InputError
+from armvm_oe import kasrules
 from armvm_oe.lib import yaml_compose_bounded
 
 log = logging.getLogger(__name__)
@@ -235,6 +236,9 @@ def _schema_cache_key(text: str) -> Path | None:
 
 def _validate(f: _File) -> None:
     schema, vmin, vmax = _schema()
+    if isinstance(f.data.get("header"), Mapping):
+        kasrules.header_version_string(f.where("header", "version"),
+                                       f.data["header"].get("version"))
     marker = _schema_cache_key(f.text)
     if marker is not None and marker.exists():
         _own_checks(f)
@@ -472,6 +476,7 @@ def load_config(path: str | os.PathLike | list, work_dir: str | os.PathLike | No
     if not tops:
         raise InputError("No kas configuration was given", None,
                          "Pass one, e.g. kas/armvm-aarch64.yml")
+    kasrules.same_repository(tops)
     path = tops[0]
     work = Path(work_dir).absolute() if work_dir else default_work_dir()
     build = Path(os.environ.get("KAS_BUILD_DIR") or work / "build").absolute()
@@ -579,6 +584,7 @@ def _repo_spec(rid: str, rc: Mapping, defaults: Mapping, ov: Mapping, top_repo: 
             msg = git_url_warning(url)
             if msg:
                 log.warning("repo '%s' (overrides): %s", rid, msg)
+    kasrules.absolute_refs(where, rid, rc.get("name", rid), branch, commit, refspec)
     if refspec is not None:
         # kas checks a legacy refspec out as given: a commit id detached,
         # a branch name as ``git checkout <name>`` (the local branch)

@@ -36,7 +36,7 @@ CASES = {
     "lock": (["lock", "{tmp}/missing.yml"], {}, "missing.yml"),
     "run": (["run", "{tmp}/missing.wic"], {}, "missing.wic"),
     "status": (["status", "{tmp}/missing.yml"], {}, "missing.yml"),
-    "status-report": (["status", KAS, "--work-dir", "{tmp}/work"], {}, "poky"),
+    "status-report": (["status", KAS, "--work-dir", "{tmp}/work"], {}, "openembedded-core"),
     "test": (["test", "{tmp}/missing.wic"], {}, "missing.wic"),
     "verify": (["verify", "{tmp}/missing.wic"], {}, "missing.wic"),
 }

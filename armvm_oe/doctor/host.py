@@ -425,8 +425,12 @@ def tested_distro(ctx: Context):
     rel = facts.release_of(ctx)
     tested = list(rel.tested_distros)
     core = facts.core_dir(ctx)
-    if core:
-        poky = core / "meta-poky" / "conf" / "distro" / "poky.conf"
+    proj = facts.project(ctx)
+    # meta-poky: in poky next to meta/, or in meta-yocto (the split layout)
+    homes = ([core] if core else []) + [Path(r.path) for r in (proj.repos if proj else [])]
+    poky = next((h / "meta-poky" / "conf" / "distro" / "poky.conf" for h in homes
+                 if (h / "meta-poky" / "conf" / "distro" / "poky.conf").is_file()), None)
+    if poky:
         v = facts.conf_vars(poky)
         if v.get("SANITY_TESTED_DISTROS"):
             tested = [t for t in v["SANITY_TESTED_DISTROS"].replace("\\n", " ").split()]

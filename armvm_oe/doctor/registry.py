@@ -38,7 +38,7 @@ def catalogue() -> list[Check]:
 def _load() -> None:
     # importing the group modules registers their checks
     from armvm_oe.doctor import (builddir, checkout, container, host,  # noqa: F401
-                                 kas)
+                                 kas, pins)
 
 
 def sort_results(results: list[Result]) -> list[Result]:

@@ -205,7 +205,8 @@ class Checkout:
         if repo.branch:
             b = _strip_heads(repo.branch)
             tracking = _read_ref(gitdir, f"refs/remotes/origin/{b}")
-            if not tracking:
+            if not tracking or (repo.branch.startswith("refs/") and not _read_ref(
+                    gitdir, f"refs/remotes/origin/{repo.branch[len('refs/'):]}")):
                 return False
             try:
                 if (gitdir / "HEAD").read_text().strip() != f"ref: refs/heads/{b}":
@@ -455,6 +456,11 @@ class Checkout:
             if cur is None or (cur != sha and not self._contains(r, rref, sha)):
                 # shallow: the newest commit known to be on the branch is the pin
                 r.git.update_ref(rref, sha)
+            if repo.branch.startswith("refs/"):
+                # kas 5.5 keeps an absolute branch as origin/<branch minus 'refs/'>
+                # (origin/heads/<b>) and fetches whenever that ref is missing
+                r.git.update_ref(f"refs/remotes/origin/{repo.branch[len('refs/'):]}",
+                                 _read_ref(Path(r.git_dir), rref) or _rev(r, rref))
             r.git.checkout("-q", *extra, "-B", b, f"{sha}^{{commit}}")
         else:
             r.git.checkout("-q", *extra, "--detach", f"{sha}^{{commit}}")

@@ -88,9 +88,17 @@ def _overlay(remotes: dict, wrynose: bool) -> str:
 def remotes(tmp_path):
     d = tmp_path / "remotes"
     d.mkdir()
-    poky = gitgen.make_bare(d / "poky.git", branch="scarthgap", commits=5, seed="poky",
-                            layers=("meta", "meta-poky", "meta-yocto-bsp"), init_script=True)
-    return {"poky": Remote("poky", poky, "scarthgap")}
+    # the split repositories kas/include/armvm-common.yml pins (scarthgap)
+    return {
+        "openembedded-core": Remote("openembedded-core", gitgen.make_bare(
+            d / "openembedded-core.git", branch="scarthgap", commits=5, seed="oe",
+            layers=("meta",), init_script=True), "scarthgap"),
+        "bitbake": Remote("bitbake", gitgen.make_bare(
+            d / "bitbake.git", branch="2.8", seed="bb", layers=()), "2.8"),
+        "meta-yocto": Remote("meta-yocto", gitgen.make_bare(
+            d / "meta-yocto.git", branch="scarthgap", seed="my",
+            layers=("meta-poky", "meta-yocto-bsp")), "scarthgap"),
+    }
 
 
 @pytest.fixture
@@ -98,7 +106,7 @@ def wrynose_remotes(tmp_path):
     d = tmp_path / "remotes-wrynose"
     d.mkdir()
     return {
-        "poky": Remote("poky", gitgen.make_bare(
+        "meta-yocto": Remote("meta-yocto", gitgen.make_bare(
             d / "meta-yocto.git", branch="wrynose", seed="my",
             layers=("meta-poky", "meta-yocto-bsp")), "wrynose"),
         "bitbake": Remote("bitbake", gitgen.make_bare(

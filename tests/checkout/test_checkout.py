@@ -27,20 +27,20 @@ def _git(path, *args):
 def test_cold_checkout_is_shallow_and_kas_fetches_nothing_after(project):
     r, data = checkout_json(project)
     assert r.returncode == 0, r.stderr
-    poky = next(x for x in data["repos"] if x["id"] == "poky")
-    pin = project.remotes["poky"].head()
+    poky = next(x for x in data["repos"] if x["id"] == "openembedded-core")
+    pin = project.remotes["openembedded-core"].head()
     assert (poky["action"], poky["fetch"], poky["commit"]) == ("cloned", "shallow", pin)
-    path = project.work / "poky"
+    path = project.work / "openembedded-core"
     assert _git(path, "rev-parse", "--is-shallow-repository") == "true"
     assert _git(path, "rev-parse", "--abbrev-ref", "HEAD") == "scarthgap"
     assert _git(path, "rev-parse", "origin/scarthgap") == pin
-    assert _git(path, "remote", "get-url", "origin") == project.remotes["poky"].url
-    assert not list(project.work.glob(".poky.armvm-oe-partial.*"))
+    assert _git(path, "remote", "get-url", "origin") == project.remotes["openembedded-core"].url
+    assert not list(project.work.glob(".openembedded-core.armvm-oe-partial.*"))
     # plain lines on a non-TTY
-    assert "poky: fetching" in r.stderr and "poky: checked out" in r.stderr
+    assert "openembedded-core: fetching" in r.stderr and "openembedded-core: checked out" in r.stderr
 
     # the remote disappears: kas must find everything locally
-    project.remotes["poky"].hide()
+    project.remotes["openembedded-core"].hide()
     k = run_kas("checkout", project.config(), work=project.work)
     assert k.returncode == 0, k.stderr
     assert _git(path, "rev-parse", "HEAD") == pin
@@ -53,7 +53,7 @@ def test_cold_checkout_is_shallow_and_kas_fetches_nothing_after(project):
     # and a second armvm-oe run does no network work either
     r2, data2 = checkout_json(project)
     assert r2.returncode == 0, r2.stderr
-    assert {x["id"]: (x["action"], x["fetch"]) for x in data2["repos"]}["poky"] == \
+    assert {x["id"]: (x["action"], x["fetch"]) for x in data2["repos"]}["openembedded-core"] == \
         ("present", "none")
 
 
@@ -97,7 +97,7 @@ def test_mirror_dir_for_air_gapped_sites(project, tmp_path, how):
     mirrors.mkdir()
     # kas's naming for KAS_REPO_REF_DIR entries: <netloc><path> with '/' -> '.'
     from armvm_oe.gitcheckout import qualified_name
-    rem = project.remotes["poky"]
+    rem = project.remotes["openembedded-core"]
     subprocess.run(["git", "clone", "-q", "--bare", str(rem.bare),
                     str(mirrors / qualified_name(rem.url))], check=True)
     pin = rem.head()
@@ -106,30 +106,30 @@ def test_mirror_dir_for_air_gapped_sites(project, tmp_path, how):
         ([], {"KAS_REPO_REF_DIR": str(mirrors)})
     r, data = checkout_json(project, *args, env=env)
     assert r.returncode == 0, r.stderr
-    poky = next(x for x in data["repos"] if x["id"] == "poky")
+    poky = next(x for x in data["repos"] if x["id"] == "openembedded-core")
     assert (poky["fetch"], poky["bytes"], poky["commit"]) == ("mirror", 0, pin)
 
 
 def test_unreachable_remote_names_repo_url_and_git_message(project):
-    project.remotes["poky"].hide()
+    project.remotes["openembedded-core"].hide()
     r = run_armvm("checkout", project.config(), cwd=project.work,
                   env={"KAS_WORK_DIR": str(project.work)})
     assert r.returncode == 2
     err = r.stderr
-    assert "'poky'" in err and project.remotes["poky"].url in err
+    assert "'openembedded-core'" in err and project.remotes["openembedded-core"].url in err
     assert "git said:" in err and "does not appear to be a git repository" in err
     assert "armvm-oe doctor" in err and "Traceback" not in err
-    assert not (project.work / "poky").exists()
-    assert not list(project.work.glob(".poky.armvm-oe-partial.*"))
+    assert not (project.work / "openembedded-core").exists()
+    assert not list(project.work.glob(".openembedded-core.armvm-oe-partial.*"))
 
 
 def test_dirty_tree_is_never_touched_force_stashes(project):
     r, _ = checkout_json(project)
     assert r.returncode == 0, r.stderr
-    path = project.work / "poky"
+    path = project.work / "openembedded-core"
     old = _git(path, "rev-parse", "HEAD")
     (path / "meta/conf/layer.conf").write_text("# my local edit\n")
-    new = gitgen.add_commit(project.remotes["poky"].bare, "scarthgap", "upstream moved")
+    new = gitgen.add_commit(project.remotes["openembedded-core"].bare, "scarthgap", "upstream moved")
     overlay = project.root / "test-remotes.yml"
     overlay.write_text(overlay.read_text().replace(old, new))
 
@@ -141,13 +141,13 @@ def test_dirty_tree_is_never_touched_force_stashes(project):
     assert (path / "meta/conf/layer.conf").read_text() == "# my local edit\n"
     st = json.loads(run_armvm("status", project.config(), "--json", cwd=project.work,
                               env={"KAS_WORK_DIR": str(project.work)}).stdout)
-    poky = next(x for x in st["repos"] if x["id"] == "poky")
+    poky = next(x for x in st["repos"] if x["id"] == "openembedded-core")
     assert (poky["state"], poky["dirty"], poky["pinned"], poky["actual"]) == \
         ("wrong-commit", True, new, old)
 
     r, data = checkout_json(project, "--force")
     assert r.returncode == 0, r.stderr
-    poky = next(x for x in data["repos"] if x["id"] == "poky")
+    poky = next(x for x in data["repos"] if x["id"] == "openembedded-core")
     assert poky["action"] == "updated" and poky["commit"] == new
     assert "armvm-oe checkout" in poky["stash"]
     assert poky["stash"].split(": ", 1)[1] in _git(path, "stash", "list")
@@ -159,33 +159,36 @@ def test_lock_update_pins_branch_head(project):
     cfg = project.root / "kas/armvm-aarch64.yml"
     # a project whose repo is pinned only by the lock file
     overlay = project.root / "test-remotes.yml"
-    rem = project.remotes["poky"]
+    rem = project.remotes["openembedded-core"]
     new = gitgen.add_commit(rem.bare, "scarthgap", "upstream moved")
-    overlay.write_text(f"header:\n  version: 14\nrepos:\n  poky:\n    url: {rem.url}\n")
+    overlay.write_text("header:\n  version: 14\nrepos:\n" + "".join(
+        f"  {rid}:\n    url: {r.url}\n" for rid, r in project.remotes.items()))
     gitgen.git("commit", "-qam", "overlay: url only", cwd=project.root)
     lock = project.root / "kas/armvm-aarch64.lock.yml"
     before = lock.read_text()
     r = run_armvm("lock", "--update", "--json", project.config(), cwd=project.root)
     assert r.returncode == 0, r.stderr
     ch = json.loads(r.stdout)["repos"][0]
-    assert (ch["id"], ch["new"], ch["changed"]) == ("poky", new, True)
+    ch = next(c for c in json.loads(r.stdout)["repos"] if c["id"] == "openembedded-core")
+    assert (ch["new"], ch["changed"], ch["tag"]) == (new, True, None)   # no release tag: head
     assert ch["lock_file"] == str(lock) and lock.read_text() != before
     # kas itself reads the new lock file
     from kas.includehandler import ConfigFile
-    assert ConfigFile.load(str(lock)).config["overrides"]["repos"]["poky"]["commit"] == new
-    assert kasconfig.load_config(project.config(), work_dir=project.work).repo("poky").commit \
-        == new
+    assert ConfigFile.load(str(lock)).config["overrides"]["repos"]["openembedded-core"]["commit"] == new
+    assert kasconfig.load_config(project.config(), work_dir=project.work).repo(
+        "openembedded-core").commit == new
     r, data = checkout_json(project)
-    assert r.returncode == 0 and data["repos"][1]["commit"] == new
+    assert r.returncode == 0, r.stderr
+    assert {x["id"]: x["commit"] for x in data["repos"]}["openembedded-core"] == new
 
 
 def test_existing_non_git_directory_is_not_overwritten(project):
-    (project.work / "poky").mkdir()
-    (project.work / "poky" / "precious.txt").write_text("x")
+    (project.work / "openembedded-core").mkdir()
+    (project.work / "openembedded-core" / "precious.txt").write_text("x")
     r = run_armvm("checkout", project.config(), cwd=project.work,
                   env={"KAS_WORK_DIR": str(project.work)})
     assert r.returncode == 1 and "is not a git checkout" in r.stderr
-    assert (project.work / "poky" / "precious.txt").read_text() == "x"
+    assert (project.work / "openembedded-core" / "precious.txt").read_text() == "x"
 
 
 def test_progress_bar_on_a_tty(tmp_path, big_remote):

@@ -12,7 +12,13 @@ from conftest import ROOT, make_project, run_armvm, run_kas
 from armvm_oe import kasconfig
 from armvm_oe.errors import InputError
 
-POKY_5_0_15 = "72983ac391008ebceb45edc7a8f0f6d5f4fe715c"
+# the pins of kas/ (tag + commit; the release facts in docs/checkout.md)
+SCARTHGAP = {"bitbake": ("2.8", "0880963fea4d91a034e4a6e007d23f98658ab986"),          # yocto-5.0.19
+             "openembedded-core": ("scarthgap", "2814f0962f56c8d1afa4de76d2895ba9b5cb767d"),
+             "meta-yocto": ("scarthgap", "c7c38663a1cafb1fa8593c0b246811e51d3bbe20")}  # 5.0.17
+WRYNOSE = {"bitbake": ("2.18", "acfe02fa38b5da9e6a36c6cedcf91d4fcbefbfbd"),            # yocto-6.0.2
+           "openembedded-core": ("wrynose", "5d1aa5c806c061a2994f4decb59016610f093213"),
+           "meta-yocto": ("wrynose", "904846ae078ee20de073040ebb77c86e19250f56")}
 CONFIGS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "kas").rglob("*.yml"))
 
 
@@ -32,26 +38,28 @@ def test_machine_configs(arch, machine, tmp_path):
     assert p.machine == machine and p.distro == "poky" and p.target == ["armvm-image"]
     assert [f.name for f in p.config_files] == ["armvm-common.yml", f"armvm-{arch}.yml"]
     assert p.lock_file == ROOT / f"kas/armvm-{arch}.lock.yml"
-    poky = p.repo("poky")
-    assert (poky.commit, poky.branch, poky.locked) == (POKY_5_0_15, "scarthgap", True)
-    assert poky.path == tmp_path / "poky" and not poky.is_local
+    for rid, (branch, commit) in SCARTHGAP.items():
+        r = p.repo(rid)
+        assert (r.commit, r.branch, r.locked) == (commit, branch, True), rid
+        assert r.path == tmp_path / rid and not r.is_local
+    assert p.repo("bitbake").layers == []
     me = p.repo("armvm-oe")
     assert me.is_local and me.url is None and me.path == ROOT
-    assert p.bblayers() == [ROOT / "meta-armvm", tmp_path / "poky/meta",
-                            tmp_path / "poky/meta-poky", tmp_path / "poky/meta-yocto-bsp"]
+    assert p.bblayers() == [ROOT / "meta-armvm", tmp_path / "meta-yocto/meta-poky",
+                            tmp_path / "meta-yocto/meta-yocto-bsp",
+                            tmp_path / "openembedded-core/meta"]
 
 
 def test_wrynose_overlay(tmp_path):
     p = kasconfig.load_config(f"{ROOT}/kas/armvm-arm.yml:{ROOT}/kas/wrynose.yml",
                               work_dir=tmp_path)
     repos = {r.id: r for r in p.repos}
-    assert set(repos) == {"armvm-oe", "poky", "bitbake", "openembedded-core"}
-    for rid in ("poky", "bitbake", "openembedded-core"):
-        assert kasconfig.HEX40.match(repos[rid].commit), rid
+    assert set(repos) == {"armvm-oe", "meta-yocto", "bitbake", "openembedded-core"}
+    for rid, (branch, commit) in WRYNOSE.items():
+        assert (repos[rid].commit, repos[rid].branch) == (commit, branch), rid
         assert repos[rid].locked, f"{rid} must be pinned by kas/wrynose.lock.yml"
-        assert repos[rid].commit != POKY_5_0_15
-    assert repos["poky"].url.endswith("/meta-yocto") and repos["poky"].branch == "wrynose"
-    assert repos["bitbake"].branch == "2.18" and repos["bitbake"].layers == []
+    assert repos["meta-yocto"].url.endswith("/meta-yocto")
+    assert repos["bitbake"].layers == []
     # oe-core finds bitbake at <oe-core>/../bitbake
     assert repos["bitbake"].path == repos["openembedded-core"].path.parent / "bitbake"
     assert p.bblayers() == [ROOT / "meta-armvm", tmp_path / "meta-yocto/meta-poky",

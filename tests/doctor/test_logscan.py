@@ -435,9 +435,8 @@ def test_real_bitbake_hosttools_error(tmp_path):
     from armvm_oe.doctor import Context, facts
     from tests.doctor.conftest import fired, have_user
 
-    poky = Path(os.environ.get("ARMVM_POKY_DIR", "/work/poky"))
-    if not (poky / "bitbake" / "bin" / "bitbake").exists():
-        pytest.skip("no poky checkout (set ARMVM_POKY_DIR)")
+    from _yocto import tree        # ARMVM_MIRRORS (split repos) or ARMVM_POKY_DIR
+    poky = tree("scarthgap").core  # oe-core (or poky): oe-init-build-env finds ../bitbake
     if not have_user("builder"):
         need_fixture("no builder user (.ci/setup.d/20-doctor.sh creates it)")
     tools, _ = facts.hosttools(Context(core_dir=poky))

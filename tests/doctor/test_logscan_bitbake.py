@@ -1,4 +1,5 @@
-"""doctor --log on what the real bitbake prints (poky in ARMVM_POKY_DIR, run
+"""doctor --log on what the real bitbake prints (openembedded-core + bitbake
+from the mirrors in ARMVM_MIRRORS, or poky in ARMVM_POKY_DIR: tests/_yocto.py; run
 as the unprivileged builder user, `bitbake -p` in a fresh build directory):
 each case breaks one thing in conf/ (or adds a small broken layer) and
 expects that as the first cause."""
@@ -43,9 +44,8 @@ FILES = {
 
 @pytest.fixture(scope="module")
 def poky():
-    p = Path(os.environ.get("ARMVM_POKY_DIR", "/work/poky"))
-    if not (p / "bitbake" / "bin" / "bitbake").exists():
-        pytest.skip("no poky checkout (set ARMVM_POKY_DIR)")
+    from _yocto import tree
+    p = tree("scarthgap").core     # oe-core (or poky): oe-init-build-env finds ../bitbake
     if not have_user("builder"):
         need_fixture("no builder user (.ci/setup.d/20-doctor.sh creates it)")
     return p

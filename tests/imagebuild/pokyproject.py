@@ -1,9 +1,10 @@
 """The real armvm-oe project, for the tests that run real bitbake (marker
 ``poky``): this repository's kas/ and meta-armvm/ in a fresh git repository
-whose kas files name a local poky (ARMVM_POKY_DIR, a clone of the pinned
-commit) instead of git.yoctoproject.org, plus an offline overlay
-(BB_NO_NETWORK, no connectivity check): there are no source servers here,
-so the build stops at its first do_fetch, which is what the tests assert."""
+whose kas files name the local bare mirrors of bitbake, openembedded-core and
+meta-yocto (ARMVM_MIRRORS, laid out <owner>+<name>/repo: tests/_yocto.py)
+instead of their servers, plus an offline overlay (BB_NO_NETWORK, no
+connectivity check): there are no source servers here, so the build stops at
+its first do_fetch, which is what the tests assert."""
 
 from __future__ import annotations
 
@@ -12,11 +13,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from _yocto import SPLIT, check_pins, mirrors
 
 ROOT = Path(__file__).resolve().parents[2]
-POKY_COMMIT = "72983ac391008ebceb45edc7a8f0f6d5f4fe715c"   # kas/include/armvm-common.yml
-POKY_URL = "https://git.yoctoproject.org/poky"
 
 OFFLINE = """\
 # test overlay: no network, no connectivity check (tests/imagebuild/pokyproject.py)
@@ -27,24 +26,19 @@ local_conf_header:
     BB_NO_NETWORK = "1"
     CONNECTIVITY_CHECK_URIS = ""
 """
+# git fetches a pinned commit by id from the local bare mirrors
+GIT_ENV = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "uploadpack.allowAnySHA1InWant",
+           "GIT_CONFIG_VALUE_0": "true"}
 
 
-def poky_dir() -> Path:
-    """ARMVM_POKY_DIR, checked: a git work tree (or bare repo) holding the pinned
-    commit on a branch 'scarthgap'; skips the test when unset."""
-    d = os.environ.get("ARMVM_POKY_DIR")
-    if not d:
-        pytest.skip("ARMVM_POKY_DIR is not set: these tests run real bitbake from a local "
-                    f"poky clone at {POKY_COMMIT[:12]} (git clone "
-                    "https://git.yoctoproject.org/poky; git -C poky branch scarthgap "
-                    f"{POKY_COMMIT}; export ARMVM_POKY_DIR=$PWD/poky)")
-    p = Path(d)
-    r = subprocess.run(["git", "-C", str(p), "merge-base", "--is-ancestor", POKY_COMMIT,
-                        "scarthgap"], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.fail(f"ARMVM_POKY_DIR={p} has no branch 'scarthgap' containing {POKY_COMMIT}: "
-                    f"{r.stderr.strip()}")
-    return p
+def poky_dir() -> dict[str, Path]:
+    """The split repositories' mirrors (repo id -> bare repo), each holding
+    the commits kas/ pins for scarthgap and wrynose; skips when ARMVM_MIRRORS
+    is unset (an opt-in input)."""
+    m = mirrors()
+    check_pins("scarthgap", m)
+    check_pins("wrynose", m)
+    return m
 
 
 def git(*args, cwd=None):
@@ -54,16 +48,19 @@ def git(*args, cwd=None):
                           capture_output=True, text=True).stdout.strip()
 
 
-def make_real_project(dest: Path, poky: Path) -> Path:
-    """dest/project: kas/ (URL -> file://poky), meta-armvm/, kas/offline.yml."""
+def make_real_project(dest: Path, poky: dict[str, Path]) -> Path:
+    """dest/project: kas/ (each split repo's URL -> file://<its mirror>),
+    meta-armvm/, kas/offline.yml."""
     proj = dest / "project"
     proj.mkdir(parents=True)
     shutil.copytree(ROOT / "kas", proj / "kas")
     shutil.copytree(ROOT / "meta-armvm", proj / "meta-armvm", symlinks=True)
     common = proj / "kas" / "include" / "armvm-common.yml"
     text = common.read_text()
-    assert POKY_URL in text and POKY_COMMIT in text
-    common.write_text(text.replace(POKY_URL, f"file://{poky}"))
+    for rid, (_d, url) in SPLIT.items():
+        assert f"url: {url}\n" in text, (rid, url)
+        text = text.replace(f"url: {url}\n", f"url: file://{poky[rid]}\n")
+    common.write_text(text)
     (proj / "kas" / "offline.yml").write_text(OFFLINE)
     git("init", "-q", "-b", "main", cwd=proj)
     git("add", "-A", cwd=proj)

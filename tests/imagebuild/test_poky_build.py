@@ -1,6 +1,7 @@
-"""`armvm-oe build` with REAL bitbake (marker ``poky``; ARMVM_POKY_DIR is a
-local poky clone at the pinned commit, served to the checkout as a file://
-remote: pokyproject.py). Offline (BB_NO_NETWORK, no connectivity check), so
+"""`armvm-oe build` with REAL bitbake (marker ``poky``; ARMVM_MIRRORS holds
+local bare mirrors of bitbake, openembedded-core and meta-yocto with the
+pinned commits, served to the checkout as file:// remotes: pokyproject.py,
+tests/_yocto.py). Offline (BB_NO_NETWORK, no connectivity check), so
 every build parses, starts the task graph and stops at the first do_fetch
 that needs a source server. Asserted for both machines, in the build
 container and on the host (as the non-root user 'builder'):
@@ -38,7 +39,8 @@ import pytest
 from _need import need_fixture
 
 from armvm_oe.imagebuild.report import REPORT_SCHEMA
-from pokyproject import ROOT, give, make_real_project, poky_dir
+from _yocto import pins, tree
+from pokyproject import GIT_ENV, ROOT, give, make_real_project, poky_dir
 
 pytestmark = [pytest.mark.poky, pytest.mark.docker]
 
@@ -55,9 +57,10 @@ def _print_figures():
 
 
 @pytest.fixture(scope="module")
-def poky() -> Path:
-    """ARMVM_POKY_DIR, or the test skips (first argument of every test, so a
-    machine without poky skips before any image is built)."""
+def poky() -> dict:
+    """The split repositories' mirrors (ARMVM_MIRRORS), or the test skips
+    (first argument of every test, so a machine without them skips before
+    any image is built)."""
     return poky_dir()
 
 
@@ -122,14 +125,15 @@ def servers(poky, tmp_path_factory):
     uses the host's network), with their databases and debug logs."""
     d = tmp_path_factory.mktemp("servers")
     hs_port, pr_port = _free_port(), _free_port()
-    env = dict(os.environ, PYTHONPATH=str(poky / "bitbake" / "lib"))
+    bitbake = tree("scarthgap").bitbake          # the pinned bitbake's own servers
+    env = dict(os.environ, PYTHONPATH=str(bitbake / "lib"))
     hs_log = open(d / "hashserv.log", "w")
-    hs = subprocess.Popen([sys.executable, str(poky / "bitbake" / "bin" / "bitbake-hashserv"),
+    hs = subprocess.Popen([sys.executable, str(bitbake / "bin" / "bitbake-hashserv"),
                            "--bind", f"127.0.0.1:{hs_port}", "--database",
                            str(d / "hashserv.db"), "--log", "DEBUG"],
                           stdout=hs_log, stderr=subprocess.STDOUT, env=env, cwd=d)
     # bitbake-prserv --start daemonizes itself; --stop ends it (teardown)
-    subprocess.run([sys.executable, str(poky / "bitbake" / "bin" / "bitbake-prserv"), "--start",
+    subprocess.run([sys.executable, str(bitbake / "bin" / "bitbake-prserv"), "--start",
                     "--host", "127.0.0.1", "--port", str(pr_port),
                     "--file", str(d / "prserv.sqlite3"), "--log", str(d / "prserv.log"),
                     "--loglevel", "DEBUG"], env=env, cwd=d, check=True, timeout=60,
@@ -148,7 +152,7 @@ def servers(poky, tmp_path_factory):
            "hs_log": d / "hashserv.log", "pr_log": d / "prserv.log",
            # the readiness probe's own connections are not bitbake's
            "pr_before": len(_connections(d / "prserv.log"))}
-    subprocess.run([sys.executable, str(poky / "bitbake" / "bin" / "bitbake-prserv"), "--stop",
+    subprocess.run([sys.executable, str(bitbake / "bin" / "bitbake-prserv"), "--stop",
                     "--host", "127.0.0.1", "--port", str(pr_port)], env=env, cwd=d,
                    capture_output=True, timeout=60)
     hs.terminate()
@@ -178,8 +182,8 @@ def test_real_bitbake_in_the_container(poky, arch, armvm, tmp_path, builder_imag
     skip = ["--skip-check", "host.root", "--allow-root"] if os.geteuid() == 0 else []
     for run in (1, 2):
         t0 = time.monotonic()
-        r = armvm("build", "--container", *skip, chain, *extra, cwd=work, env=cli_env,
-                  timeout=3600)
+        r = armvm("build", "--container", *skip, chain, *extra, cwd=work,
+                  env={**cli_env, **GIT_ENV}, timeout=3600)
         rep = check_failed_build(r, work, MACHINES[arch], f"container {arch} build {run}",
                                  time.monotonic() - t0)
         assert rep["mode"] == "container" and rep["container"]["image"] == builder_image
@@ -191,12 +195,11 @@ def test_real_bitbake_in_the_container(poky, arch, armvm, tmp_path, builder_imag
     assert rep["log"] != log1
     # the rebuild used the first build's parse cache
     assert "Loaded" in Path(rep["log"]).read_text()
-    if arch == "arm":
-        # --check in the same directory: parse cache warm, task graph, audit inputs
-        t0 = time.monotonic()
-        r = armvm("build", "--container", "--check", "--json", *skip, chain, cwd=work,
-                  env=cli_env, timeout=3600)
-        _check_report(r, work, "scarthgap", time.monotonic() - t0)
+    # --check in the same directory: parse cache warm, task graph, audit inputs
+    t0 = time.monotonic()
+    r = armvm("build", "--container", "--check", "--json", *skip, chain, cwd=work,
+              env={**cli_env, **GIT_ENV}, timeout=3600)
+    _check_report(r, work, "scarthgap", time.monotonic() - t0)
     if arch == "aarch64":
         _check_servers_were_used(servers, Path(rep["log"]).read_text() + Path(log1).read_text())
 
@@ -289,7 +292,7 @@ def test_real_bitbake_on_the_host_as_a_normal_user(poky, arch, host_venv, pkg_fo
                        "/sbin:/bin",
                "HOME": str(home), "LANG": "en_US.UTF-8", "LC_ALL": "en_US.UTF-8",
                "PYTHONPATH": str(pkg_for_builder), "NO_COLOR": "1", "USER": BUILDER,
-               "PYTHONDONTWRITEBYTECODE": "1"}
+               "PYTHONDONTWRITEBYTECODE": "1", **GIT_ENV}
         chain = f"{proj}/kas/armvm-{arch}.yml:{proj}/kas/offline.yml"
         cmd = ["runuser", "-u", BUILDER, "--", "env", "-i",
                *[f"{k}={v}" for k, v in env.items()],
@@ -307,22 +310,6 @@ def test_real_bitbake_on_the_host_as_a_normal_user(poky, arch, host_venv, pkg_fo
 
 # --------------------------------------------------------------------------
 # --check, and the Yocto 6.0 (wrynose) overlay parsed by its own bitbake
-
-WRYNOSE_URLS = ("https://git.yoctoproject.org/meta-yocto", "https://git.openembedded.org/bitbake",
-                "https://git.openembedded.org/openembedded-core")
-
-
-def _premirrors_for(urls) -> str:
-    """KAS_PREMIRRORS from the environment, checked to cover ``urls``."""
-    pm = os.environ.get("KAS_PREMIRRORS", "")
-    lines = [ln.split() for ln in pm.splitlines() if len(ln.split()) == 2]
-    missing = [u for u in urls if not any(re.match(expr, u) for expr, _ in lines)]
-    if missing:
-        pytest.skip("KAS_PREMIRRORS must map the wrynose repositories to local clones "
-                    f"(missing: {', '.join(missing)}), e.g. 'https://git.openembedded.org/"
-                    "bitbake file:///srv/mirror/bitbake' per line")
-    return pm
-
 
 def _check_report(r, work: Path, release: str, seconds: float) -> dict:
     assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-6000:])
@@ -349,27 +336,32 @@ def _check_report(r, work: Path, release: str, seconds: float) -> dict:
     return rep
 
 
-def test_check_wrynose_in_the_container(poky, armvm, tmp_path, builder_image, cli_env):
-    """build --check of kas/armvm-aarch64.yml:kas/wrynose.yml: bitbake 2.18
-    with openembedded-core and meta-yocto wrynose (local clones through
-    KAS_PREMIRRORS) parses the layers, bitbake -g resolves armvm-image with
-    the standalone wic recipe (wic-native) and grub-efi, and the kernel config
-    audit has its inputs; exit 0. Before, wrynose's sanity checker stopped at
-    meta-armvm's wic/ directory."""
-    env = dict(cli_env, KAS_PREMIRRORS=_premirrors_for(WRYNOSE_URLS))
-    # local bare mirrors: let git fetch a pinned commit by id from them
-    env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="uploadpack.allowAnySHA1InWant",
-               GIT_CONFIG_VALUE_0="true")
+@pytest.mark.parametrize("release,arch", [("scarthgap", "arm"), ("wrynose", "aarch64"),
+                                          ("wrynose", "arm"), ("scarthgap", "aarch64")])
+def test_check_in_the_container(poky, release, arch, armvm, tmp_path, builder_image, cli_env):
+    """build --check of kas/armvm-<arch>.yml (scarthgap: bitbake 2.8 with
+    openembedded-core yocto-5.0.19 and meta-yocto yocto-5.0.17) or
+    kas/armvm-<arch>.yml:kas/wrynose.yml (bitbake 2.18, yocto-6.0.2), the
+    split repositories from the local mirrors, in a fresh work dir (a cold
+    parse): bitbake parses the layers, bitbake -g resolves armvm-image with
+    grub-efi (and on wrynose the standalone wic recipe, wic-native), the
+    kernel config audit has its inputs; exit 0, nothing built. Before, wrynose's
+    sanity checker stopped at meta-armvm's wic/ directory."""
+    env = {**cli_env, **GIT_ENV}
     proj = make_real_project(tmp_path, poky)
     work = tmp_path / "work"
     work.mkdir()
     if os.geteuid() == 0:
         give(work, 1001, 1001)
-    chain = f"{proj}/kas/armvm-aarch64.yml:{proj}/kas/wrynose.yml:{proj}/kas/offline.yml"
+    overlay = f"{proj}/kas/wrynose.yml:" if release == "wrynose" else ""
+    chain = f"{proj}/kas/armvm-{arch}.yml:{overlay}{proj}/kas/offline.yml"
     skip = ["--skip-check", "host.root", "--allow-root"] if os.geteuid() == 0 else []
     t0 = time.monotonic()
     r = armvm("build", "--container", "--check", "--json", *skip, chain, cwd=work, env=env,
               timeout=3600)
-    rep = _check_report(r, work, "wrynose", time.monotonic() - t0)
+    rep = _check_report(r, work, release, time.monotonic() - t0)
     assert not (work / "build" / "build-report.json").exists()
-    assert {x["id"] for x in rep["lock"]["repos"]} >= {"bitbake", "openembedded-core", "poky"}
+    locked = {x["id"]: x for x in rep["lock"]["repos"]}
+    # the build ran on exactly the pins of kas/ (tests/_yocto.py reads them)
+    for rid, commit in pins(release).items():
+        assert (locked[rid]["commit"], locked[rid]["head"]) == (commit, commit), locked[rid]

@@ -1,4 +1,5 @@
-"""Run the real bitbake of ARMVM_POKY_DIR on meta-armvm, offline.
+"""Run the real bitbake of a Yocto tree (tests/_yocto.py: the split
+repositories from ARMVM_MIRRORS, or ARMVM_POKY_DIR) on meta-armvm, offline.
 
 bitbake refuses root: when the tests run as root they run bitbake through
 ``runuser -u $ARMVM_BITBAKE_USER`` (default ``builder``).  The build
@@ -20,8 +21,8 @@ CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class Bitbake:
-    def __init__(self, poky: Path):
-        self.poky = poky
+    def __init__(self, tree):
+        self.tree = tree
         self.user = None
         if os.geteuid() == 0:
             self.user = os.environ.get("ARMVM_BITBAKE_USER", "builder")
@@ -32,7 +33,7 @@ class Bitbake:
                     f"running as root and user {self.user!r} does not exist: bitbake refuses "
                     "root; create it (useradd -m builder) or set ARMVM_BITBAKE_USER") from None
         who = self.user or pwd.getpwuid(os.geteuid()).pw_name
-        self.builddir = Path(os.environ.get("ARMVM_BB_DIR", f"/tmp/armvm-oe-bitbake-{who}"))
+        self.builddir = Path(os.environ.get("ARMVM_BB_DIR", f"/tmp/armvm-oe-bitbake-{who}-{tree.release}"))
         self._write_conf()
 
     def _write_conf(self) -> None:
@@ -40,7 +41,7 @@ class Bitbake:
         conf.mkdir(parents=True, exist_ok=True)
         (conf / "bblayers.conf").write_text(
             'POKY_BBLAYERS_CONF_VERSION = "2"\nBBPATH = "${TOPDIR}"\nBBFILES ?= ""\n'
-            f'BBLAYERS ?= "{self.poky}/meta {self.poky}/meta-poky {LAYER}"\n')
+            f'BBLAYERS ?= "{" ".join(map(str, self.tree.layers))} {LAYER}"\n')
         (conf / "local.conf").write_text(
             'DISTRO ?= "poky"\n'
             'MACHINE ??= "armvm-aarch64"\n'
@@ -60,7 +61,7 @@ class Bitbake:
 
     def run(self, machine: str, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
         env = {
-            "PATH": f"{self.poky}/scripts:{self.poky}/bitbake/bin:{CLEAN_PATH}",
+            "PATH": f"{self.tree.path}:{CLEAN_PATH}",
             "LANG": "en_US.UTF-8", "LC_ALL": "en_US.UTF-8",
             "HOME": pwd.getpwnam(self.user).pw_dir if self.user else os.environ.get("HOME", "/tmp"),
             "BUILDDIR": str(self.builddir),

@@ -1,8 +1,10 @@
-"""meta-armvm in a real poky scarthgap (ARMVM_POKY_DIR), offline:
-bitbake -p, bitbake -e and bitbake -g for both machines.  Skips with a clear
-reason when ARMVM_POKY_DIR is unset (CI has no poky).  Run:
+"""meta-armvm in real Yocto scarthgap (bitbake, openembedded-core and
+meta-yocto at kas/'s pins, from the local mirrors in ARMVM_MIRRORS; or a poky
+checkout in ARMVM_POKY_DIR), offline: bitbake -p, bitbake -e and bitbake -g
+for both machines.  Skips with a clear reason when neither is set (CI has
+no Yocto mirrors).  Run:
 
-    ARMVM_POKY_DIR=/path/to/poky python3 -m pytest -q -m poky tests/layer
+    ARMVM_MIRRORS=/work/.mirror python3 -m pytest -q -m poky tests/layer
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import pytest
 
 from armvm_oe import requirements as R
 from bitbake_env import Bitbake
-from layerpaths import FILES, poky_dir
+from layerpaths import FILES, yocto_tree
 
 pytestmark = pytest.mark.poky
 
@@ -23,7 +25,7 @@ MACHINES = {"armvm-aarch64": ("aarch64", "Image", "bootaa64.efi"),
 
 @pytest.fixture(scope="module")
 def bb():
-    return Bitbake(poky_dir())
+    return Bitbake(yocto_tree())
 
 
 @pytest.fixture(scope="module", params=list(MACHINES))

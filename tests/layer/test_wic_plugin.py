@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from layerpaths import LAYER, PLUGIN, WKS, poky_dir
+from layerpaths import LAYER, PLUGIN, WKS, yocto_tree
 
 pytestmark = pytest.mark.poky
 
@@ -45,8 +45,8 @@ def _make_disk(tmp: Path, arch: str, wks_text: str, oecore: Path | None = None,
                env_extra: dict[str, str] | None = None, fstab_update: bool = False,
                **extra_vars) -> tuple[subprocess.CompletedProcess, Path]:
     """wic create in raw mode; ``oecore``: a tree with meta/ and scripts/wic
-    (default: ARMVM_POKY_DIR)."""
-    poky = oecore or poky_dir()
+    (default: the pinned openembedded-core tree, tests/_yocto.py)."""
+    poky = oecore or yocto_tree().core
     kernel_name, efi_name, _efi_arch = ARCH[arch]
     deploy = tmp / "deploy"
     deploy.mkdir()
@@ -107,7 +107,7 @@ def _esp(tmp: Path, disk: Path) -> Path:
 
 @pytest.mark.parametrize("arch", ["aarch64", "arm"])
 def test_wks_makes_a_spec_disk(tmp_path, arch):
-    sys.path[0:0] = [str(poky_dir() / "scripts" / "lib"), str(PLUGIN.parent)]
+    sys.path[0:0] = [str(yocto_tree().core / "scripts" / "lib"), str(PLUGIN.parent)]
     r, disk = _make_disk(tmp_path, arch, WKS.read_text())
     assert r.returncode == 0, r.stdout + r.stderr
     assert disk.exists()
