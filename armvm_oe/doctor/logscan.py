@@ -130,8 +130,15 @@ def _match_lines(model) -> tuple:
             if m is None and n + 1 < len(texts) and texts[n + 1] and n + 1 not in model.in_block:
                 both = t.rstrip() + " " + texts[n + 1]
                 m = rx.search(both)
-                if m is not None and m.start() >= len(t.rstrip()):
+                cut = len(t.rstrip())
+                if m is not None and m.start() >= cut:
                     m = None      # all on the next line: matched there
+                elif m is not None and m.end() - cut - 1 > cut - m.start():
+                    # a message wrapped after its first words ("ParseError at" /
+                    # "<file>:1: Could not include ..."): the line holding most
+                    # of it is the one to quote
+                    per_line.setdefault(n + 1, []).append((p, m, None))
+                    continue
             if m is not None:
                 per_line.setdefault(n, []).append((p, m, None))
     for b in model.blocks:
@@ -251,6 +258,13 @@ def scan(text: str, source: str = "log", log_path=None, build_dir=None,
             found.setdefault(("log.sanity-misc", b.text), f)
             used.add(b.key)
     findings = list(found.values())
+    if model.find_lines("and all succeeded"):
+        # bitbake's summary says every task succeeded: an unprefixed line that
+        # looks like a failure (a tool's stderr relayed on the console, a
+        # fetch retried from a mirror) did not stop the build
+        for f in findings:
+            if model.lines[f.line_no - 1].level not in ("ERROR", "FATAL"):
+                f.severity = "warn"
     task_logs, reports = [], []
     if follow:
         bases = logfollow.bases(log_path, build_dir)
