@@ -42,6 +42,9 @@ __all__ = ["PATTERNS", "Pattern", "Finding", "Diagnosis", "scan", "diagnose", "d
 
 _SEV = {"error": 0, "warn": 1}
 _COMPILED = [(p, re.compile(p.regex, re.M)) for p in PATTERNS]
+# logs up to this size (a posted excerpt, not a 100k-line console log) are
+# also searched for keys broken over a line break
+_WRAP_SEARCH_BYTES = 256 * 1024
 _MAX_PER_FAMILY = 50         # lines tried per multi-finding family (QA, sanity)
 _MULTI = ("log.qa-issue", "log.sanity-misc")
 
@@ -105,11 +108,18 @@ def _candidates(model, keys: tuple) -> list:
     before each, for messages wrapped over a line break). Searching the whole
     text for literals is what keeps a 100k-line log well under a second."""
     out = set()
+    small = len(model.bjoined) <= _WRAP_SEARCH_BYTES
     for key in keys:
         for n in model.find_lines(key):
             out.add(n)
             if n:
                 out.add(n - 1)
+        if small and " " in key:
+            # a posted excerpt wrapped by a terminal or a mailer: the key broken
+            # at one of its spaces (the continuation line is stripped)
+            for i, c in enumerate(key):
+                if c == " ":
+                    out.update(model.find_lines(key[:i] + "\n" + key[i + 1:]))
     return sorted(out)
 
 

@@ -195,3 +195,21 @@ def test_relayed_tool_line_in_a_successful_build_is_no_failure():
              "timed out\nNOTE: Tasks Summary: Attempted 10 tasks of which 9 didn't need to be "
              "rerun and all succeeded.\n")
     assert not d.failed and [f.severity for f in d.findings] == ["warn"]
+
+
+def test_every_example_wrapped_at_any_word_is_recognised():
+    """Every one-line error text of the catalogue, broken at each of its word
+    boundaries (a terminal's width, a mailer's flowed text), is still found:
+    keys broken at a space are searched in posted excerpts too."""
+    from armvm_oe.doctor.logscan import PATTERNS
+    missed, tried = [], 0
+    for p in PATTERNS:
+        words = p.example.split(" ")
+        if "\n" in p.example or p.cascade or len(words) < 4:
+            continue
+        for i in range(1, len(words)):
+            tried += 1
+            d = scan(" ".join(words[:i]) + "\n    " + " ".join(words[i:]))
+            if p.fid not in [f.id for f in d.findings]:
+                missed.append((p.id, i))
+    assert tried > 500 and missed == []
