@@ -36,7 +36,13 @@ WRAPPER = re.compile(
     r"^ERROR: \S+ do_\w+: (?:Error executing|Execution of|Function failed)|"
     r"^(?:ERROR: )?(?:An uncaught exception|Command execution failed)|"
     r"^ninja: build stopped|^ERROR: Task .* failed|task failed:|tasks? failed\b|"
-    r"^Errors? (?:occurred|encountered) while|^ERROR: The errors for this build")
+    r"^Errors? (?:occurred|encountered) while|^ERROR: The errors for this build|"
+    # bitbake build.py's "Build of %s failed" and older "Function '%s' failed"; rpm's
+    # header above its problem list; sstate.bbclass's advice after the overlap list;
+    # insane.bbclass's old summary after the license checksum lines
+    r"\bBuild of do_\w+ failed|Function '[^']*' failed|\bFailed dependencies:\s*$|"
+    r"If the above message is too much, the simpler version|"
+    r"Licensing Error: LIC_FILES_CHKSUM does not match")
 
 # A task log's own error (on '| ' lines, in a task log file, or pasted):
 # stricter than GENERIC_ERROR, since a task log is full of 'checking for

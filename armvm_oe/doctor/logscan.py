@@ -42,6 +42,9 @@ __all__ = ["PATTERNS", "Pattern", "Finding", "Diagnosis", "scan", "diagnose", "d
 
 _SEV = {"error": 0, "warn": 1}
 _COMPILED = [(p, re.compile(p.regex, re.M)) for p in PATTERNS]
+# logs up to this size (a posted excerpt, not a 100k-line console log) are
+# also searched for keys broken over a line break
+_WRAP_SEARCH_BYTES = 256 * 1024
 _MAX_PER_FAMILY = 50         # lines tried per multi-finding family (QA, sanity)
 _MULTI = ("log.qa-issue", "log.sanity-misc")
 
@@ -105,11 +108,18 @@ def _candidates(model, keys: tuple) -> list:
     before each, for messages wrapped over a line break). Searching the whole
     text for literals is what keeps a 100k-line log well under a second."""
     out = set()
+    small = len(model.bjoined) <= _WRAP_SEARCH_BYTES
     for key in keys:
         for n in model.find_lines(key):
             out.add(n)
             if n:
                 out.add(n - 1)
+        if small and " " in key:
+            # a posted excerpt wrapped by a terminal or a mailer: the key broken
+            # at one of its spaces (the continuation line is stripped)
+            for i, c in enumerate(key):
+                if c == " ":
+                    out.update(model.find_lines(key[:i] + "\n" + key[i + 1:]))
     return sorted(out)
 
 
@@ -130,8 +140,15 @@ def _match_lines(model) -> tuple:
             if m is None and n + 1 < len(texts) and texts[n + 1] and n + 1 not in model.in_block:
                 both = t.rstrip() + " " + texts[n + 1]
                 m = rx.search(both)
-                if m is not None and m.start() >= len(t.rstrip()):
+                cut = len(t.rstrip())
+                if m is not None and m.start() >= cut:
                     m = None      # all on the next line: matched there
+                elif m is not None and m.end() - cut - 1 > cut - m.start():
+                    # a message wrapped after its first words ("ParseError at" /
+                    # "<file>:1: Could not include ..."): the line holding most
+                    # of it is the one to quote
+                    per_line.setdefault(n + 1, []).append((p, m, None))
+                    continue
             if m is not None:
                 per_line.setdefault(n, []).append((p, m, None))
     for b in model.blocks:
@@ -251,6 +268,13 @@ def scan(text: str, source: str = "log", log_path=None, build_dir=None,
             found.setdefault(("log.sanity-misc", b.text), f)
             used.add(b.key)
     findings = list(found.values())
+    if model.find_lines("and all succeeded"):
+        # bitbake's summary says every task succeeded: an unprefixed line that
+        # looks like a failure (a tool's stderr relayed on the console, a
+        # fetch retried from a mirror) did not stop the build
+        for f in findings:
+            if model.lines[f.line_no - 1].level not in ("ERROR", "FATAL"):
+                f.severity = "warn"
     task_logs, reports = [], []
     if follow:
         bases = logfollow.bases(log_path, build_dir)

@@ -19,6 +19,11 @@ def _cell(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", "\\n").strip()
 
 
+def _code(s: str) -> str:
+    """Inline code; a message holding a backtick (glibc's `%s') needs a double fence."""
+    return f"`` {s} ``" if "`" in s else f"`{s}`"
+
+
 def sources_table() -> str:
     rows = ["| family | data module | source file | messages it covers |", "|---|---|---|---|"]
     n = 0
@@ -27,11 +32,11 @@ def sources_table() -> str:
         by_family: dict = {}
         for p in mod.PATTERNS:
             for s in p.sources:
-                key = (p.fid, f"{_REPO[s.repo]} `{s.path}`")
+                key = (p.fid, f"{_REPO[s.repo]} `{s.path}`" + (f" ({s.ref})" if s.ref else ""))
                 by_family.setdefault(key, []).append(s.message)
         for (fid, where), msgs in by_family.items():
             n += len(msgs)
-            text = " / ".join(f"`{_cell(m)}`" for m in dict.fromkeys(msgs))
+            text = " / ".join(_code(_cell(m)) for m in dict.fromkeys(msgs))
             rows.append(f"| `{fid}` | `{name}` | {where} | {text} |")
     rows += ["", f"<!-- {n} source messages -->"]
     return "\n".join(rows)

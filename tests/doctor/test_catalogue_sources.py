@@ -33,11 +33,11 @@ READ = ("bitbake", "oe-core", "kas")
 DECLARED = [(p, s) for p in PATTERNS for s in p.sources if s.repo in READ]
 
 
-def _in_source(repo: str, path: str, chunk: str) -> list:
+def _in_source(repo: str, path: str, chunk: str, at: str = "") -> list:
     """The versions whose ``path`` (a file or a directory) holds ``chunk``
-    in a string literal or its raw text."""
+    in a string literal or its raw text (``at``: only that older release)."""
     hit = []
-    for ref in cs.refs(repo):
+    for ref in ([at] if at else cs.refs(repo)):
         files = [f for f in cs.ls(repo, ref, path) if f == path or f.endswith(".py")]
         for f in files:
             text = cs.read(repo, ref, f)
@@ -59,8 +59,8 @@ def test_declared_message_is_in_its_source_and_matched(pat, src):
     if src.repo == "kas" and not cs.kas_root()[1]:
         pytest.skip("no kas 5.x installed and no kas mirror")
     chunk = cs.chunks(src.message)[0].strip()
-    assert _in_source(src.repo, src.path, chunk), \
-        f"{pat.id}: {chunk!r} is no longer in {src.repo}:{src.path}"
+    assert _in_source(src.repo, src.path, chunk, src.ref), \
+        f"{pat.id}: {chunk!r} is no longer in {src.repo}:{src.path} {src.ref}"
     text = src.sample or cs.render(src.message)
     d = scan(_bitbake_line(text))
     assert pat.fid in [f.id for f in d.findings], (pat.id, text, [f.id for f in d.findings])

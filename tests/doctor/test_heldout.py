@@ -27,13 +27,6 @@ REAL = Path(__file__).parent / "realworld"
 
 # broke a hard rule on main's catalogue (before issue 22's rewrite); see the module doc
 BROKEN_BEFORE = {
-    # failures called ok: excerpts with no line bitbake or kas marks as an
-    # error (a curl/git connect failure, a host loader error, a kas message
-    # wrapped over two lines, an ERROR: prefix cut to "RROR:")
-    "fetch-github-443-timeout-freedom-u-sdk-173",
-    "host-glibc-too-old-balenad-balena-jetson-447",
-    "kas-branch-lacks-commit-meta-avocado-260",
-    "sstate-manifest-missing-truncated-prefix-openpli-149",
     # r2, scored on the rebuilt catalogue (main after issue 22's merge): a
     # failure called ok: a linker "multiple definition of `yylloc'" excerpt (a
     # host gcc 10 rejecting an old kernel's dtc) has no ERROR:, error: or

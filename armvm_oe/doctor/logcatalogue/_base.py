@@ -17,12 +17,16 @@ class Src:
     or ``host`` (tools whose source is not read: git, gcc, docker...).
     ``message`` is the text as written in the source (``%s``, ``{}`` and
     ``%(name)s`` are placeholders); ``sample`` is the message as printed,
-    when the placeholders need particular values for the pattern."""
+    when the placeholders need particular values for the pattern. ``ref``
+    names the older release (a tag of the mirror) whose wording users still
+    post, for a message the supported releases no longer print; the source
+    test reads it there."""
 
     repo: str
     path: str
     message: str
     sample: str = ""
+    ref: str = ""
 
 
 @dataclass(frozen=True)

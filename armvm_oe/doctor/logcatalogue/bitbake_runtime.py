@@ -126,6 +126,24 @@ PATTERNS = (
       "Free space before bitbake stops scheduling tasks",
       "WARNING: The free space of /home/u/build/tmp (/dev/sda1) is running low (0.987GB left)",
       ("is running low",), check="host.disk-space", phase="build"),
+    # bitbake makes a FIFO per shell task (build.py exec_func_shell), hard
+    # links and flock()ed lock files in TMPDIR/DL_DIR/SSTATE_DIR: a network
+    # share, a Windows/macOS folder shared into a container or a FUSE mount
+    # may refuse them (EIO, EOPNOTSUPP, EPERM, ENOLCK, ENOSYS)
+    P("log.fs-unsupported", "the build directory's filesystem refuses a FIFO, link or lock",
+      "error", 3,
+      r"(?P<op>os\.(?:mkfifo|link|symlink|mknod)|fcntl\.(?:flock|lockf))\([^\n]*\s+"
+      r"(?:OSError|PermissionError|BlockingIOError): \[Errno (?P<errno>(?!2\]|17\])\d+)\] "
+      r"(?P<msg>[^\n]+)",
+      "{op}() failed with {msg} (errno {errno}): the filesystem under the build directory "
+      "does not support it (a network share, a Windows/macOS folder shared into a container, "
+      "a FUSE mount)",
+      "Put TMPDIR (and SSTATE_DIR/DL_DIR) on a local Linux filesystem (ext4/xfs; in a "
+      "container a named volume or the container's own disk, not a host share)",
+      "Traceback (most recent call last):\n  File \"/x/bitbake/lib/bb/build.py\", line 365, "
+      "in exec_func_shell\n    os.mkfifo(fifopath)\nOSError: [Errno 5] Input/output error",
+      ("os.mkfifo(", "os.link(", "os.symlink(", "os.mknod(", "fcntl.flock(", "fcntl.lockf("),
+      phase="build"),
     P("log.dev-shm", "/dev/shm is missing", "error", 3,
       r"/dev/shm does not exist or is not writable",
       "the container or chroot has no writable /dev/shm",
@@ -135,6 +153,14 @@ PATTERNS = (
 )
 
 SOURCES = {
+    "log.fs-unsupported": (
+        S("bitbake", "lib/bb/build.py", "os.mkfifo(fifopath)", "Traceback (most recent call "
+          "last):\n  File \"/x/bitbake/lib/bb/build.py\", line 365, in exec_func_shell\n"
+          "    os.mkfifo(fifopath)\nOSError: [Errno 5] Input/output error"),
+        S("bitbake", "lib/bb/utils.py", "fcntl.flock(fileno, op)",
+          "Traceback (most recent call last):\n  File \"/x/bitbake/lib/bb/utils.py\", line "
+          "1, in _lock\n    fcntl.flock(fileno, op)\nOSError: [Errno 37] "
+          "No locks available")),
     "log.task-failed": (S("bitbake", "lib/bb/runqueue.py", "Task %s failed with exit code '%s'",
                           "Task (/x/foo.bb:do_compile) failed with exit code '1'"),),
     "log.lock-held": (

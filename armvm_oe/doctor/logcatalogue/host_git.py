@@ -78,6 +78,32 @@ PATTERNS = (
       "fatal: unable to access 'https://git.yoctoproject.org/poky/': Could not resolve host: "
       "git.yoctoproject.org", ("unable to access", "无法访问"),
       family="log.git-unreachable", check="checkout.proxy-passthrough", phase="setup"),
+    # curl (lib/cf-socket.c, lib/connect.c, lib/multi.c; git's https transport is curl)
+    # and wget (src/connect.c, src/host.c): the host cannot be reached at all
+    P("log.host-unreachable", "a download server could not be reached (connect failed)",
+      "error", 3,
+      r"Failed to connect to (?P<host>[^\s:]+) port (?P<port>\d+)(?: after \d+ ms)?: "
+      r"(?P<reason>[^\n]+)|Could not resolve (?:host|proxy): (?P<host2>\S+)|"
+      r"Connection timed out after \d+ milli|Connecting to (?P<host3>[^\s|]+)(?: \([^)]*\))?"
+      r"\|[^|]*\|:"
+      r"(?P<port3>\d+)\.\.\. failed: (?P<reason3>[^.\n]+)|unable to resolve host address "
+      r"[‘'`\"]?(?P<host4>[^’'`\"\s]+)",
+      "{host}{port} could not be reached from this machine{reason}: no route out (a firewall "
+      "or a proxy that is not used: http(s)_proxy not exported to the build), DNS, or the "
+      "server was down; this is the network, not the recipe",
+      "Check that the build host reaches it (curl -I https://{host}/); behind a proxy export "
+      "https_proxy/no_proxy to the build (kas passes them; plain docker run needs -e), then "
+      "retry; offline builds need the sources in DL_DIR or a PREMIRROR",
+      "Failed to connect to github.com port 443: Connection timed out",
+      ("Failed to connect to", "Could not resolve host", "Could not resolve proxy",
+       "Connection timed out after", "... failed: ", "unable to resolve host address"),
+      phase="build",
+      fields=lambda g, c: {"host": g.get("host") or g.get("host2") or g.get("host3") or
+                           g.get("host4") or "the server",
+                           "port": next((f" (port {g[k]})" for k in ("port", "port3")
+                                         if g.get(k)), ""),
+                           "reason": next((f": {g[k].strip()}" for k in ("reason", "reason3")
+                                           if g.get(k)), "")}),
     P("log.git-unreachable.rpc", "an https git transfer broke", "error", 3,
       r"error: RPC failed; (?P<reason>.+)",
       "the https transfer from the git server failed: {reason} (a server or proxy error, or "
@@ -100,6 +126,16 @@ SOURCES = {
                                     "fatal: unable to access 'https://x.org/y/': Could not "
                                     "resolve host: x.org"),),
     "log.git-unreachable.rpc": (S("host", "git", "error: RPC failed; %s"),),
+    "log.host-unreachable": (
+        S("host", "curl lib/cf-socket.c", "Failed to connect to %s port %u after %ld ms: %s",
+          "Failed to connect to github.com port 443 after 129550 ms: Connection timed out"),
+        S("host", "curl (before 7.83)", "Failed to connect to %s port %ld: %s",
+          "Failed to connect to github.com port 443: Connection timed out"),
+        S("host", "curl lib/hostip.c", "Could not resolve host: %s"),
+        S("host", "wget src/connect.c", "Connecting to %s|%s|:%d... failed: %s.",
+          "Connecting to ftp.gnu.org|209.51.188.20|:443... failed: Connection timed out."),
+        S("host", "wget src/host.c", "unable to resolve host address %s",
+          "wget: unable to resolve host address 'ftp.gnu.org'")),
 }
 
 PATTERNS = attach(PATTERNS, SOURCES)

@@ -1,4 +1,8 @@
-"""TODO"""
+"""What the shell and the Python runtime print when a setup script or a
+tool goes wrong around the build: commands not on PATH, the cascade of a
+script that went on after a failed checkout, and Python's own errors that
+old tools let through (kas 2.x's asyncio error on an include naming an
+undefined repo)."""
 
 from __future__ import annotations
 
@@ -47,9 +51,21 @@ PATTERNS = (
       "Source oe-init-build-env from the poky/oe-core checkout (or let kas do it)",
       "init-and-build.sh: line 60: bitbake: command not found", ("bitbake: ",),
       cascade=True, phase="setup"),
+    # kas 2.x fetched the repos an include needs with asyncio.wait(); when the
+    # include names a repo no repos: entry defines, the list was empty and
+    # Python's asyncio raised this (later kas: "Could not fetch all repos ...")
+    P("log.kas-include.asyncio", "a kas include is missing", "error", 3,
+      r"Set of coroutines/Futures is empty",
+      "an includes: entry names a repo that no repos: entry defines; this kas (2.x) then "
+      "fails inside asyncio instead of naming the repo",
+      "Check every includes: entry's repo: against the repos: names (or upgrade kas, which "
+      "names the missing repo)", "ERROR    - Set of coroutines/Futures is empty.",
+      ("Set of coroutines/Futures is empty",), family="log.kas-include", phase="setup"),
 )
 
 SOURCES = {
+    "log.kas-include.asyncio": (S("host", "python asyncio/tasks.py wait() (from kas 2.x "
+                                  "repos_fetch)", "Set of coroutines/Futures is empty."),),
     "log.command-not-found": (S("host", "bash", "%s: command not found",
                                 "init.sh: line 3: repo: command not found"),),
     "log.missing-checkout-cascade": (S("host", "bash", "cd: %s: No such file or directory",

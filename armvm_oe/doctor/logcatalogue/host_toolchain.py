@@ -71,6 +71,31 @@ PATTERNS = (
       ("Killed",), check="host.ram-per-job", phase="build",
       fields=lambda g, c: {"prog": g.get("prog") or g.get("prog2") or g.get("prog3") or
                            "the compiler"}),
+    # glibc's dynamic loader (elf/dl-version.c, elf/dl-load.c via rtld's
+    # "%s: error while loading shared libraries: %s"): a binary cannot start
+    P("log.shared-library.version",
+      "a program needs a newer shared library (glibc) than it runs with", "error", 3,
+      r"(?P<lib>[^\s:]+): version [`'](?P<ver>[\w.@]+)' not found \(required by "
+      r"(?P<by>[^)\s]+)\)",
+      "{by} was linked against {ver} of {lib}, newer than the one it runs with here: a "
+      "binary built on a newer host (sstate or a -native tool shared between hosts without "
+      "uninative, a prebuilt tool or container binary) run on an older host",
+      "Run it where that library version exists (a newer build host or the armvm-oe "
+      "container), or rebuild it here (bitbake -c cleansstate the recipe that provides "
+      "{by}); keep uninative enabled so -native sstate stays portable",
+      "| balenad: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.33' not found "
+      "(required by balenad)", ("' not found (required by",), phase="build",
+      family="log.shared-library"),
+    P("log.shared-library.missing", "a program needs a shared library that is not installed",
+      "error", 3, r"(?P<prog>\S+): error while loading shared libraries: (?P<lib>[^:\s]+): (?P<why>"
+      r"cannot open shared object file[^\n]*)",
+      "{prog} cannot start: its shared library {lib} is not found ({why}); a host tool "
+      "without its library, or a binary built for another system",
+      "Install the host package that provides {lib} (or the -native recipe's DEPENDS when "
+      "the program is built by the build), or run it on the system it was built for",
+      "foo: error while loading shared libraries: libbar.so.1: cannot open shared object "
+      "file: No such file or directory", ("error while loading shared libraries",),
+      phase="build", family="log.shared-library"),
     P("log.compiler-crash", "the compiler crashed", "error", 3,
       r"internal compiler error: (?!Killed)(?P<what>[^(\n]+)|clang\S*: error: unable to "
       r"execute command: (?P<what2>Segmentation fault|Aborted|Bus error)|clang frontend "
@@ -97,6 +122,13 @@ SOURCES = {
     "log.oom-killed": (S("host", "gcc", "internal compiler error: Killed (program %s)",
                          "internal compiler error: Killed (program cc1plus)"),
                        S("host", "gcc", "fatal error: Killed signal terminated program %s")),
+    "log.shared-library.version": (S("host", "glibc elf/dl-version.c", "version `%s' not found "
+                             "(required by %s)", "balenad: /lib/x86_64-linux-gnu/libc.so.6: "
+                             "version `GLIBC_2.33' not found (required by balenad)"),),
+    "log.shared-library.missing": (S("host", "glibc elf/rtld.c, elf/dl-load.c", "%s: error while "
+                             "loading shared libraries: %s: cannot open shared object file",
+                             "foo: error while loading shared libraries: libbar.so.1: cannot "
+                             "open shared object file: No such file or directory"),),
     "log.compiler-crash": (S("host", "gcc", "internal compiler error: %s",
                              "x.c:1:1: internal compiler error: Segmentation fault"),),
 }

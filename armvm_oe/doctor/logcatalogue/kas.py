@@ -23,7 +23,9 @@ PATTERNS = (
       "on the branch upstream, or update the lock (kas lock)",
       "ERROR    - Branch \"main\" in repository \"meta-x\" does not contain commit "
       "\"0123456789abcdef0123456789abcdef01234567\"",
-      ("cannot be found in repository", "does not contain commit"),
+      # kas's messages are long and get wrapped: two disjoint keys per message,
+      # so a line break anywhere leaves one whole
+      ("cannot be found", "in repository \"", "\" does not contain"),
       family="log.remote-ref-missing", fields=f_ref, phase="setup"),
     P("log.kas-ref", "a kas repo's refs are contradictory or missing", "error", 3,
       r"Both tag \"[^\"]*\" and branch \"[^\"]*\" cannot be specified|No commit, tag or branch "

@@ -89,7 +89,8 @@ PATTERNS = (
       r"[Cc]annot satisfy the following dependencies for (?P<by2>\S+?):?\s*$|"
       r"Unable to locate package (?P<dep4>\S+)|"
       r"Depends: (?P<dep5>\S+)(?: \([^)]*\))? but it is not (?:going to be installed|"
-      r"installable)|dnf could not find package (?P<dep6>\S+)",
+      r"installable)|dnf could not find package (?P<dep6>\S+)|"
+      r"(?P<dep7>[^\s|]+(?: [<>=]+ \S+)?) is needed by (?P<by3>\S+)",
       "the package manager cannot find {dep}{by} at do_rootfs: no recipe in the build "
       "RPROVIDES it (a package name that differs in this release, a recipe skipped for this "
       "MACHINE/DISTRO_FEATURES, or a PACKAGECONFIG/ -dev/-ptest package that is not built)",
@@ -100,14 +101,14 @@ PATTERNS = (
       "foo-1.0-r0.cortexa57", ("nothing provides", "No match for argument",
                                "Unable to find a match", "satisfy the following dependencies",
                                "Unable to locate package", "but it is not",
-                               "dnf could not find package"),
+                               "dnf could not find package", "is needed by"),
       phase="build",
       fields=lambda g, c: {"dep": next((g[k] for k in ("dep", "dep2", "dep3", "dep4", "dep5",
-                                                        "dep6") if g.get(k)),
+                                                        "dep6", "dep7") if g.get(k)),
                                        None) or (c.forward(r"^\*?\s*\*?\s*(\S+)\s*$", 2)
                                                  if c else None) or "a package",
-                           "by": (f" (needed by {g.get('by') or g.get('by2')})"
-                                  if (g.get("by") or g.get("by2")) else "")}),
+                           "by": next((f" (needed by {g[k]})" for k in ("by", "by2", "by3")
+                                       if g.get(k)), "")}),
     P("log.rootfs-postinst", "a package's postinstall script failed", "error", 3,
       r"Postinstall scriptlets of (?P<pkgs>.+?) have failed|The following packages could not "
       r"be configured offline and rootfs is read-only: (?P<pkgs2>.+)|The postinstall "
@@ -137,14 +138,31 @@ PATTERNS = (
                                       "Unable to get information for package",
                                       "identify data tarball", "dependency generation failed",
                                       "kernel-abiversion"), phase="build"),
-    P("log.image-too-big", "the image is larger than its configured maximum", "error", 3,
-      r"The (?P<what>rootfs|initramfs) size (?P<size>\d+)\(K\) exceeds (?P<var>IMAGE_ROOTFS_"
-      r"MAXSIZE|INITRAMFS_MAXSIZE): (?P<max>\d+)\(K\)",
+    P("log.image-too-big", "the image size exceeds its configured maximum", "error", 3,
+      r"The (?P<what>rootfs|initramfs) size (?P<size>\d+)\(K\) (?:exceeds|overrides) "
+      r"(?P<var>IMAGE_ROOTFS_MAXSIZE|INITRAMFS_MAXSIZE): (?P<max>\d+)\(K\)",
       "the {what} is {size} KiB, more than {var} ({max} KiB)",
       "Remove packages from the image (IMAGE_INSTALL, IMAGE_FEATURES), or raise {var}",
       "ERROR: core-image-x-1.0-r0 do_image: The rootfs size 912345(K) exceeds "
       "IMAGE_ROOTFS_MAXSIZE: 524288(K)", ("exceeds IMAGE_ROOTFS_MAXSIZE",
-                                          "exceeds INITRAMFS_MAXSIZE"), phase="build"),
+                                          "exceeds INITRAMFS_MAXSIZE",
+                                          "overrides INITRAMFS_MAXSIZE"), phase="build"),
+    # wic's fixed-size partitions (scripts/lib/wic/partition.py): the same
+    # class, the limit is the .wks partition's size instead of a variable
+    P("log.image-too-big.wic", "the image size exceeds its configured maximum", "error", 3,
+      r"Actual rootfs size \((?P<size>\d+) kB\) is larger than allowed size (?P<max>\d+) kB|"
+      r"File system image of partition (?P<part>\S+) is larger \((?P<size2>\d+) kB\) than "
+      r"its allowed size (?P<max2>\d+) kB",
+      "the {what} is {size} KiB, more than its partition allows ({max} KiB: the .wks "
+      "partition's --fixed-size/--size, or the image class's partition size)",
+      "Make the partition bigger (the .wks --size/--fixed-size, or the variable the image "
+      "class sizes it from, e.g. a storage/partition size setting), or make the image smaller",
+      "ERROR: Actual rootfs size (17273 kB) is larger than allowed size 16384 kB",
+      ("is larger than allowed size", "than its allowed size"), family="log.image-too-big",
+      phase="build",
+      fields=lambda g, c: {"what": f"partition {g['part']}" if g.get("part") else "rootfs",
+                           "size": g.get("size") or g.get("size2"),
+                           "max": g.get("max") or g.get("max2")}),
     P("log.image-fs-full", "the image's filesystem is too small for its files", "error", 3,
       r"Could not allocate block in ext\d filesystem|(?P<tool>mkfs\.\w+|mke2fs|e2fsdroid|"
       r"mkdosfs|mcopy|mksquashfs|populate_fs)\S*:? .*(?:No space left on device|[Nn]o free "
@@ -171,21 +189,36 @@ PATTERNS = (
                       if k == "_exec_cmd:" else "") for k in WIC)),
     P("log.sysroot-conflict", "two recipes install the same file in a shared area", "error", 3,
       r"The file (?P<file>\S+) is installed by both (?P<a>\S+) and (?P<b>\S+), aborting|"
-      r"(?:The )?[Rr]ecipe (?P<r>\S+) is trying to install files into a shared area when those files "
-      r"already exist",
+      r"(?:The )?[Rr]ecipe (?P<r>\S+) is trying to install files into a shared area when "
+      r"those files already exist|"
+      r"The build has stopped,? as continuing in this scenario WILL break things",
       "{what}", "{how}",
       "ERROR: foo-1.0-r0 do_prepare_recipe_sysroot: The file /usr/include/x.h is installed by "
-      "both bar and baz, aborting", ("is installed by both", "into a shared area"),
+      "both bar and baz, aborting", ("is installed by both", "into a shared area",
+                                      "continuing in this scenario WILL"),
       phase="build",
       fields=lambda g, c: (
           {"what": f"{g['a']} and {g['b']} both put {g['file']} in the recipe sysroot",
            "how": f"Keep {g['file']} in one of the recipes (or PROVIDES/PREFERRED_PROVIDER so "
                   "only one is used)"} if g.get("file") else
-          {"what": f"{g['r']} installs files that another recipe already put in the shared "
+          {"what": f"{g.get('r') or 'a recipe'} installs files that another recipe already put in the shared "
                    "area (deploy dir or sysroot): two recipes provide them, or a renamed "
                    "recipe left stale files",
            "how": "Remove the file from one recipe; for stale files, bitbake -c cleansstate "
                   "the other recipe (the manifests are listed below the error)"})),
+    P("log.sstate-manifest-missing", "a dependency's sstate manifest is missing", "error", 3,
+      r"The sstate manifest for task '(?P<recipe>[^':]+):(?P<task>[\w-]+)' \(multilib variant "
+      r"'[^']*'\) could not be found",
+      "this task needs what {recipe}'s {task} put in the sysroot, but tmp/sstate-control has "
+      "no manifest of it for any of the package architectures considered: {recipe} was not "
+      "built for this MACHINE's architectures (its PACKAGE_ARCH changed, it was renamed or "
+      "skipped), or tmp was partly deleted or shared with another build",
+      "bitbake -c cleansstate {recipe} and rebuild; if its PACKAGE_ARCH is not among the "
+      "pkgarchs listed, fix the recipe (or the MACHINE); if that does not help, delete tmp "
+      "(keep sstate-cache and downloads) and rebuild",
+      "ERROR: img-1.0-r0 do_prepare_recipe_sysroot: The sstate manifest for task 'foo:"
+      "populate_sysroot' (multilib variant '') could not be found.",
+      ("The sstate manifest for task",), phase="build"),
     P("log.uninative", "uninative is not usable", "error", 3,
       r"Uninative selected but not configured(?: correctly)?, please set (?P<var>\S+)|"
       r"Disabling uninative as unable to (?P<what>fetch|install) uninative tarball",
@@ -215,6 +248,8 @@ SOURCES = {
     "log.rootfs-unresolvable": (
         S("oe-core", _PM + "rpm/__init__.py", "dnf could not find package %s in repository: %s"),
         S("host", "dnf", "nothing provides %s needed by %s"),
+        S("host", "rpm lib/rpmprob.c", "%s is needed by %s",
+          "error: Failed dependencies:\n\teglibc >= 2.12 is needed by libgcc1-4.5.1-r0.armv5te"),
         S("host", "opkg", "Cannot satisfy the following dependencies for %s:",
           " * satisfy_dependencies_for: Cannot satisfy the following dependencies for foo:")),
     "log.rootfs-postinst": (
@@ -224,8 +259,22 @@ SOURCES = {
           "offline and rootfs is read-only: %s"),
         S("oe-core", _PM + "__init__.py", "The postinstall intercept hook '%s' failed, details "
           "in %s/log.do_%s")),
-    "log.image-too-big": (S("oe-core", "meta/classes-recipe/image.bbclass",
-                            "The rootfs size %d(K) exceeds IMAGE_ROOTFS_MAXSIZE: %d(K)"),),
+    "log.image-too-big": (
+        S("oe-core", "meta/classes-recipe/image.bbclass",
+          "The rootfs size %d(K) exceeds IMAGE_ROOTFS_MAXSIZE: %d(K)"),
+        S("oe-core", "meta/classes-recipe/image.bbclass",
+          "The initramfs size %d(K) exceeds INITRAMFS_MAXSIZE: %d(K)"),
+        S("oe-core", "meta/classes/image.bbclass",
+          "The initramfs size %d(K) overrides INITRAMFS_MAXSIZE: %d(K)", ref="yocto-2.5")),
+    "log.image-too-big.wic": (
+        S("oe-core", "scripts/lib/wic/partition.py",
+          "Actual rootfs size (%d kB) is larger than allowed size %d kB"),
+        S("oe-core", "scripts/lib/wic/partition.py",
+          "File system image of partition %s is larger (%d kB) than its allowed size %d kB")),
+    "log.sstate-manifest-missing": (
+        S("oe-core", "meta/lib/oe/sstatesig.py", "The sstate manifest for task '%s:%s' "
+          "(multilib variant '%s') could not be found.", "The sstate manifest for task "
+          "'foo:populate_sysroot' (multilib variant '') could not be found."),),
     "log.image-fs-full": (S("host", "mkfs.ext4/e2fsprogs", "Could not allocate block in ext2 "
                             "filesystem while populating file system"),),
     "log.sysroot-conflict": (
@@ -233,7 +282,9 @@ SOURCES = {
           "The file %s is installed by both %s and %s, aborting"),
         S("oe-core", "meta/classes-global/sstate.bbclass", "Recipe %s is trying to install files "
           "into a shared area when those files already exist.", "Recipe foo is trying to "
-          "install files into a shared area when those files already exist.")),
+          "install files into a shared area when those files already exist."),
+        S("oe-core", "meta/classes/sstate.bbclass", "The build has stopped, as continuing in "
+          "this scenario WILL break things", ref="yocto-2.5")),
     "log.uninative": (
         S("oe-core", "meta/classes-global/uninative.bbclass", "Uninative selected but not "
           "configured correctly, please set UNINATIVE_CHECKSUM[%s]"),

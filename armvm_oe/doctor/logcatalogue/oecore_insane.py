@@ -164,6 +164,30 @@ QA_FIXES: dict = {
 }
 
 
+# message literal -> QA check, for QA messages printed without their frame
+QA_UNLABELLED = {
+    "This autoconf log indicates errors, it looked at host include": "configure-unsafe",
+    "The LIC_FILES_CHKSUM does not match for": "license-checksum",
+    "LIC_FILES_CHKSUM points to an invalid file": "license-checksum",
+    "does not have license file information (LIC_FILES_CHKSUM)": "license-checksum",
+    "md5 data is not matching for": "license-checksum",
+    "md5 checksum is not specified for": "license-checksum",
+}
+_INSANE, _INSANE_OLD = "meta/classes-global/insane.bbclass", "meta/classes/insane.bbclass"
+UNLABELLED_SOURCES = (
+    S("oe-core", _INSANE, "This autoconf log indicates errors, it looked at host include and/or "
+      "library paths while determining system capabilities."),
+    S("oe-core", _INSANE, "%s: The LIC_FILES_CHKSUM does not match for %s"),
+    S("oe-core", _INSANE, "%s: LIC_FILES_CHKSUM points to an invalid file: %s"),
+    S("oe-core", _INSANE, "%s: Recipe file fetches files and does not have license file "
+      "information (LIC_FILES_CHKSUM)"),
+    S("oe-core", _INSANE_OLD, "%s: md5 data is not matching for %s", ref="yocto-2.0"),
+    S("oe-core", _INSANE_OLD, "%s: md5 checksum is not specified for %s", ref="yocto-2.0"),
+    S("oe-core", _INSANE_OLD, "%s: Recipe file does not have license file information "
+      "(LIC_FILES_CHKSUM)", ref="yocto-2.0"),
+)
+
+
 def _f_qa(g: dict, ctx) -> dict:
     check = g.get("check") or (ctx.forward(r"\[([a-z0-9-]+)\]\s*$", 8) if ctx else None)
     recipe = g.get("pkg") or g.get("from")
@@ -197,4 +221,18 @@ PATTERNS = (
       sources=(S("oe-core", "meta/lib/oe/qa.py", "QA Issue: %s [%s]",
                  "QA Issue: foo: Files/directories were installed but not shipped in any "
                  "package: [installed-vs-shipped]"),)),
+    # the same checks' messages printed without the "QA Issue: ... [check]"
+    # frame (older releases called bb.fatal/bb.error directly; users paste
+    # the line alone): the check is known from the message
+    P("log.qa-issue.unlabelled", "a QA check failed", "error", 3,
+      r"(?:(?<![\w.+-])(?!(?:ERROR|WARNING|NOTE|FATAL|DEBUG):)(?P<recipe>[\w.+-]+)(?: do_\w+)?: )?"
+      r"(?P<msg>(?:" +
+      "|".join(re.escape(k) for k in QA_UNLABELLED) + r").*)",
+      "the QA check {check_label} failed for {recipe_label}: {what}",
+      "Fix {recipe_label} for the QA check {check_label} ({usual_fix}); only if the "
+      "result is intended, add {skip} to the recipe",
+      "ERROR: foo-native: md5 data is not matching for file://LICENSE;md5=0123",
+      tuple(QA_UNLABELLED), family="log.qa-issue", phase="build", sources=UNLABELLED_SOURCES,
+      fields=lambda g, c: _f_qa(dict(g, check=next(v for k, v in QA_UNLABELLED.items()
+                                                   if k in g["msg"])), c)),
 )
