@@ -42,13 +42,17 @@ WRAPPER = re.compile(
     # insane.bbclass's old summary after the license checksum lines
     r"\bBuild of do_\w+ failed|Function '[^']*' failed|\bFailed dependencies:\s*$|"
     r"If the above message is too much, the simpler version|"
-    r"Licensing Error: LIC_FILES_CHKSUM does not match")
+    r"Licensing Error: LIC_FILES_CHKSUM does not match|"
+    # headers whose message is on the lines below: dnf's bare "Error:" over its
+    # " Problem: ..." list, autoconf's AC_MSG_FAILURE preamble "configure: error:
+    # in `<dir>':" over "configure: error: <message>"
+    r"^Error:\s*$|^configure: error: in [`'][^']*':\s*$")
 
 # A task log's own error (on '| ' lines, in a task log file, or pasted):
 # stricter than GENERIC_ERROR, since a task log is full of 'checking for
 # error...' and '-Werror=' words.
 TASK_ERROR = re.compile(
-    r"^\S+:\d+(?::\d+)?: (?:fatal )?error: |(?:^|\s)(?:fatal )?error: |"
+    r"^\S+:\d+(?::\d+)?: (?:fatal )?error: |(?:^|\s)(?:fatal )?error: |multiple definition of|"
     r"^configure: error: |CMake Error\b|^ERROR: |undefined reference to|"
     r"\bld(?:\.\w+)?: (?:cannot find|error:)|: No such file or directory\s*$|\bKilled\b|"
     r"Could not allocate block|conflicts? (?:between attempted installs|with file from)|"
@@ -59,7 +63,8 @@ TASK_ERROR = re.compile(
 _KINDS = (
     (re.compile(r"^configure: error: |CMake Error|meson\.build:\d+:\d+: ERROR"),
      "a configure step error"),
-    (re.compile(r"undefined reference to|\bld(?:\.\w+)?: |ld returned|cannot find -l"),
+    (re.compile(r"undefined reference to|multiple definition of|\bld(?:\.\w+)?: |"
+                r"ld returned|cannot find -l"),
      "a linker error"),
     (re.compile(r"^\S+\.\w+:\d+(?::\d+)?: (?:fatal )?error: |^error\[E\d+\]|"
                 r"(?:gcc|g\+\+|cc1\w*|clang\S*|rustc): (?:fatal )?error"),

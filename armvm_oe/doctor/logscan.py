@@ -47,6 +47,13 @@ _COMPILED = [(p, re.compile(p.regex, re.M)) for p in PATTERNS]
 _WRAP_SEARCH_BYTES = 256 * 1024
 _MAX_PER_FAMILY = 50         # lines tried per multi-finding family (QA, sanity)
 _MULTI = ("log.qa-issue", "log.sanity-misc")
+# a line that ends in a colon (after a location or a word): a header whose
+# message is on the next line
+_HEADER_END = re.compile(r":\s*$")
+# families that only report that another part failed (bitbake's "Unable to
+# start bitbake server" above the server's own error): sorted after any
+# other cause of the same severity
+_WRAPPERS = {p.id for p in PATTERNS if p.wrapper}
 
 
 class _Safe(dict):
@@ -143,10 +150,13 @@ def _match_lines(model) -> tuple:
                 cut = len(t.rstrip())
                 if m is not None and m.start() >= cut:
                     m = None      # all on the next line: matched there
-                elif m is not None and m.end() - cut - 1 > cut - m.start():
+                elif m is not None and (m.end() - cut - 1 > cut - m.start() or
+                                        _HEADER_END.search(t)):
                     # a message wrapped after its first words ("ParseError at" /
                     # "<file>:1: Could not include ..."): the line holding most
-                    # of it is the one to quote
+                    # of it is the one to quote; a header that ends in its
+                    # location and a colon ("ParseError at <file>:430:") is
+                    # never the message, the line below it is
                     per_line.setdefault(n + 1, []).append((p, m, None))
                     continue
             if m is not None:
@@ -301,7 +311,7 @@ def scan(text: str, source: str = "log", log_path=None, build_dir=None,
                     _merge(findings, sub.first, anchor, str(rep))
     causes = [f for f in findings if not f.cascade]
     cascade = sorted((f for f in findings if f.cascade), key=lambda f: f.line_no)
-    causes.sort(key=lambda f: (_SEV.get(f.severity, 2), -f.tier, f.line_no))
+    causes.sort(key=lambda f: (_SEV.get(f.severity, 2), f.pattern in _WRAPPERS, -f.tier, f.line_no))
     if not any(f.severity == "error" for f in causes):
         f = firstcause.structural(model, used, casc, source, task_log=not follow)
         if f is not None:

@@ -63,5 +63,5 @@ GENERIC_ERROR = re.compile(
     r"Summary: There (?:was|were) \d+ ERROR|^make(?:\[\d+\])?: \*\*\* .*Error \d+|"
     r"\bcommand failed\b|Traceback \(most recent call last\)|^\S*Error: |"
     r"(?:^|: )(?:fatal )?error: |\bCould not (?:include|inherit|find|invoke)\b|"
-    r"\bcouldn't bind\b|\baborting\b|\bundefined reference to\b|\bld returned \d+ exit status|"
+    r"\bcouldn't bind\b|\baborting\b|\bundefined reference to\b|\bmultiple definition of [`']|\bld returned \d+ exit status|"
     r"\bSegmentation fault\b|\bKilled\b.*\b(?:signal|program)\b|: No such file or directory$")

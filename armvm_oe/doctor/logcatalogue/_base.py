@@ -50,6 +50,10 @@ class Pattern:
     # literals that find the candidate lines when ``keys`` are too many to
     # search a 100k-line log for each (blocks are still tried with ``keys``)
     gate: tuple = ()
+    # the message only wraps another error printed below it (bitbake's "Unable
+    # to start bitbake server" over the server's own log): any other cause
+    # found in the log comes first
+    wrapper: bool = False
 
     @property
     def fid(self) -> str:

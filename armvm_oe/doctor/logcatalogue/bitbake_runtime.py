@@ -51,7 +51,7 @@ PATTERNS = (
       "remove bitbake.lock only if its pid is gone",
       "ERROR: Unable to connect to bitbake server, or start one (server startup failures "
       "would be in bitbake-cookerdaemon.log).", ("bitbake server",), family="log.lock-held",
-      check="build.lock-held", phase="parse"),
+      check="build.lock-held", phase="parse", wrapper=True),
     P("log.server-socket", "bitbake's server socket cannot be created", "error", 3,
       r"sock\w*\.bind\([\s\S]*?(?P<exc>(?:\w+\.)?(?:PermissionError|OSError|"
       r"FileNotFoundError)\b.*)|(?P<exc2>AF_UNIX path too long)",

@@ -32,18 +32,23 @@ PATTERNS = (
                            "msg": (g.get("msg") or g.get("msg2") or "").strip()}),
     P("log.link-error", "the linker failed", "error", 2,
       r"undefined reference to [`'](?P<sym>[^'`]+)'|\bld(?:\.\w+)?: cannot find (?P<lib>-l\S+|"
-      r"\S+)|ld returned (?P<rc>\d+) exit status",
+      r"\S+)|ld returned (?P<rc>\d+) exit status|multiple definition of [`'](?P<dup>[^'`]+)'",
       "the link failed ({what}): a library the recipe links is missing from DEPENDS, built "
       "without that symbol, or listed in the wrong order",
       "Add the providing recipe to DEPENDS, or fix the link flags (LDFLAGS/LIBS order)",
       "| foo.c:(.text+0x1c): undefined reference to `bar_init'",
-      ("undefined reference to", "cannot find", "ld returned"), phase="build",
+      ("undefined reference to", "cannot find", "ld returned", "multiple definition of"),
+      phase="build",
       fields=lambda g, c: {"what": (f"undefined reference to {g['sym']}" if g.get("sym") else
+                                    f"multiple definition of {g['dup']}: a global defined in "
+                                    "two objects, which gcc >= 10 (-fno-common) no longer "
+                                    "merges; old code needs -fcommon or the upstream fix"
+                                    if g.get("dup") else
                                     f"cannot find {g['lib']}" if g.get("lib") else
                                     "ld returned an error; the undefined symbol or missing "
                                     "library is on the lines above")}),
     P("log.configure-error", "configure stopped", "error", 2,
-      r"configure: error: (?P<msg>.+)|CMake Error at (?P<where>\S+)|meson\.build:\d+:\d+: "
+      r"configure: error: (?!in [`'][^']*':\s*$)(?P<msg>.+)|CMake Error at (?P<where>\S+)|meson\.build:\d+:\d+: "
       r"ERROR: (?P<msg2>.+)",
       "the configure step failed: {msg}; usually a dependency missing from DEPENDS (or a "
       "PACKAGECONFIG option that needs one)",
@@ -115,8 +120,16 @@ SOURCES = {
     "log.missing-header": (S("host", "gcc", "%s: No such file or directory",
                              "../x.c:1:10: fatal error: foo.h: No such file or directory"),),
     "log.compile-error": (S("host", "gcc", "error: %s", "x.c:1:2: error: bad"),),
-    "log.link-error": (S("host", "binutils ld", "undefined reference to `%s'"),),
-    "log.configure-error": (S("host", "autoconf", "configure: error: %s"),),
+    "log.link-error": (S("host", "binutils ld", "undefined reference to `%s'"),
+                       S("host", "binutils ld", "multiple definition of `%s'",
+                         "x.o:(.bss+0x50): multiple definition of `yylloc'; y.o:(.bss+0x0): "
+                         "first defined here")),
+    "log.configure-error": (S("host", "autoconf", "configure: error: %s"),
+                            # AC_MSG_FAILURE: a preamble naming the directory, then the message
+                            S("host", "autoconf lib/autoconf/general.m4",
+                              "configure: error: in `%s':\nconfigure: error: %s",
+                              "configure: error: in `/b/x':\nconfigure: error: cannot run C "
+                              "compiled programs.")),
     "log.no-space": (S("host", "libc", "No space left on "
                                                         "device"),),
     "log.oom-killed": (S("host", "gcc", "internal compiler error: Killed (program %s)",

@@ -61,9 +61,17 @@ WIC: tuple = (
 
 
 def _conflict(g: dict, c) -> dict:
-    f = g.get("file") or g.get("file2") or g.get("file3") or g.get("file4") or "a file"
+    f = g.get("file") or g.get("file2") or g.get("file3") or g.get("file4")
+    b = g.get("b") or g.get("b2") or g.get("b3") or g.get("b4")
+    if g.get("a3") and c is not None:
+        # opkg prints "Package %s wants to install file %s\n\tBut that file is
+        # already provided by package  * %s": a posted copy splits it over
+        # (blank) lines, the file and the other package come below
+        f = f or c.forward(r"^\s*(/\S+)\s*$", 4)
+        b = b or c.forward(r"already provided by package\s+\*?\s*(\S+)", 6)
+    f = f or "a file"
+    b = b or "another"
     a = g.get("a") or g.get("a2") or g.get("a3") or g.get("a4") or "one package"
-    b = g.get("b") or g.get("b2") or g.get("b3") or g.get("b4") or "another"
     return {"file": f, "a": a, "b": b}
 
 
@@ -72,7 +80,7 @@ PATTERNS = (
       3,
       r"file (?P<file>\S+) (?:from install of (?P<a>\S+) )?conflicts (?:between attempted "
       r"installs of (?P<a2>\S+) and (?P<b2>\S+)|with file from package (?P<b>\S+))|"
-      r"Package (?P<a3>\S+) wants to install file (?P<file3>\S+)|"
+      r"Package (?P<a3>\S+) wants to install file\b(?:\s+(?P<file3>\S+))?|"
       r"trying to overwrite '(?P<file4>[^']+)', which is also in package (?P<b4>\S+)",
       "{a} and {b} both install {file}, so the package manager refused the image "
       "(rpm/dnf: file conflict, opkg: check_data_file_clashes, dpkg: trying to overwrite)",
@@ -90,7 +98,9 @@ PATTERNS = (
       r"Unable to locate package (?P<dep4>\S+)|"
       r"Depends: (?P<dep5>\S+)(?: \([^)]*\))? but it is not (?:going to be installed|"
       r"installable)|dnf could not find package (?P<dep6>\S+)|"
-      r"(?P<dep7>[^\s|]+(?: [<>=]+ \S+)?) is needed by (?P<by3>\S+)",
+      r"(?P<dep7>[^\s|]+(?: [<>=]+ \S+)?) is needed by (?P<by3>\S+)|"
+      r"package (?P<by4>\S+) requires (?P<dep8>.+?), but none of the providers can be "
+      r"installed",
       "the package manager cannot find {dep}{by} at do_rootfs: no recipe in the build "
       "RPROVIDES it (a package name that differs in this release, a recipe skipped for this "
       "MACHINE/DISTRO_FEATURES, or a PACKAGECONFIG/ -dev/-ptest package that is not built)",
@@ -101,13 +111,15 @@ PATTERNS = (
       "foo-1.0-r0.cortexa57", ("nothing provides", "No match for argument",
                                "Unable to find a match", "satisfy the following dependencies",
                                "Unable to locate package", "but it is not",
-                               "dnf could not find package", "is needed by"),
+                               "dnf could not find package", "is needed by",
+                               "but none of the providers"),
       phase="build",
       fields=lambda g, c: {"dep": next((g[k] for k in ("dep", "dep2", "dep3", "dep4", "dep5",
-                                                        "dep6", "dep7") if g.get(k)),
+                                                        "dep6", "dep7", "dep8") if g.get(k)),
                                        None) or (c.forward(r"^\*?\s*\*?\s*(\S+)\s*$", 2)
                                                  if c else None) or "a package",
-                           "by": next((f" (needed by {g[k]})" for k in ("by", "by2", "by3")
+                           "by": next((f" (needed by {g[k]})" for k in ("by", "by2", "by3",
+                                                                        "by4")
                                        if g.get(k)), "")}),
     P("log.rootfs-postinst", "a package's postinstall script failed", "error", 3,
       r"Postinstall scriptlets of (?P<pkgs>.+?) have failed|The following packages could not "
@@ -163,6 +175,37 @@ PATTERNS = (
       fields=lambda g, c: {"what": f"partition {g['part']}" if g.get("part") else "rootfs",
                            "size": g.get("size") or g.get("size2"),
                            "max": g.get("max") or g.get("max2")}),
+    # a kernel or an image that outgrew its flash/partition size, said in words
+    # (kernel.bbclass's KERNEL_IMAGE_MAXSIZE check; layers' image classes such as
+    # openbmc's static flash layout: "Image '%s' is too large!")
+    P("log.image-too-big.device", "the image size exceeds its configured maximum", "error", 3,
+      r"(?P<msg>All kernel images are too big for your device|This kernel (?P<kt>\S+) \(size="
+      r"\S+ > \S+\) is too big for your device|Image '(?P<img>[^']+)' is too large!?"
+      r"(?:.*?maxsize=(?P<max>\d+),imgsize=(?P<size>\d+))?)",
+      "{what} is bigger than the space its flash/partition layout gives it ({msg})",
+      "Make it smaller (a kernel: more drivers as modules, fewer built-in features; an image: "
+      "fewer packages, a smaller initramfs) or raise the size limit (KERNEL_IMAGE_MAXSIZE, the "
+      "machine's flash/partition layout)",
+      "ERROR: img-1.0-r0 do_generate_static: Image '/d/fitImage-img' is too large! "
+      "start_kb=512,finish_kb=4864,maxsize=4456448,imgsize=4584800",
+      ("too big for your device", "is too large!"), family="log.image-too-big", phase="build",
+      fields=lambda g, c: {"what": (f"the image {g['img']}" if g.get("img") else
+                                    f"the kernel {g['kt']}" if g.get("kt") else "the kernel"),
+                           "msg": g["msg"][:160]}),
+    # a layer's copy of a wic source plugin that lags the wic calling it: the
+    # plugin's do_* method (wic/pluginbase.py SourcePlugin) rejects an argument
+    P("log.wic.plugin", "wic could not assemble the disk image", "error", 3,
+      r"(?:File \"(?P<file>[^\"]*/wic/plugins/source/[^\"]+\.py)\"[\s\S]*?)?"
+      r"(?P<exc>\w+Error): (?P<cls>\w+Plugin)\.(?P<meth>do_\w+)\(\) (?P<msg>.+)",
+      "the wic source plugin {cls} ({file}) does not fit the wic that calls it: its {meth}() "
+      "{msg}, so the plugin was written for another release of wic (a layer's own copy of an "
+      "oe-core plugin that was not updated)",
+      "Update the layer's plugin to the signature of the same plugin in this oe-core "
+      "(scripts/lib/wic/plugins/source/), or use a layer release made for this Yocto release",
+      "TypeError: BootimgPartitionPlugin.do_prepare_partition() got an unexpected keyword "
+      "argument 'sector_size'", ("Plugin.do_",), family="log.wic", phase="build",
+      fields=lambda g, c: {"file": g.get("file") or "a layer's scripts/lib/wic/plugins/source/"
+                           "*.py"}),
     P("log.image-fs-full", "the image's filesystem is too small for its files", "error", 3,
       r"Could not allocate block in ext\d filesystem|(?P<tool>mkfs\.\w+|mke2fs|e2fsdroid|"
       r"mkdosfs|mcopy|mksquashfs|populate_fs)\S*:? .*(?:No space left on device|[Nn]o free "
@@ -244,10 +287,17 @@ SOURCES = {
           "file /usr/bin/foo from install of foo-1.0-r0.armv8a conflicts with file from "
           "package bar-1.0-r0.armv8a"),
         S("host", "opkg", "Package %s wants to install file %s",
-          " * check_data_file_clashes: Package foo wants to install file /usr/bin/foo")),
+          " * check_data_file_clashes: Package foo wants to install file /usr/bin/foo"),
+        S("host", "opkg libopkg/opkg_install.c", "Package %s wants to install file %s\n\tBut "
+          "that file is already provided by package  * %s",
+          "check_data_file_clashes: Package foo wants to install file\n\n/r/usr/bin/foo\n\n"
+          "But that file is already provided by package  * bar")),
     "log.rootfs-unresolvable": (
         S("oe-core", _PM + "rpm/__init__.py", "dnf could not find package %s in repository: %s"),
         S("host", "dnf", "nothing provides %s needed by %s"),
+        S("host", "libsolv src/problems.c", "package %s requires %s, but none of the providers "
+          "can be installed", "Error: \n Problem: package foo-1.0-r0.armv8a requires libbar.so.1"
+          ", but none of the providers can be installed"),
         S("host", "rpm lib/rpmprob.c", "%s is needed by %s",
           "error: Failed dependencies:\n\teglibc >= 2.12 is needed by libgcc1-4.5.1-r0.armv5te"),
         S("host", "opkg", "Cannot satisfy the following dependencies for %s:",
@@ -266,6 +316,17 @@ SOURCES = {
           "The initramfs size %d(K) exceeds INITRAMFS_MAXSIZE: %d(K)"),
         S("oe-core", "meta/classes/image.bbclass",
           "The initramfs size %d(K) overrides INITRAMFS_MAXSIZE: %d(K)", ref="yocto-2.5")),
+    "log.image-too-big.device": (
+        S("oe-core", "meta/classes-recipe/kernel.bbclass",
+          "All kernel images are too big for your device."),
+        S("host", "openbmc meta-phosphor/classes/image_types_phosphor.bbclass",
+          "Image '%s' is too large!", "Image '/d/fitImage-img' is too large! start_kb=512,"
+          "finish_kb=4864,maxsize=4456448,imgsize=4584800")),
+    "log.wic.plugin": (
+        S("oe-core", "scripts/lib/wic/pluginbase.py",
+          "def do_prepare_partition(cls, part, source_params, creator, cr_workdir,",
+          "TypeError: BootimgPartitionPlugin.do_prepare_partition() got an unexpected keyword "
+          "argument 'sector_size'"),),
     "log.image-too-big.wic": (
         S("oe-core", "scripts/lib/wic/partition.py",
           "Actual rootfs size (%d kB) is larger than allowed size %d kB"),
