@@ -54,6 +54,15 @@ _HEADER_END = re.compile(r":\s*$")
 # start bitbake server" above the server's own error): sorted after any
 # other cause of the same severity
 _WRAPPERS = {p.id for p in PATTERNS if p.wrapper}
+# a header over a command's output (bitbake's runfetchcmd "Fetch command %s
+# failed with exit code %s, output:", oe-core's CmdError "Command Error: '%s'
+# exited with %d  Output:"): the line quoted is the first line below it that
+# says what failed, within _OUTPUT_LINES lines and before the next message
+_OUTPUT_HEADER = re.compile(r"\b[Oo]utput:\s*$")
+_OUTPUT_FAILS = re.compile(r"\b(?:error|fatal|fail(?:ed|ure)?|not found|refused|no route|denied|"
+                           r"unable|cannot|can't|could not|does not apply|no such)\b", re.I)
+_NEW_MESSAGE = re.compile(r"^(?:ERROR|NOTE|WARNING|FATAL|DEBUG): ")
+_OUTPUT_LINES = 40
 
 
 class _Safe(dict):
@@ -198,20 +207,37 @@ def _dedupe_key(p: Pattern, vals: dict, b) -> tuple:
     return (p.fid,)
 
 
+def _output_line(model, n: int) -> int:
+    """``n``, or for a header over a command's output the line of that
+    output that says what failed (see _OUTPUT_HEADER)."""
+    if not _OUTPUT_HEADER.search(model.lines[n].text):
+        return n
+    for k in range(n + 1, min(len(model.lines), n + 1 + _OUTPUT_LINES)):
+        t = model.lines[k].text
+        if _NEW_MESSAGE.match(t):
+            break
+        if t.strip() and _OUTPUT_FAILS.search(t):
+            return k
+    return n
+
+
 def _finding(p: Pattern, m: re.Match, model, n: int, source: str) -> tuple:
-    ln = model.lines[n]
+    head = model.lines[n]
+    ln = model.lines[_output_line(model, n)]
     g = {k: v for k, v in m.groupdict().items() if v is not None}
     vals = dict(p.defaults)
     vals.update(g)
     if p.fields:
         vals.update({k: v for k, v in p.fields(g, _Ctx(model, n)).items() if v is not None})
-    phase = ln.phase if ln.phase != "unknown" else (p.phase or "unknown")
+    phase = head.phase if head.phase != "unknown" else (p.phase or "unknown")
     # a pattern found on a WARNING line (a QA warning, a checksum retried
     # from a mirror) is a warning, not the failure
-    sev = "warn" if ln.level == "WARNING" else p.severity
+    sev = "warn" if head.level == "WARNING" else p.severity
+    ev = [{"source": source, "line_no": ln.no, "line": ln.text}]
+    if ln is not head:
+        ev.insert(0, {"source": source, "line_no": head.no, "line": head.text})
     f = Finding(p.fid, p.title, sev, ln.no, ln.text, _fill(p.cause, vals, p.id),
-                _fill(p.fix, vals, p.id), p.cascade, p.check, phase, p.id, p.tier,
-                [{"source": source, "line_no": ln.no, "line": ln.text}])
+                _fill(p.fix, vals, p.id), p.cascade, p.check, phase, p.id, p.tier, ev)
     return f, vals
 
 

@@ -11,6 +11,8 @@ source that prints the messages:
 ``oecore_insane``   oe-core insane.bbclass: every QA check, with its usual fix
 ``oecore_image``    oe-core at do_rootfs/do_image: rpm/dnf/opkg/apt, image size,
                     wic, sysroot/sstate conflicts, uninative
+``oecore_patch``    oe-core's patch machinery at do_patch (lib/oe/patch.py,
+                    patch.bbclass) and what quilt / GNU patch print under it
 ``pseudo``          pseudo (the fakeroot of do_install/do_package/do_rootfs)
 ``kas``             kas and kas-container
 ``host_*``          tools whose messages bitbake only relays: git, the shell,
@@ -35,13 +37,14 @@ import re
 
 from armvm_oe.doctor.logcatalogue import (bitbake_cooker, bitbake_fetch2, bitbake_runtime,
                                        host_containers, host_git, host_shell, host_toolchain,
-                                       kas, oecore_image, oecore_insane, oecore_sanity, pseudo)
+                                       kas, oecore_image, oecore_insane, oecore_patch,
+                                       oecore_sanity, pseudo)
 from armvm_oe.doctor.logcatalogue._base import Pattern, Src
 
 __all__ = ["Pattern", "Src", "PATTERNS", "MODULES", "BENIGN", "GENERIC_ERROR"]
 
 MODULES = (bitbake_fetch2, bitbake_cooker, bitbake_runtime, oecore_sanity, oecore_insane,
-           oecore_image, pseudo, kas, host_git, host_shell, host_toolchain, host_containers)
+           oecore_image, oecore_patch, pseudo, kas, host_git, host_shell, host_toolchain, host_containers)
 
 PATTERNS: tuple = tuple(p for m in MODULES for p in m.PATTERNS)
 

@@ -165,7 +165,9 @@ PATTERNS = (
       check="checkout.repo-missing", phase="setup"),
     P("log.kas-patch", "kas could not apply a patch", "error", 3,
       r"Could not apply patch\.?|Could not find patch\. \(patch path: (?P<path>[^,]+)|"
-      r"patch does not apply|Could not (?:add patched files|commit patch changes)|error: patch failed: (?P<file>\S+)|apply_patches_async|"
+      r"error: (?P<file2>[^:\n]+): patch does not apply|"
+      r"Could not (?:add patched files|commit patch changes)|error: patch failed: (?P<file>\S+)|"
+      r"apply_patches_async|"
       r"PatchApplyError|PatchFileNotFound",
       "a patch from the kas config does not apply to the checked-out revision{where} (the "
       "patch is for another revision, was already applied, or its file/series is wrong)",
@@ -176,8 +178,8 @@ PATTERNS = (
        "Could not commit patch changes", "patch does not apply",
        "patch failed:", "apply_patches", "PatchApplyError", "PatchFileNotFound"),
       phase="setup",
-      fields=lambda g, c: {"where": f" ({g.get('path') or g.get('file')})"
-                           if (g.get("path") or g.get("file")) else ""}),
+      fields=lambda g, c: {"where": f" ({g.get('path') or g.get('file') or g.get('file2')})"
+                           if (g.get("path") or g.get("file") or g.get("file2")) else ""}),
 )
 
 _R, _I, _L = "kas/repos.py", "kas/includehandler.py", "kas/libkas.py"
