@@ -19,7 +19,9 @@ MMIO = ("--gic", "3", "--virtio", "mmio", "--console", "pl011")
 CASES = {
     "no-net-driver": (PCI, "NETWORK", "no network interface driven by virtio_net",
                       ("KERNEL-LOG", "GUEST-GIC", "DT-DRIVERS")),
-    "failing-unit": (PCI, "SYSTEMD", "degraded; failed units (systemctl --failed): "
+    # the state word ("degraded", or "starting" while other jobs still run on
+    # a busy host) depends on timing; the failed unit is the verdict
+    "failing-unit": (PCI, "SYSTEMD", "failed units (systemctl --failed): "
                                      "armvm-broken.service",
                      ("KERNEL-LOG", "NETWORK", "DT-DRIVERS")),
     "boot-warning": (PCI, "KERNEL-LOG", "WARNING: CPU: 0 PID: 1 at drivers/armvm/variant.c:1",
