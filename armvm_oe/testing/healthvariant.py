@@ -62,8 +62,8 @@ VARIANTS = {
 }
 
 
-class VariantError(RuntimeError):
-    pass
+# one error class for the image variants (rootvariant and these)
+from armvm_oe.testing.rootvariant import VariantError  # noqa: E402
 
 
 def _key(name: str) -> str:
@@ -109,6 +109,50 @@ def _dd(src, dst, *args: str) -> None:
                    check=True)
 
 
+def edit_root(src: Path, dest: Path, edit) -> Path:
+    """A copy of the Debian arm64 image ``src`` at ``dest``/disk.img whose
+    root filesystem ``edit(tmp, fs)`` changed (``fs``: the partition taken
+    out into a file; returns the meta.json fields). The image leaves its
+    build with an unreplayed ext4 journal: the partition is e2fsck'ed first,
+    because the kernel replays that journal at mount, over blocks debugfs
+    changed (a root=/dev/vda2 copy edited in place came up read-only, with
+    systemd units failing). Checked clean after the edit, written back and
+    read back; ``src`` is only read."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    skip, count = 1 + distro.ESP_MIB, distro.ROOT_MIB["aarch64"]
+    with tempfile.TemporaryDirectory(prefix=".variant-", dir=dest.parent) as t:
+        tmp = Path(t)
+        disk = tmp / "disk.img"
+        subprocess.run(["cp", "--sparse=always", str(src), str(disk)], check=True)
+        fs = str(tmp / "root.ext4")
+        _dd(disk, fs, f"skip={skip}", f"count={count}")
+        p = subprocess.run(["e2fsck", "-fy", fs], capture_output=True, text=True)
+        if p.returncode not in (0, 1):            # 1: errors corrected (the replay)
+            raise VariantError(f"e2fsck could not make the root filesystem of {src} "
+                               f"consistent: {p.stdout[-300:]}")
+        meta = edit(tmp, fs)
+        p = subprocess.run(["e2fsck", "-fn", fs], capture_output=True, text=True)
+        if p.returncode:
+            raise VariantError(f"the edited root filesystem is not clean: {p.stdout[-300:]}")
+        # back into the copy; zero MiB blocks are skipped (sparse), which is
+        # safe because they are zero in the source too, or were made zero by
+        # nothing here: checked by reading the partition back
+        _dd(fs, disk, f"seek={skip}", "conv=notrunc,sparse")
+        back = tmp / "back.ext4"
+        _dd(disk, back, f"skip={skip}", f"count={count}")
+        if subprocess.run(["cmp", "-s", fs, str(back)]).returncode:
+            raise VariantError("the edited root filesystem did not go back into the copy")
+        back.unlink()
+        os.unlink(fs)
+        meta = dict(meta, **{"from": str(src), "from_key": distro._key("aarch64")})
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+        os.mkdir(tmp)
+    return dest / "disk.img"
+
+
 def build(name: str) -> Path:
     if name not in VARIANTS:
         raise VariantError(f"unknown variant {name!r} (one of {', '.join(VARIANTS)})")
@@ -123,18 +167,8 @@ def build(name: str) -> Path:
         raise VariantError("debugfs is missing (apt-get install e2fsprogs)")
     spec = VARIANTS[name]
     dest = variant_dir(name)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    skip, count = 1 + distro.ESP_MIB, distro.ROOT_MIB["aarch64"]
-    with tempfile.TemporaryDirectory(prefix=".variant-", dir=dest.parent) as t:
-        tmp = Path(t)
-        disk = tmp / "disk.img"
-        subprocess.run(["cp", "--sparse=always", str(src), str(disk)], check=True)
-        fs = str(tmp / "root.ext4")
-        _dd(disk, fs, f"skip={skip}", f"count={count}")
-        p = subprocess.run(["e2fsck", "-fy", fs], capture_output=True, text=True)
-        if p.returncode not in (0, 1):            # 1: errors corrected (the replay)
-            raise VariantError(f"e2fsck could not make the root filesystem of {src} "
-                               f"consistent: {p.stdout[-300:]}")
+
+    def edit(tmp: Path, fs: str) -> dict:
         if "cmdline" in spec:
             new, n = add_cmdline(_cat(fs, GRUB_CFG), spec["cmdline"])
             if n == 0:
@@ -155,27 +189,9 @@ def build(name: str) -> Path:
             if _cat(fs, f"{UNITS}/{unit}") != text:
                 raise VariantError(f"debugfs could not write {UNITS}/{unit}")
             (tmp / unit).unlink()
-        p = subprocess.run(["e2fsck", "-fn", fs], capture_output=True, text=True)
-        if p.returncode:
-            raise VariantError(f"the edited root filesystem is not clean: {p.stdout[-300:]}")
-        # back into the copy; zero MiB blocks are skipped (sparse), which is
-        # safe because they are zero in the source too, or were made zero by
-        # nothing here: checked by reading the partition back
-        _dd(fs, disk, f"seek={skip}", "conv=notrunc,sparse")
-        back = tmp / "back.ext4"
-        _dd(disk, back, f"skip={skip}", f"count={count}")
-        if subprocess.run(["cmp", "-s", fs, str(back)]).returncode:
-            raise VariantError("the edited root filesystem did not go back into the copy")
-        back.unlink()
-        os.unlink(fs)
-        meta = {"variant": name, "spec": spec, "from": str(src),
-                "from_key": distro._key("aarch64"), "key": _key(name)}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-        os.mkdir(tmp)
-    return dest / "disk.img"
+        return {"variant": name, "spec": spec, "key": _key(name)}
+
+    return edit_root(src, dest, edit)
 
 
 def main(argv=None) -> int:

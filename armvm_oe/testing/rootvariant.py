@@ -29,7 +29,7 @@ from pathlib import Path
 
 from armvm_oe.testing import distro
 
-RECIPE = 1
+RECIPE = 2   # 2: the image's ext4 journal is replayed before the edit
 DEFAULT_ROOT = "/dev/vda2"
 GRUB_CFG = "/boot/grub/grub.cfg"
 
@@ -71,36 +71,21 @@ def build(root: str = DEFAULT_ROOT) -> Path:
     root_uuid = distro.meta("aarch64").get("root_uuid")
     if not root_uuid:
         raise VariantError(f"the test image's meta.json names no root_uuid ({src.parent})")
-    dest = variant_dir(root)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    offset = (1 + distro.ESP_MIB) << 20
-    with tempfile.TemporaryDirectory(prefix=".variant-", dir=dest.parent) as t:
-        tmp = Path(t)
-        disk = tmp / "disk.img"
-        subprocess.run(["cp", "--sparse=always", str(src), str(disk)], check=True)
-        fs = f"{disk}?offset={offset}"
-        cfg = subprocess.run(["debugfs", "-R", f"cat {GRUB_CFG}", fs], capture_output=True,
-                             text=True, check=True).stdout
-        new, n = rewrite(cfg, root_uuid, root)
+    from armvm_oe.testing.healthvariant import _cat, _debugfs, edit_root
+
+    def edit(tmp: Path, fs: str) -> dict:
+        new, n = rewrite(_cat(fs, GRUB_CFG), root_uuid, root)
         if n == 0:
             raise VariantError(f"{GRUB_CFG} of {src} has no root=UUID={root_uuid}")
         (tmp / "grub.cfg").write_text(new)
-        p = subprocess.run(["debugfs", "-w", "-f", "-", fs], input=(
-            f"rm {GRUB_CFG}\nwrite {tmp / 'grub.cfg'} {GRUB_CFG}\n"
-            f"set_inode_field {GRUB_CFG} mode 0100444\n"), capture_output=True, text=True)
-        back = subprocess.run(["debugfs", "-R", f"cat {GRUB_CFG}", fs], capture_output=True,
-                              text=True).stdout
-        if p.returncode or back != new:
-            raise VariantError(f"debugfs could not rewrite {GRUB_CFG}: {p.stderr.strip()}")
+        _debugfs(fs, f"rm {GRUB_CFG}\nwrite {tmp / 'grub.cfg'} {GRUB_CFG}\n"
+                     f"set_inode_field {GRUB_CFG} mode 0100444\n")
+        if _cat(fs, GRUB_CFG) != new:
+            raise VariantError(f"debugfs could not rewrite {GRUB_CFG}")
         (tmp / "grub.cfg").unlink()
-        meta = {"root": root, "replaced": n, "from": str(src), "from_key": distro._key("aarch64"),
-                "root_uuid_replaced": root_uuid, "key": _key(root)}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-        os.mkdir(tmp)
-    return dest / "disk.img"
+        return {"root": root, "replaced": n, "root_uuid_replaced": root_uuid, "key": _key(root)}
+
+    return edit_root(src, variant_dir(root), edit)
 
 
 def main(argv=None) -> int:
