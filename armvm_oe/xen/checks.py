@@ -115,9 +115,12 @@ def judge_console(ev: ConsoleEvidence) -> list[tuple[str, bool, str]]:
     # dom0's userspace on the image's own root filesystem
     root = probe.get("root") or ""
     how_root = "/proc/mounts"
-    if not root:
+    if root in ("", "/dev/root"):
+        # /dev/root: the kernel mounted root= itself (no initramfs), and
+        # /proc/mounts names no device; its own log line does
         mm = ROOT_MOUNT_RE.search(log)
-        root, how_root = (f"/dev/{mm.group(1)}", "kernel log") if mm else ("", "")
+        if mm:
+            root, how_root = f"/dev/{mm.group(1)}", "kernel log"
     root_ok = bool(reached) and bool(root)
     msg = f"dom0 reached userspace ({reached}) on the image's root filesystem ({root}, " \
           f"{how_root})"

@@ -151,6 +151,10 @@ def test_console_judgement_pass_and_each_failure():
     assert any("vif (XEN_NETDEV_FRONTEND)" in m
                for m in failed(LOG_OK, dict(probe, modules="xen-blkfront")))
     assert any("not partition 3" in m for m in failed(LOG_OK, part=3))
+    # a kernel without an initramfs mounts root= itself: /proc/mounts says
+    # /dev/root, the kernel log names the partition
+    assert not any("root" in m for m in failed(LOG_OK, dict(probe, root="/dev/root")))
+    assert any("not partition 3" in m for m in failed(LOG_OK, dict(probe, root="/dev/root"), part=3))
     assert any("ttyAMA0" in m for m in failed(LOG_OK, dict(probe, tty="/dev/ttyAMA0")))
     assert any("CONFIG_XEN_BALLOON" in m for m in failed(LOG_OK, dict(probe, balloon="")))
     dead = LOG_OK.split("debian-arm64 login")[0] + "ALERT!  UUID=x does not exist.\n"
