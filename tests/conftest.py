@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,14 @@ from _container_image import (base_image, builder_image, cli_env, debian_mirror,
                               docker_client, frozen_source, image_spec)
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# A shell runs a background job ('cmd &', nohup, some CI runners) with SIGINT
+# ignored, and an ignored signal stays ignored across exec: every CLI a test
+# starts would then ignore the Ctrl-C the interrupt tests send. A handler
+# (unlike SIG_IGN) is reset to the default on exec, so the children get
+# SIGINT back and Python in them raises KeyboardInterrupt as for a user.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
