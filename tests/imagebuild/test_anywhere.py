@@ -198,16 +198,34 @@ def core_repo_ids() -> list[str]:
                                       work_dir=Path("/nonexistent")).remote_repos]
 
 
-def standin_overlay(url: str, sha: str) -> str:
-    """Every core repository -> the stand-in poky (it has bitbake/, meta/,
-    meta-poky/, meta-yocto-bsp/ and oe-init-build-env in one tree)."""
+def standin_overlay(url: str, sha: str, others: tuple[str, str] | None = None) -> str:
+    """The core repositories -> the stand-in poky (bitbake/, meta/,
+    meta-poky/, meta-yocto-bsp/ and oe-init-build-env in one tree). With
+    the split layout (bitbake + openembedded-core + meta-yocto), only the
+    repository that carries oe-init-build-env in reality gets the whole
+    stand-in; the others get ``others`` = (url, commit), the same tree
+    without it (kas refuses two init scripts)."""
+    pins = {rid: (url, sha) if others is None or rid in ("poky", "openembedded-core")
+            else others for rid in core_repo_ids()}
     lines = ["header:", "  version: 14", "repos:"]
-    for rid in core_repo_ids():
-        lines += [f"  {rid}:", f"    url: {url}", "    branch: scarthgap"]
+    for rid, (u, _) in pins.items():
+        lines += [f"  {rid}:", f"    url: {u}", "    branch: scarthgap"]
     lines += ["overrides:", "  repos:"]
-    for rid in core_repo_ids():
-        lines += [f"    {rid}:", f"      commit: {sha}"]
+    for rid, (_, s) in pins.items():
+        lines += [f"    {rid}:", f"      commit: {s}"]
     return "\n".join(lines) + "\n"
+
+
+def standin_without_init(url: str, parent: Path) -> tuple[str, str]:
+    """(bare repo URL, commit) of the stand-in poky without oe-init-build-env."""
+    tree = parent / "standin-noinit"
+    subprocess.run(["git", "clone", "-q", url, str(tree)], check=True)
+    git("rm", "-q", "oe-init-build-env", cwd=tree)
+    git("commit", "-q", "-m", "stand-in without the init script", cwd=tree)
+    bare = parent / "standin-noinit.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(tree), str(bare)], check=True)
+    shutil.rmtree(tree)
+    return f"file://{bare}", git("rev-parse", "HEAD", cwd=bare)
 
 
 @pytest.mark.parametrize("caller", ["root", "user"])
@@ -228,7 +246,8 @@ def test_own_project_passes_build_check(caller, installed, tmp_path, cli_env, bu
         parent, run_as = tmp_path, None
         uid = ROOT_BUILD_UID if os.geteuid() == 0 else os.getuid()
     proj = make_my_project(parent)
-    (proj / "kas" / "standin.yml").write_text(standin_overlay(url, sha))   # test only
+    others = standin_without_init(url, parent)
+    (proj / "kas" / "standin.yml").write_text(standin_overlay(url, sha, others))   # test only
     git("add", "-A", cwd=proj)
     git("commit", "-q", "-m", "stand-in core repositories", cwd=proj)
     work = _empty_dir(parent, run_as)
@@ -236,9 +255,10 @@ def test_own_project_passes_build_check(caller, installed, tmp_path, cli_env, bu
         # the user's own clone, and a stand-in bare repo the user can read
         bare = parent / "poky.git"
         shutil.copytree(url[len("file://"):], bare)
-        (proj / "kas" / "standin.yml").write_text(standin_overlay(f"file://{bare}", sha))
+        (proj / "kas" / "standin.yml").write_text(standin_overlay(f"file://{bare}", sha, others))
         git("commit", "-q", "-a", "-m", "stand-in at a readable path", cwd=proj)
-        subprocess.run(["chown", "-R", f"{USER}:{USER}", str(proj), str(bare)], check=True)
+        subprocess.run(["chown", "-R", f"{USER}:{USER}", str(proj), str(bare),
+                        others[0][len("file://"):]], check=True)
     env = _env(installed, cli_env, HOME=str(parent))
     args = ["build", f"{proj}/kas/my-image.yml:{proj}/kas/standin.yml", "--check", "--json"]
     if caller == "root":
@@ -249,7 +269,7 @@ def test_own_project_passes_build_check(caller, installed, tmp_path, cli_env, bu
     assert rep["status"] == "succeeded" and all(c["ok"] for c in rep["check"]), rep["check"]
     assert rep["mode"] == "container"
     audit = next(c for c in rep["check"] if c["step"] == "kconfig-audit-inputs")
-    assert "in the layer: armvm-guest-aarch64.cfg, armvm-required-aarch64.list" \
+    assert "in the layer: armvm-kmeta/armvm-guest-aarch64.scc, armvm-kmeta/armvm-guest-aarch64.cfg, armvm-required-aarch64.list" \
         in audit["detail"], audit                   # found in ./armvm-oe/meta-armvm
     # meta-armvm from ./armvm-oe (the installed version), the user's layer and line
     assert shipped_files(work / "armvm-oe") == shipped_files(ROOT)

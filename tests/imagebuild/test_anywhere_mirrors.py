@@ -91,7 +91,7 @@ def test_real_bitbake_check_from_the_installed_package(what, installed, tmp_path
     assert r.returncode == 0, r.stderr[-4000:]
     assert rep["status"] == "succeeded" and all(c["ok"] for c in rep["check"]), rep["check"]
     audit = next(c for c in rep["check"] if c["step"] == "kconfig-audit-inputs")
-    assert "in the layer: armvm-guest-aarch64.cfg, armvm-required-aarch64.list" \
+    assert "in the layer: armvm-kmeta/armvm-guest-aarch64.scc, armvm-kmeta/armvm-guest-aarch64.cfg, armvm-required-aarch64.list" \
         in audit["detail"], audit
     local = (work / "build" / "conf" / "local.conf").read_text()
     assert 'MINE_SETTING = "from-my-project"' in local
