@@ -109,6 +109,16 @@ def _dd(src, dst, *args: str) -> None:
                    check=True)
 
 
+def replace_grub_cfg(tmp: Path, fs: str, text: str) -> None:
+    """/boot/grub/grub.cfg of the root filesystem ``fs`` becomes ``text``
+    (read-only, as Debian writes it), read back to be sure."""
+    (tmp / "grub.cfg").write_text(text)
+    _debugfs(fs, f"rm {GRUB_CFG}\nwrite {tmp / 'grub.cfg'} {GRUB_CFG}\n"
+                 f"set_inode_field {GRUB_CFG} mode 0100444\n")
+    if _cat(fs, GRUB_CFG) != text:
+        raise VariantError(f"debugfs could not rewrite {GRUB_CFG}")
+    (tmp / "grub.cfg").unlink()
+
 def edit_root(src: Path, dest: Path, edit) -> Path:
     """A copy of the Debian arm64 image ``src`` at ``dest``/disk.img whose
     root filesystem ``edit(tmp, fs)`` changed (``fs``: the partition taken
@@ -173,12 +183,7 @@ def build(name: str) -> Path:
             new, n = add_cmdline(_cat(fs, GRUB_CFG), spec["cmdline"])
             if n == 0:
                 raise VariantError(f"{GRUB_CFG} of {src} has no linux line")
-            (tmp / "grub.cfg").write_text(new)
-            _debugfs(fs, f"rm {GRUB_CFG}\nwrite {tmp / 'grub.cfg'} {GRUB_CFG}\n"
-                         f"set_inode_field {GRUB_CFG} mode 0100444\n")
-            if _cat(fs, GRUB_CFG) != new:
-                raise VariantError(f"debugfs could not rewrite {GRUB_CFG}")
-            (tmp / "grub.cfg").unlink()
+            replace_grub_cfg(tmp, fs, new)
         if "unit" in spec:
             unit, text = spec["unit"]
             (tmp / unit).write_text(text)

@@ -71,18 +71,13 @@ def build(root: str = DEFAULT_ROOT) -> Path:
     root_uuid = distro.meta("aarch64").get("root_uuid")
     if not root_uuid:
         raise VariantError(f"the test image's meta.json names no root_uuid ({src.parent})")
-    from armvm_oe.testing.healthvariant import _cat, _debugfs, edit_root
+    from armvm_oe.testing.healthvariant import _cat, edit_root, replace_grub_cfg
 
     def edit(tmp: Path, fs: str) -> dict:
         new, n = rewrite(_cat(fs, GRUB_CFG), root_uuid, root)
         if n == 0:
             raise VariantError(f"{GRUB_CFG} of {src} has no root=UUID={root_uuid}")
-        (tmp / "grub.cfg").write_text(new)
-        _debugfs(fs, f"rm {GRUB_CFG}\nwrite {tmp / 'grub.cfg'} {GRUB_CFG}\n"
-                     f"set_inode_field {GRUB_CFG} mode 0100444\n")
-        if _cat(fs, GRUB_CFG) != new:
-            raise VariantError(f"debugfs could not rewrite {GRUB_CFG}")
-        (tmp / "grub.cfg").unlink()
+        replace_grub_cfg(tmp, fs, new)
         return {"root": root, "replaced": n, "root_uuid_replaced": root_uuid, "key": _key(root)}
 
     return edit_root(src, variant_dir(root), edit)
